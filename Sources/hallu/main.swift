@@ -1,0 +1,2 @@
+import CoreRuntime
+print("hallu \(HalluVersion.string)")

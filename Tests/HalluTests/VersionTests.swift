@@ -1,0 +1,4 @@
+import Testing
+@testable import CoreRuntime
+
+@Test func abiIsPositive() { #expect(HalluVersion.pluginABI > 0) }
