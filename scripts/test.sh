@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: build everything (the plugins too), then run the suite in release mode,
+# where the numeric code runs at full speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release
+swift test -c release
