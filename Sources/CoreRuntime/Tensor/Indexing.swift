@@ -1,0 +1,81 @@
+import Foundation
+
+/// Row lookups (embedding, index-select), gathers along the last axis, and masked fills.
+extension Tensor {
+    /// Rows of a 2-D table: `table [V, D]`, `ids` -> `[ids.count, D]`. Backward scatter-adds into the table.
+    public static func embedding(_ table: Tensor, _ ids: [Int]) throws -> Tensor {
+        guard table.rank == 2 else { throw HalluError("embedding: table must be 2-D, got \(table.shape)") }
+        let v = table.shape[0], d = table.shape[1]
+        for id in ids where id < 0 || id >= v {
+            throw HalluError("embedding: id \(id) is out of range for a table of \(v) rows")
+        }
+        let out = Tensor(uninitializedShape: [ids.count, d])
+        for (i, id) in ids.enumerated() { (out.data + i * d).update(from: table.data + id * d, count: d) }
+        return record(out, "embedding", [table]) { g in
+            let gt = Tensor.zeros(table.shape)
+            for (i, id) in ids.enumerated() {
+                let dst = gt.data + id * d, src = g.data + i * d
+                for j in 0..<d { dst[j] += src[j] }
+            }
+            return [gt]
+        }
+    }
+
+    /// Selects entries `index` along axis 0 (rows of any rank).
+    public func indexSelect(_ index: [Int]) throws -> Tensor {
+        guard rank >= 1 else { throw HalluError("indexSelect: scalar tensor") }
+        let n = shape[0]
+        let flat = try reshaped([n, count / Swift.max(n, 1)])
+        let rows = try Tensor.embedding(flat, index)
+        return try rows.reshaped([index.count] + Array(shape.dropFirst()))
+    }
+
+    /// `out[..., 0] = self[..., index[row]]`: one element per row of the last axis.
+    public func gatherLastAxis(_ index: [Int]) throws -> Tensor {
+        let n = shape.last ?? 0, rows = count / Swift.max(n, 1)
+        guard index.count == rows else {
+            throw HalluError("gather: \(index.count) indices for \(rows) rows of shape \(shape)")
+        }
+        for i in index where i < 0 || i >= n { throw HalluError("gather: index \(i) out of range for last axis \(n)") }
+        let out = Tensor(uninitializedShape: Array(shape.dropLast()))
+        for r in 0..<rows { out.data[r] = data[r * n + index[r]] }
+        return Tensor.record(out, "gather", [self]) { [shape] g in
+            let gi = Tensor.zeros(shape)
+            for r in 0..<rows { gi.data[r * n + index[r]] = g.data[r] }
+            return [gi]
+        }
+    }
+
+    /// Replaces elements where `mask` (broadcast to this shape from its trailing dimensions) is true.
+    public func maskedFill(_ mask: [Bool], maskShape: [Int], value: Float) throws -> Tensor {
+        guard mask.count == Shape.count(maskShape) else {
+            throw HalluError("maskedFill: mask of \(mask.count) values for mask shape \(maskShape)")
+        }
+        let outShape = try Shape.broadcast(shape, maskShape, op: "maskedFill")
+        guard outShape == shape else {
+            throw HalluError("maskedFill: mask shape \(maskShape) does not broadcast to \(shape)")
+        }
+        let rank = shape.count
+        let sm = Tensor.broadcastStrides(maskShape, rank: rank, outShape: shape)
+        var keep = [Bool](repeating: true, count: count)
+        var idx = [Int](repeating: 0, count: rank)
+        var im = 0
+        for i in 0..<count {
+            keep[i] = !mask[im]
+            var d = rank - 1
+            while d >= 0 {
+                idx[d] += 1; im += sm[d]
+                if idx[d] < shape[d] { break }
+                im -= sm[d] * idx[d]; idx[d] = 0
+                d -= 1
+            }
+        }
+        let out = Tensor(uninitializedShape: shape)
+        for i in 0..<count { out.data[i] = keep[i] ? data[i] : value }
+        return Tensor.record(out, "masked_fill", [self]) { [shape] g in
+            let gi = Tensor(uninitializedShape: shape)
+            for i in 0..<g.count { gi.data[i] = keep[i] ? g.data[i] : 0 }
+            return [gi]
+        }
+    }
+}
