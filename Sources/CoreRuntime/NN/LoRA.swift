@@ -1,0 +1,83 @@
+import Foundation
+
+/// A low-rank adapter (Hu et al.): `delta(x) = dropout(x) A^T B^T * alpha / r`, with A `[r, in]`
+/// and B `[out, r]` as PEFT stores them (`lora_A.weight`, `lora_B.weight`). B starts at zero, so a
+/// fresh adapter leaves the model unchanged.
+public final class LoRA {
+    public let a: Tensor
+    public let b: Tensor
+    public let rank: Int
+    public let alpha: Float
+    public let dropout: Float
+    /// When false the adapter contributes nothing: the base model (e.g. DPO's reference) is visible.
+    public var enabled = true
+    var rng: SeededRNG
+
+    public init(inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float, dropout: Float = 0, rng: inout SeededRNG) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        // PEFT's default: A Kaiming-uniform (a = sqrt(5)), B zeros.
+        let bound = 1 / Float(inFeatures).squareRoot()
+        a = Tensor.uniform([rank, inFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true)
+        b = Tensor.zeros([outFeatures, rank], requiresGrad: true)
+        self.rng = SeededRNG(seed: rng.next())
+    }
+
+    /// alpha / r.
+    public var scaling: Float { alpha / Float(rank) }
+
+    /// The adapter's parameters as children of the Linear it is attached to.
+    var namedChildren: [(String, Module)] { [("lora_A", ParamHolder(a)), ("lora_B", ParamHolder(b))] }
+
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        var h = x
+        if dropout > 0 && GradMode.isEnabled { h = try h.dropout(dropout, rng: &rng) }
+        return try Tensor.linear(Tensor.linear(h, a, nil), b, nil).scaled(scaling)
+    }
+}
+
+/// Exposes one tensor as `<name>.weight`.
+final class ParamHolder: Module {
+    let weight: Tensor
+    init(_ w: Tensor) { weight = w }
+    override var ownParameters: [(String, Tensor)] { [("weight", weight)] }
+}
+
+extension Module {
+    /// Attaches LoRA adapters to every Linear whose dotted path ends with one of `targets`
+    /// (e.g. ["q_proj", "v_proj"]) and lies under `scope`; freezes everything else. Returns the paths.
+    @discardableResult
+    public func applyLoRA(targets: [String], rank: Int, alpha: Float, dropout: Float, scope: String = "", seed: UInt64) -> [String] {
+        var rng = SeededRNG(seed: seed)
+        var paths: [String] = []
+        for (path, m) in namedModules() {
+            guard let lin = m as? Linear, lin.lora == nil, path.hasPrefix(scope),
+                  targets.contains(where: { path == $0 || path.hasSuffix("." + $0) }) else { continue }
+            lin.lora = LoRA(inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, rank: rank, alpha: alpha, dropout: dropout, rng: &rng)
+            paths.append(path)
+        }
+        for (name, t) in namedParameters() { t.requiresGrad = name.contains(".lora_A.") || name.contains(".lora_B.") }
+        return paths
+    }
+
+    /// Turns every LoRA adapter on or off (off = the base model).
+    public func setLoRAEnabled(_ on: Bool) {
+        for (_, m) in namedModules() { (m as? Linear)?.lora?.enabled = on }
+    }
+
+    /// Whether any adapter is attached.
+    public var hasLoRA: Bool { namedModules().contains { ($0.1 as? Linear)?.lora != nil } }
+
+    /// Folds every adapter into its base weight (`W += B A * alpha/r`) and removes it.
+    public func mergeLoRA() throws {
+        try withNoGrad {
+            for (_, m) in namedModules() {
+                guard let lin = m as? Linear, let l = lin.lora else { continue }
+                let delta = try l.b.matmul(l.a).scaled(l.scaling)
+                for i in 0..<lin.weight.count { lin.weight.data[i] += delta.data[i] }
+                lin.lora = nil
+            }
+        }
+    }
+}
