@@ -79,3 +79,21 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// Sums entries of a rank-1 tensor into `count` buckets: `out[segment[i]] += x[i]`.
+    /// Used to turn per-token log-probs into per-sequence sums.
+    public func segmentSum(_ segment: [Int], count buckets: Int) throws -> Tensor {
+        guard rank == 1, segment.count == shape[0] else {
+            throw HalluError("segmentSum: \(segment.count) segment ids for shape \(shape)")
+        }
+        for s in segment where s < 0 || s >= buckets { throw HalluError("segmentSum: segment \(s) out of range 0..<\(buckets)") }
+        let out = Tensor.zeros([buckets])
+        for i in 0..<segment.count { out.data[segment[i]] += data[i] }
+        return Tensor.record(out, "segment_sum", [self]) { [shape] g in
+            let gi = Tensor(uninitializedShape: shape)
+            for i in 0..<segment.count { gi.data[i] = g.data[segment[i]] }
+            return [gi]
+        }
+    }
+}
