@@ -16,7 +16,7 @@ let package = Package(
             exclude: ["Package.swift"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-                .unsafeFlags(["-target-cpu", "haswell"]),
+                .unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-fno-math-errno"]),
             ],
             linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]
         ),

@@ -1,3 +1,4 @@
+import Foundation
 /// Placeholder until the kernels land: a straightforward row-major GEMM.
 enum BLAS {
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -14,4 +15,11 @@ enum BLAS {
             }
         }
     }
+}
+extension BLAS { static var backendName: String { "reference loops" } }
+enum Parallel { static var threads: Int { 1 } }
+/// Placeholder until the safetensors layer lands.
+enum TensorFile {
+    static func save(_ t: [String: Tensor], to url: URL) throws { throw HalluError("checkpoint writing not available yet") }
+    static func load(_ url: URL) throws -> [String: Tensor] { throw HalluError("checkpoint reading not available yet") }
 }

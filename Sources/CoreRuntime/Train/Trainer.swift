@@ -45,7 +45,7 @@ public final class Trainer {
         if !proj.isEmpty {
             groups.append(ParamGroup(name: "projector", params: proj, lr: Float(cfg.projectorLr ?? cfg.lr), weightDecay: Float(cfg.weightDecay)))
         }
-        optimizer = AdamW(groups: groups)
+        optimizer = try AdamW(groups: groups)
         state = TrainerState(rng: SeededRNG(seed: cfg.seed ^ 0x5EED))
         checkpoints = CheckpointStore(dir: context.runDir.appendingPathComponent("checkpoint"), keepLast: cfg.keepLast)
         metricsFile = context.runDir.appendingPathComponent("metrics.jsonl")
