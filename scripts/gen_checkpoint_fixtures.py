@@ -60,7 +60,7 @@ def write_tensor_fixtures(out):
         "empty": torch.zeros(0, 3),
         "scalar": torch.tensor(2.5),
     }
-    save_file(mixed, os.path.join(out, "mixed.safetensors"), metadata={"format": "pt", "source": "gen_checkpoint_fixtures"})
+    save_file(mixed, os.path.join(out, "mixed.safetensors"), metadata={"format": "pt"})
     expected = {name: {"dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape), "bits": bits(t)} for name, t in mixed.items()}
 
     # float32 sources stored as F32/F16/BF16 by the reference writer: hallu must write the same bytes.
@@ -235,12 +235,24 @@ def verify(folder):
         print("peft not installed: adapter not checked")
         return
     peft_model = PeftModel.from_pretrained(model, os.path.join(ckpt, "adapter"))
+    with open(os.path.join(OUT, "models.json")) as f:
+        reference = json.load(f)["adapter"]["tensors"]
     n = 0
     for name, p in peft_model.named_parameters():
         if "lora_" in name:
+            key = name.replace(".default.", ".")
+            assert bits(p) == reference[key]["bits"], key
             n += 1
-    assert n == expected["adapter_tensors"], (n, expected["adapter_tensors"])
-    print("peft: adapter OK (%d LoRA tensors)" % n)
+    assert n == expected["adapter_tensors"] == len(reference), (n, expected["adapter_tensors"])
+    print("peft: adapter OK (%d LoRA tensors, values equal to the fixture's)" % n)
+
+    try:
+        from transformers import AutoImageProcessor
+        p = AutoImageProcessor.from_pretrained(ckpt)
+        assert p.size["shortest_edge"] == 16 and p.crop_size["height"] == 16, (p.size, p.crop_size)
+        print("transformers: preprocessor_config.json OK (%s)" % type(p).__name__)
+    except ImportError:
+        print("pillow not installed: preprocessor not checked")
 
 
 def main():

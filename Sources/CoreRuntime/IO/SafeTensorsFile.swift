@@ -41,11 +41,11 @@ public final class SafeTensorsFile {
             throw HalluError.file(path, "not a safetensors file: \(size) bytes, shorter than the 8-byte header length")
         }
         let headerLength = mapping.withBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
-            throw HalluError.file(path, "header length \(headerLength) is larger than the 100 MB limit (file has \(size) bytes)")
-        }
-        guard Int(headerLength) <= size - 8 else {
+        guard headerLength <= UInt64(size - 8) else {
             throw HalluError.file(path, "header length \(headerLength) is larger than the file (\(size - 8) bytes after the length)")
+        }
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw HalluError.file(path, "header length \(headerLength) is larger than the 100 MB limit")
         }
         let n = Int(headerLength)
         dataStart = 8 + n
