@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 
-// MARK: - Shared helpers of the checkpoint tests
+// MARK: - Utilities shared by the checkpoint tests
 
 /// `Tests/Fixtures/checkpoint/<rel>`.
 func checkpointFixture(_ rel: String) -> URL { TestPaths.fixtures.appendingPathComponent("checkpoint/\(rel)") }

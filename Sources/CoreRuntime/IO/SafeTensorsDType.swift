@@ -1,7 +1,7 @@
 import Foundation
 
-/// The safetensors element types hallu reads. Every one is converted to float32 on load; only the
-/// floating-point ones can be written.
+/// The safetensors element types hallu reads. Every one is converted to float32 on load (integers
+/// beyond 2^24 and F64 values lose precision); only F32, F16 and BF16 can be written.
 public enum SafeTensorsDType: String, CaseIterable, Sendable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
 
