@@ -1,0 +1,219 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A model checkpoint folder in Hugging Face's layout: `config.json`, `model.safetensors` (or
+/// shards with `model.safetensors.index.json`), `tokenizer.json`, `preprocessor_config.json`, and
+/// optionally a LoRA adapter in the `adapter/` subfolder.
+public struct CheckpointFolder: Sendable {
+    public static let configFile = "config.json"
+    public static let weightsFile = "model.safetensors"
+    public static let tokenizerFile = "tokenizer.json"
+    public static let preprocessorFile = "preprocessor_config.json"
+    public static let adapterFolder = "adapter"
+
+    /// The folder.
+    public let url: URL
+
+    public init(_ url: URL) { self.url = url }
+
+    public var configURL: URL { url.appendingPathComponent(Self.configFile) }
+    public var weightsURL: URL { url.appendingPathComponent(Self.weightsFile) }
+    public var weightsIndexURL: URL { url.appendingPathComponent(SafeTensorsIndex.fileName) }
+    public var tokenizerURL: URL { url.appendingPathComponent(Self.tokenizerFile) }
+    public var preprocessorURL: URL { url.appendingPathComponent(Self.preprocessorFile) }
+    public var adapterURL: URL { url.appendingPathComponent(Self.adapterFolder) }
+
+    /// Whether the folder holds an adapter (`adapter/adapter_config.json`).
+    public var hasAdapter: Bool {
+        FileManager.default.fileExists(atPath: adapterURL.appendingPathComponent(LoRAAdapter.configFileName).path)
+    }
+
+    /// Reads `config.json`.
+    public func loadConfig() throws -> LlavaConfig {
+        try requireFolder()
+        return try LlavaConfig.load(configURL.path)
+    }
+
+    /// The weights file to read: `model.safetensors`, else the shard index.
+    private func weightsSource() throws -> String {
+        try requireFolder()
+        let fm = FileManager.default
+        if fm.fileExists(atPath: weightsURL.path) { return weightsURL.path }
+        if fm.fileExists(atPath: weightsIndexURL.path) { return weightsIndexURL.path }
+        throw HalluError.file(url.path, "no \(Self.weightsFile) or \(SafeTensorsIndex.fileName) in the checkpoint folder")
+    }
+
+    /// Reads all weights (one file or shards) as float32, renamed from any `LlavaWeightLayout`
+    /// to hallu's names.
+    public func loadWeights() throws -> [String: HostArray] {
+        let source = try weightsSource()
+        let raw = source.hasSuffix(".json") ? try SafeTensorsIndex(path: source).arrays() : try SafeTensors.read(source)
+        return try LlavaWeightLayout.canonicalize(raw, file: source)
+    }
+
+    /// Weight shapes in hallu's names, reading only headers.
+    public func loadWeightShapes() throws -> [String: [Int]] {
+        let source = try weightsSource()
+        let raw = source.hasSuffix(".json") ? try SafeTensorsIndex(path: source).shapes() : try SafeTensors.shapes(source)
+        return try LlavaWeightLayout.canonicalize(raw, file: source)
+    }
+
+    /// Reads the weights and checks them against the tensors `config` needs, reporting every
+    /// missing, unexpected and mis-shaped tensor at once. A stored LM head is accepted (and
+    /// dropped) when the config ties it to the embeddings.
+    public func loadWeights(checkedAgainst config: LlavaConfig) throws -> [String: HostArray] {
+        var arrays = try loadWeights()
+        if config.text.tieWordEmbeddings { arrays["lm_head.weight"] = nil }
+        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(\.shape), file: try weightsSource())
+        for name in CheckpointKeys.defaultIgnored.flatMap({ frag in arrays.keys.filter { $0.contains(frag) } }) {
+            arrays[name] = nil
+        }
+        return arrays
+    }
+
+    /// Reads `preprocessor_config.json`, or nil when the folder has none.
+    public func loadPreprocessor() throws -> ImageProcessorConfig? {
+        guard FileManager.default.fileExists(atPath: preprocessorURL.path) else { return nil }
+        return try ImageProcessorConfig.load(preprocessorURL.path)
+    }
+
+    /// Reads the adapter, or nil when the folder has none.
+    public func loadAdapter() throws -> LoRAAdapter? {
+        guard hasAdapter else { return nil }
+        return try LoRAAdapter.load(from: adapterURL)
+    }
+
+    /// Reads `tokenizer.json`'s bytes, or nil when the folder has none.
+    public func loadTokenizerJSON() throws -> Data? {
+        guard FileManager.default.fileExists(atPath: tokenizerURL.path) else { return nil }
+        return try JSONFiles.readData(tokenizerURL.path)
+    }
+
+    private func requireFolder() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw HalluError.file(url.path, "no such checkpoint folder")
+        }
+        guard isDir.boolValue else { throw HalluError.file(url.path, "is a file, not a checkpoint folder") }
+    }
+
+    /// Writes a complete checkpoint folder atomically: everything goes into a temporary folder
+    /// beside `url`, which then replaces `url` in one step, so readers see the old checkpoint or
+    /// the new one, never a mixture.
+    /// - Parameters:
+    ///   - arrays: weights in hallu's names; written in `layout` as `dtype`.
+    ///   - tokenizerJSON: the bytes of `tokenizer.json`, if any.
+    ///   - extraFiles: further files by relative name (e.g. optimizer state for a trainer checkpoint).
+    ///   - maxShardBytes: when set and the weights are larger, they are sharded with an index.
+    @discardableResult
+    public static func save(arrays: [String: HostArray], config: LlavaConfig, to url: URL,
+                            tokenizerJSON: Data? = nil, preprocessor: ImageProcessorConfig? = nil,
+                            adapter: LoRAAdapter? = nil, extraFiles: [String: Data] = [:],
+                            layout: LlavaWeightLayout = .default, dtype: SafeTensorsDType = .F32,
+                            maxShardBytes: Int? = nil) throws -> CheckpointFolder {
+        try config.validate(file: url.appendingPathComponent(configFile).path)
+        let parent = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: false)
+        do {
+            try config.save(to: tmp.appendingPathComponent(configFile))
+            let renamed = layout.rename(arrays)
+            let bytes = renamed.values.reduce(0) { $0 + $1.values.count * dtype.byteSize }
+            if let limit = maxShardBytes, bytes > limit {
+                try SafeTensorsIndex.write(renamed, to: tmp, maxShardBytes: limit, dtype: dtype)
+            } else {
+                try SafeTensors.write(renamed, to: tmp.appendingPathComponent(weightsFile), metadata: ["format": "pt"], dtype: dtype)
+            }
+            if let tokenizerJSON { try AtomicFile.write(tokenizerJSON, to: tmp.appendingPathComponent(tokenizerFile)) }
+            if let preprocessor { try preprocessor.save(to: tmp.appendingPathComponent(preprocessorFile)) }
+            if let adapter { try adapter.save(to: tmp.appendingPathComponent(adapterFolder), layout: layout) }
+            for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+                let dest = tmp.appendingPathComponent(name).standardizedFileURL
+                guard dest.path.hasPrefix(tmp.standardizedFileURL.path + "/") else {
+                    throw HalluError.file(url.path, "extra file name \"\(name)\" leaves the checkpoint folder")
+                }
+                try AtomicFile.write(data, to: dest)
+            }
+            try replaceFolder(at: url, with: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        return CheckpointFolder(url)
+    }
+
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+
+    /// glibc's renameat2, looked up at run time (older C libraries lack it).
+    private static let renameat2: RenameAt2? = {
+        guard let h = dlopen(nil, RTLD_NOW), let sym = dlsym(h, "renameat2") else { return nil }
+        return unsafeBitCast(sym, to: RenameAt2.self)
+    }()
+
+    /// Puts `tmp` in place of `dest`. With RENAME_EXCHANGE the swap is a single atomic step;
+    /// otherwise the old folder is moved aside first, leaving a short window with no folder.
+    static func replaceFolder(at dest: URL, with tmp: URL) throws {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: dest.path) {
+            guard rename(tmp.path, dest.path) == 0 else {
+                throw HalluError.file(dest.path, "could not move the new checkpoint into place (\(String(cString: strerror(errno))))")
+            }
+            return
+        }
+        let atFDCWD: Int32 = -100, renameExchange: UInt32 = 2
+        if let renameat2, renameat2(atFDCWD, tmp.path, atFDCWD, dest.path, renameExchange) == 0 {
+            try? fm.removeItem(at: tmp)  // now holds the previous checkpoint
+            return
+        }
+        let old = dest.deletingLastPathComponent()
+            .appendingPathComponent(".\(dest.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        guard rename(dest.path, old.path) == 0 else {
+            throw HalluError.file(dest.path, "could not move the previous checkpoint aside (\(String(cString: strerror(errno))))")
+        }
+        guard rename(tmp.path, dest.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = rename(old.path, dest.path)
+            throw HalluError.file(dest.path, "could not move the new checkpoint into place (\(reason))")
+        }
+        try? fm.removeItem(at: old)
+    }
+}
+
+/// The `checkpoint-<step>` folders a trainer writes into its run folder.
+public enum TrainerCheckpoints {
+    /// `checkpoint-<step>`.
+    public static func folderName(step: Int) -> String { "checkpoint-\(step)" }
+
+    /// The trainer checkpoints in `dir`, oldest step first. Other entries are ignored.
+    public static func list(in dir: URL) -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)), step >= 0 else { return nil }
+            return (step, dir.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// The checkpoint with the highest step, for resuming.
+    public static func latest(in dir: URL) -> (step: Int, url: URL)? { list(in: dir).last }
+
+    /// Deletes all but the newest `keepLast` checkpoints, and temporary folders that an
+    /// interrupted save left behind. Returns what it deleted.
+    @discardableResult
+    public static func rotate(in dir: URL, keepLast: Int) throws -> [URL] {
+        guard keepLast >= 0 else { throw HalluError("keep-last count must be non-negative, found \(keepLast)") }
+        let all = list(in: dir)
+        var doomed = all.dropLast(keepLast).map(\.url)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        doomed += names.filter { $0.hasPrefix(".checkpoint-") && ($0.contains(".tmp-") || $0.contains(".old-")) }
+            .sorted().map { dir.appendingPathComponent($0) }
+        for url in doomed {
+            do { try FileManager.default.removeItem(at: url) } catch {
+                throw HalluError.file(url.path, "could not delete old checkpoint: \(error.localizedDescription)")
+            }
+        }
+        return doomed
+    }
+}
