@@ -3,7 +3,7 @@ import Foundation
 /// The CLIP ViT vision tower: patch embedding (a strided convolution, computed as a GEMM over
 /// flattened patches), a class token, learned positions, pre-LN transformer blocks.
 public final class CLIPVisionTower: Module {
-    public let config: CLIPVisionConfig
+    public let config: LlavaVisionConfig
     let patchWeight: Tensor         // [D, C, p, p] as stored; used as [D, C*p*p]
     let classEmbedding: Tensor      // [D]
     let positionEmbedding: Tensor   // [P + 1, D]
@@ -11,15 +11,15 @@ public final class CLIPVisionTower: Module {
     let layers: ModuleList<CLIPEncoderLayer>
     let postLayerNorm: LayerNorm
 
-    public init(_ c: CLIPVisionConfig, rng: inout SeededRNG) {
+    public init(_ c: LlavaVisionConfig, rng: inout SeededRNG) {
         config = c
         let d = c.hiddenSize, patches = (c.imageSize / c.patchSize) * (c.imageSize / c.patchSize)
         patchWeight = Tensor.randn([d, c.numChannels, c.patchSize, c.patchSize], std: 0.02, rng: &rng, requiresGrad: true)
         classEmbedding = Tensor.randn([d], std: 0.02, rng: &rng, requiresGrad: true)
         positionEmbedding = Tensor.randn([patches + 1, d], std: 0.02, rng: &rng, requiresGrad: true)
-        preLayerNorm = LayerNorm(d, eps: c.layerNormEps)
+        preLayerNorm = LayerNorm(d, eps: Float(c.layerNormEps))
         layers = ModuleList((0..<c.numHiddenLayers).map { _ in CLIPEncoderLayer(c, rng: &rng) })
-        postLayerNorm = LayerNorm(d, eps: c.layerNormEps)
+        postLayerNorm = LayerNorm(d, eps: Float(c.layerNormEps))
     }
 
     public var patchesPerImage: Int { (config.imageSize / config.patchSize) * (config.imageSize / config.patchSize) }
@@ -68,14 +68,14 @@ public final class CLIPEncoderLayer: Module {
     let heads: Int
     let act: String
 
-    init(_ c: CLIPVisionConfig, rng: inout SeededRNG) {
+    init(_ c: LlavaVisionConfig, rng: inout SeededRNG) {
         let d = c.hiddenSize
         qProj = Linear(d, d, rng: &rng); kProj = Linear(d, d, rng: &rng); vProj = Linear(d, d, rng: &rng)
         outProj = Linear(d, d, rng: &rng)
         fc1 = Linear(d, c.intermediateSize, rng: &rng); fc2 = Linear(c.intermediateSize, d, rng: &rng)
-        norm1 = LayerNorm(d, eps: c.layerNormEps); norm2 = LayerNorm(d, eps: c.layerNormEps)
+        norm1 = LayerNorm(d, eps: Float(c.layerNormEps)); norm2 = LayerNorm(d, eps: Float(c.layerNormEps))
         heads = c.numAttentionHeads
-        act = c.hiddenAct
+        act = c.hiddenAct.rawValue
     }
 
     public override var children: [(String, Module)] {

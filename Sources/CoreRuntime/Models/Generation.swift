@@ -55,7 +55,7 @@ public struct Generator {
         return try pixels.slice(axis: 0, k..<(k + 1))
     }
 
-    private var eos: Int { model.config.textConfig.eosTokenId ?? 2 }
+    private var eos: Int { model.config.text.eosTokenId ?? 2 }
 
     private func lastLogits(_ h: Tensor) throws -> Tensor {
         let (b, t, d) = (h.shape[0], h.shape[1], h.shape[2])
@@ -71,7 +71,7 @@ public struct Generator {
         var positions: [Int] = []
         for s in 0..<b { let pad = t - lengths[s]; positions += (0..<t).map { max(0, $0 - pad) } }
         var mask = layout.keyMask
-        let cache = KVCache(layers: model.config.textConfig.numHiddenLayers)
+        let cache = KVCache(layers: model.config.text.numHiddenLayers)
         var logits = try lastLogits(model.languageModel.hidden(x, positions: positions, keyMask: mask, cache: cache))
         var out = Array(repeating: [Int](), count: b)
         var done = Array(repeating: false, count: b)
@@ -105,7 +105,7 @@ public struct Generator {
         let k = cfg.numBeams, eosId = cfg.eosTokenId ?? eos
         let (x, layout) = try model.embed(inputs)
         let t = layout.length
-        let cache = KVCache(layers: model.config.textConfig.numHiddenLayers)
+        let cache = KVCache(layers: model.config.text.numHiddenLayers)
         var logits = try lastLogits(model.languageModel.hidden(x, positions: Array(0..<t), keyMask: nil, cache: cache))
         try cache.select(Array(repeating: 0, count: k))
         logits = try logits.indexSelect(Array(repeating: 0, count: k))

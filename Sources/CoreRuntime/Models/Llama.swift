@@ -19,17 +19,17 @@ public final class KVCache {
 /// The Llama decoder: token embeddings, pre-norm blocks with rotary grouped-query attention and a
 /// SwiGLU MLP, a final RMSNorm, and the LM head (tied to the embeddings when configured).
 public final class LlamaModel: Module {
-    public let config: LlamaTextConfig
+    public let config: LlavaTextConfig
     public let embedTokens: Embedding
     let layers: ModuleList<LlamaDecoderLayer>
     let norm: RMSNorm
     public let lmHead: Linear?
 
-    public init(_ c: LlamaTextConfig, rng: inout SeededRNG) {
+    public init(_ c: LlavaTextConfig, rng: inout SeededRNG) {
         config = c
         embedTokens = Embedding(c.vocabSize, c.hiddenSize, rng: &rng)
         layers = ModuleList((0..<c.numHiddenLayers).map { _ in LlamaDecoderLayer(c, rng: &rng) })
-        norm = RMSNorm(c.hiddenSize, eps: c.rmsNormEps)
+        norm = RMSNorm(c.hiddenSize, eps: Float(c.rmsNormEps))
         lmHead = c.tieWordEmbeddings ? nil : Linear(c.hiddenSize, c.vocabSize, bias: false, rng: &rng)
     }
 
@@ -59,11 +59,11 @@ public final class LlamaDecoderLayer: Module {
     let theta: Float
     let act: String
 
-    init(_ c: LlamaTextConfig, rng: inout SeededRNG) {
+    init(_ c: LlavaTextConfig, rng: inout SeededRNG) {
         let d = c.hiddenSize
-        heads = c.numAttentionHeads; kvHeads = c.numKeyValueHeads; headDim = c.headDim ?? d / c.numAttentionHeads
-        theta = c.ropeTheta
-        act = c.hiddenAct
+        heads = c.numAttentionHeads; kvHeads = c.numKeyValueHeads; headDim = c.headDim
+        theta = Float(c.ropeTheta)
+        act = c.hiddenAct.rawValue
         qProj = Linear(d, heads * headDim, bias: false, rng: &rng)
         kProj = Linear(d, kvHeads * headDim, bias: false, rng: &rng)
         vProj = Linear(d, kvHeads * headDim, bias: false, rng: &rng)
@@ -71,7 +71,7 @@ public final class LlamaDecoderLayer: Module {
         gateProj = Linear(d, c.intermediateSize, bias: false, rng: &rng)
         upProj = Linear(d, c.intermediateSize, bias: false, rng: &rng)
         downProj = Linear(c.intermediateSize, d, bias: false, rng: &rng)
-        inputNorm = RMSNorm(d, eps: c.rmsNormEps); postNorm = RMSNorm(d, eps: c.rmsNormEps)
+        inputNorm = RMSNorm(d, eps: Float(c.rmsNormEps)); postNorm = RMSNorm(d, eps: Float(c.rmsNormEps))
     }
 
     public override var children: [(String, Module)] {

@@ -41,10 +41,10 @@ public final class LlavaModel: Module {
     public init(_ c: LlavaConfig, seed: UInt64 = 0) {
         config = c
         var rng = SeededRNG(seed: seed)
-        visionTower = CLIPVisionTower(c.visionConfig, rng: &rng)
-        projector1 = Linear(c.visionConfig.hiddenSize, c.textConfig.hiddenSize, bias: c.multimodalProjectorBias, rng: &rng)
-        projector2 = Linear(c.textConfig.hiddenSize, c.textConfig.hiddenSize, bias: c.multimodalProjectorBias, rng: &rng)
-        languageModel = LlamaModel(c.textConfig, rng: &rng)
+        visionTower = CLIPVisionTower(c.vision, rng: &rng)
+        projector1 = Linear(c.vision.hiddenSize, c.text.hiddenSize, bias: c.multimodalProjectorBias, rng: &rng)
+        projector2 = Linear(c.text.hiddenSize, c.text.hiddenSize, bias: c.multimodalProjectorBias, rng: &rng)
+        languageModel = LlamaModel(c.text, rng: &rng)
     }
 
     public override var children: [(String, Module)] {
@@ -57,25 +57,25 @@ public final class LlavaModel: Module {
 
     /// Number of feature rows one image contributes.
     public var imageTokens: Int {
-        visionTower.patchesPerImage + (config.visionFeatureSelectStrategy == "full" ? 1 : 0)
+        visionTower.patchesPerImage + (config.visionFeatureSelectStrategy == .full ? 1 : 0)
     }
 
     /// Projected image features `[B, P, D_text]` from pixels `[B, C, H, W]`.
     public func imageFeatures(_ pixels: Tensor) throws -> Tensor {
-        let n = config.visionConfig.numHiddenLayers
+        let n = config.vision.numHiddenLayers
         let layer = config.visionFeatureLayer < 0 ? n + 1 + config.visionFeatureLayer : config.visionFeatureLayer
         guard layer >= 0 && layer <= n else {
             throw HalluError("vision_feature_layer \(config.visionFeatureLayer) is out of range for \(n) vision layers")
         }
         var h = try visionTower.hiddenStates(pixels, layerCount: layer)
-        if config.visionFeatureSelectStrategy == "default" { h = try h.slice(axis: 1, 1..<h.shape[1]) }
-        return try projector2(projector1(h).activation(config.projectorHiddenAct))
+        if config.visionFeatureSelectStrategy == .default { h = try h.slice(axis: 1, 1..<h.shape[1]) }
+        return try projector2(projector1(h).activation(config.projectorHiddenAct.rawValue))
     }
 
     /// Splices image features into the token embeddings and right-pads: `[B, T, D]` plus the layout.
     /// With `leftPad` the padding goes first, so that every sample's last token is at T-1 (generation).
     public func embed(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil, leftPad: Bool = false) throws -> (Tensor, LlavaSequenceLayout) {
-        let b = inputs.ids.count, d = config.textConfig.hiddenSize, img = config.imageTokenIndex
+        let b = inputs.ids.count, d = config.text.hiddenSize, img = config.imageTokenIndex
         let feats = try imageFeatures ?? inputs.pixels.map { try self.imageFeatures($0) }
         let p = feats?.shape[1] ?? 0
         var flatIds: [Int] = []
@@ -96,8 +96,8 @@ public final class LlavaModel: Module {
                     for j in 0..<p { r.append(tokenCount + imageIndex * p + j); l.append(Tensor.ignoreIndex) }
                     imageIndex += 1
                 } else {
-                    guard id >= 0 && id < config.textConfig.vocabSize else {
-                        throw HalluError("sample \(s): token id \(id) outside the vocabulary of \(config.textConfig.vocabSize)")
+                    guard id >= 0 && id < config.text.vocabSize else {
+                        throw HalluError("sample \(s): token id \(id) outside the vocabulary of \(config.text.vocabSize)")
                     }
                     r.append(flatIds.count)
                     flatIds.append(id)
@@ -159,7 +159,7 @@ public final class LlavaModel: Module {
     public func supervisedLogits(_ inputs: LlavaInputs) throws -> (logits: Tensor, targets: [Int], layout: LlavaSequenceLayout) {
         let (h, layout) = try hidden(inputs)
         let (rows, targets) = LlavaModel.shiftedTargets(layout)
-        let d = config.textConfig.hiddenSize
+        let d = config.text.hiddenSize
         let picked = try h.reshaped([-1, d]).indexSelect(rows)
         return (try languageModel.logits(picked), targets, layout)
     }

@@ -18,8 +18,3 @@ enum BLAS {
 }
 extension BLAS { static var backendName: String { "reference loops" } }
 enum Parallel { static var threads: Int { 1 } }
-/// Placeholder until the safetensors layer lands.
-enum TensorFile {
-    static func save(_ t: [String: Tensor], to url: URL) throws { throw HalluError("checkpoint writing not available yet") }
-    static func load(_ url: URL) throws -> [String: Tensor] { throw HalluError("checkpoint reading not available yet") }
-}

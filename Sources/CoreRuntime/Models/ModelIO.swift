@@ -1,0 +1,102 @@
+import Foundation
+
+extension Tensor {
+    /// A host copy of the elements (for files).
+    public var hostArray: HostArray { HostArray(shape: shape, values: values) }
+    /// A tensor holding a host array's elements.
+    public convenience init(_ a: HostArray) throws { try self.init(a.values, shape: a.shape) }
+}
+
+/// Named tensors in a safetensors file: trainer checkpoints and optimiser state.
+public enum TensorFile {
+    public static func save(_ tensors: [String: Tensor], to url: URL) throws {
+        try SafeTensors.write(tensors.mapValues(\.hostArray), to: url, metadata: ["format": "pt"], dtype: .F32)
+    }
+    public static func load(_ url: URL) throws -> [String: Tensor] {
+        try SafeTensors.read(url.path).mapValues { try Tensor($0) }
+    }
+}
+
+extension LlavaModel {
+    /// Base weights in hallu's (Hugging Face module) names, without adapters.
+    public func weightArrays() -> [String: HostArray] {
+        var out: [String: HostArray] = [:]
+        for (n, t) in namedParameters() where !n.contains(".lora_A.") && !n.contains(".lora_B.") { out[n] = t.hostArray }
+        return out
+    }
+
+    /// Copies weights into the model; every parameter must be present with its shape.
+    public func loadWeights(_ arrays: [String: HostArray], file: String) throws {
+        let params = namedParameters().filter { !$0.0.contains(".lora_") }
+        let expected = Dictionary(uniqueKeysWithValues: params.map { ($0.0, $0.1.shape) })
+        try checkKeys(expected: expected, found: arrays.mapValues(\.shape), file: file)
+        for (n, t) in params { try t.assign(arrays[n]!.values) }
+    }
+
+    /// Loads a checkpoint folder (config.json + weights in any supported layout, and the adapter when
+    /// `adapter` is given or the folder holds one and `applyAdapter`).
+    public static func load(_ dir: URL, adapter: URL? = nil, applyAdapter: Bool = true) throws -> LlavaModel {
+        let folder = CheckpointFolder(dir)
+        let config = try folder.loadConfig()
+        let model = LlavaModel(config)
+        try model.loadWeights(folder.loadWeights(checkedAgainst: config), file: dir.path)
+        if let adapter {
+            try model.loadAdapter(LoRAAdapter.load(from: adapter), file: adapter.path)
+        } else if applyAdapter, let a = try folder.loadAdapter() {
+            try model.loadAdapter(a, file: folder.adapterURL.path)
+        }
+        return model
+    }
+
+    /// Attaches and fills LoRA adapters from a PEFT adapter.
+    public func loadAdapter(_ adapter: LoRAAdapter, file: String) throws {
+        let modules = Dictionary(uniqueKeysWithValues: namedModules().compactMap { p, m in (m as? Linear).map { (p, $0) } })
+        var rng = SeededRNG(seed: 0)
+        for (path, pair) in adapter.modules.sorted(by: { $0.key < $1.key }) {
+            guard let lin = modules[path] else { throw HalluError.file(file, "adapter targets \"\(path)\", which is not a Linear of this model") }
+            let lora = LoRA(inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, rank: adapter.config.r,
+                            alpha: Float(adapter.config.loraAlpha), dropout: Float(adapter.config.loraDropout), rng: &rng)
+            guard pair.a.shape == lora.a.shape, pair.b.shape == lora.b.shape else {
+                throw HalluError.file(file, "\(path): adapter shapes \(pair.a.shape)/\(pair.b.shape), expected \(lora.a.shape)/\(lora.b.shape)")
+            }
+            try lora.a.assign(pair.a.values)
+            try lora.b.assign(pair.b.values)
+            lin.lora = lora
+        }
+    }
+
+    /// The attached adapters in PEFT form (nil without adapters).
+    public func adapter(targets: [String]) -> LoRAAdapter? {
+        var modules: [String: LoRAPair] = [:]
+        var r = 0, alpha = 0.0, dropout = 0.0
+        for (path, m) in namedModules() {
+            guard let l = (m as? Linear)?.lora else { continue }
+            modules[path] = LoRAPair(a: l.a.hostArray, b: l.b.hostArray)
+            r = l.rank; alpha = Double(l.alpha); dropout = Double(l.dropout)
+        }
+        if modules.isEmpty { return nil }
+        let cfg = LoRAAdapterConfig(r: r, loraAlpha: alpha, loraDropout: dropout, targetModules: .names(targets))
+        return LoRAAdapter(config: cfg, modules: modules)
+    }
+
+    /// Saves a complete checkpoint folder. With `merge`, adapters are folded into the base weights;
+    /// otherwise they are written next to them in PEFT's format.
+    public func save(to dir: URL, tokenizerJSON: Data?, preprocessor: ImageProcessorConfig?, loraTargets: [String] = [], merge: Bool = false) throws {
+        var arrays = weightArrays()
+        var adapter: LoRAAdapter? = nil
+        if merge && hasLoRA {
+            // Fold B·A·scale into a copy of each adapted weight.
+            for (path, m) in namedModules() {
+                guard let lin = m as? Linear, let l = lin.lora else { continue }
+                let delta = try withNoGrad { try l.b.matmul(l.a).scaled(l.scaling) }
+                var w = arrays["\(path).weight"]!
+                for i in 0..<w.values.count { w.values[i] += delta.data[i] }
+                arrays["\(path).weight"] = w
+            }
+        } else {
+            adapter = self.adapter(targets: loraTargets)
+        }
+        try CheckpointFolder.save(arrays: arrays, config: config, to: dir, tokenizerJSON: tokenizerJSON,
+                                  preprocessor: preprocessor, adapter: adapter)
+    }
+}
