@@ -8,7 +8,8 @@ public enum PNGCompression: Equatable, Sendable {
     case deflate(level: Int)
 }
 
-/// PNG encoding (8-bit RGB) and decoding (8/16-bit grey, grey+alpha, RGB, RGBA, palette; not interlaced).
+/// PNG encoding (8-bit RGB) and decoding (every bit depth of grey, grey+alpha, RGB, RGBA and
+/// palette images; not interlaced).
 /// Alpha is dropped on decode, as `PIL.Image.convert("RGB")` does for LLaVA's loaders.
 public enum PNGCodec {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -86,13 +87,19 @@ public enum PNGCodec {
         case 6: channels = 4
         default: throw HalluError.file(path, "unknown PNG colour type \(colorType)")
         }
-        let supported = colorType == 3 ? [8].contains(depth) : [8, 16].contains(depth)
-        guard supported else {
-            throw HalluError.file(path, "PNG bit depth \(depth) with colour type \(colorType) is not supported (8-bit, or 16-bit non-palette)")
+        let supported: [Int]
+        switch colorType {
+        case 0: supported = [1, 2, 4, 8, 16]
+        case 3: supported = [1, 2, 4, 8]
+        default: supported = [8, 16]
+        }
+        guard supported.contains(depth) else {
+            throw HalluError.file(path, "PNG bit depth \(depth) is not valid for colour type \(colorType)")
         }
         guard colorType != 3 || !palette.isEmpty else { throw HalluError.file(path, "palette PNG without PLTE") }
-        let bpp = channels * depth / 8
-        let stride = width * bpp
+        let bitsPerPixel = channels * depth
+        let bpp = max(1, bitsPerPixel / 8)
+        let stride = (width * bitsPerPixel + 7) / 8
         let raw = [UInt8](try Gzip.decompress(Data(idat), path: path))
         guard raw.count >= (stride + 1) * height else {
             throw HalluError.file(path, "PNG image data too short (\(raw.count) bytes for \(width)x\(height))")
@@ -100,19 +107,37 @@ public enum PNGCodec {
         let rows = try unfilter(raw, stride: stride, height: height, bpp: bpp, path: path)
         var px = [UInt8](repeating: 0, count: width * height * 3)
         let step = depth / 8  // 16-bit samples keep their most significant byte
-        for i in 0..<(width * height) {
-            let s = i * bpp
-            switch colorType {
-            case 0, 4:
-                let g = rows[s]
-                px[i * 3] = g; px[i * 3 + 1] = g; px[i * 3 + 2] = g
-            case 3:
-                let idx = Int(rows[s])
-                guard idx < palette.count else { throw HalluError.file(path, "palette index \(idx) out of range") }
-                let c = palette[idx]
-                px[i * 3] = c.r; px[i * 3 + 1] = c.g; px[i * 3 + 2] = c.b
-            default:
-                px[i * 3] = rows[s]; px[i * 3 + 1] = rows[s + step]; px[i * 3 + 2] = rows[s + 2 * step]
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = y * width + x
+                if depth < 8 {
+                    // Sub-byte samples are packed from the most significant bit, rows padded to bytes.
+                    let bit = x * depth
+                    let byte = rows[y * stride + bit / 8]
+                    let raw = Int(byte >> UInt8(8 - depth - bit % 8)) & ((1 << depth) - 1)
+                    if colorType == 3 {
+                        guard raw < palette.count else { throw HalluError.file(path, "palette index \(raw) out of range") }
+                        let c = palette[raw]
+                        px[i * 3] = c.r; px[i * 3 + 1] = c.g; px[i * 3 + 2] = c.b
+                        continue
+                    }
+                    let g = UInt8(raw * 255 / ((1 << depth) - 1))
+                    px[i * 3] = g; px[i * 3 + 1] = g; px[i * 3 + 2] = g
+                    continue
+                }
+                let s = y * stride + x * bpp
+                switch colorType {
+                case 0, 4:
+                    let g = rows[s]
+                    px[i * 3] = g; px[i * 3 + 1] = g; px[i * 3 + 2] = g
+                case 3:
+                    let idx = Int(rows[s])
+                    guard idx < palette.count else { throw HalluError.file(path, "palette index \(idx) out of range") }
+                    let c = palette[idx]
+                    px[i * 3] = c.r; px[i * 3 + 1] = c.g; px[i * 3 + 2] = c.b
+                default:
+                    px[i * 3] = rows[s]; px[i * 3 + 1] = rows[s + step]; px[i * 3 + 2] = rows[s + 2 * step]
+                }
             }
         }
         return try RGBImage(width: width, height: height, pixels: px)
