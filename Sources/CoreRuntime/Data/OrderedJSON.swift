@@ -1,0 +1,287 @@
+import Foundation
+
+/// A JSON value that keeps object keys in order, with a writer whose output is fully determined by
+/// the value (fixed number formatting, no dictionary order), and a parser that keeps key order
+/// (HA-DPO's readers walk `desc_data.json` in file order).
+public indirect enum OrderedJSON: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case number(Double)
+    case string(String)
+    case array([OrderedJSON])
+    case object([(String, OrderedJSON)])
+
+    public static func == (a: OrderedJSON, b: OrderedJSON) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.number(x), .number(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// The value for `key` of an object (first match), or nil.
+    public subscript(key: String) -> OrderedJSON? {
+        if case .object(let kv) = self { return kv.first { $0.0 == key }?.1 }
+        return nil
+    }
+
+    // MARK: writing
+
+    /// Compact JSON text (", " and ": " separators, like Python's `json.dumps`).
+    public func text() -> String {
+        var s = ""
+        write(into: &s, indent: nil, level: 0)
+        return s
+    }
+
+    /// Indented JSON text (`indent` spaces per level).
+    public func pretty(indent: Int = 2) -> String {
+        var s = ""
+        write(into: &s, indent: indent, level: 0)
+        return s
+    }
+
+    private func write(into s: inout String, indent: Int?, level: Int) {
+        switch self {
+        case .null: s += "null"
+        case .bool(let b): s += b ? "true" : "false"
+        case .int(let i): s += String(i)
+        case .number(let d): s += Self.format(d)
+        case .string(let t): Self.quote(t, into: &s)
+        case .array(let items):
+            if items.isEmpty { s += "[]"; return }
+            s += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { s += indent == nil ? ", " : "," }
+                if let n = indent { s += "\n" + String(repeating: " ", count: n * (level + 1)) }
+                item.write(into: &s, indent: indent, level: level + 1)
+            }
+            if let n = indent { s += "\n" + String(repeating: " ", count: n * level) }
+            s += "]"
+        case .object(let kv):
+            if kv.isEmpty { s += "{}"; return }
+            s += "{"
+            for (i, (k, v)) in kv.enumerated() {
+                if i > 0 { s += indent == nil ? ", " : "," }
+                if let n = indent { s += "\n" + String(repeating: " ", count: n * (level + 1)) }
+                Self.quote(k, into: &s)
+                s += ": "
+                v.write(into: &s, indent: indent, level: level + 1)
+            }
+            if let n = indent { s += "\n" + String(repeating: " ", count: n * level) }
+            s += "}"
+        }
+    }
+
+    /// Numbers are written with Swift's shortest round-trip form, which does not depend on the C
+    /// library; integral values keep a ".0" so readers see a float.
+    static func format(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) + ".0" }
+        return d.description
+    }
+
+    static func quote(_ t: String, into s: inout String) {
+        s += "\""
+        for u in t.unicodeScalars {
+            switch u {
+            case "\"": s += "\\\""
+            case "\\": s += "\\\\"
+            case "\n": s += "\\n"
+            case "\r": s += "\\r"
+            case "\t": s += "\\t"
+            default:
+                if u.value < 0x20 {
+                    s += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+                } else {
+                    s.unicodeScalars.append(u)
+                }
+            }
+        }
+        s += "\""
+    }
+
+    /// A JSON list written one item per line: valid JSON that diffs and greps like JSON Lines.
+    public static func listText(_ items: [OrderedJSON]) -> String {
+        if items.isEmpty { return "[]\n" }
+        return "[\n" + items.map { $0.text() }.joined(separator: ",\n") + "\n]\n"
+    }
+
+    /// JSON Lines text: one compact value per line.
+    public static func linesText(_ items: [OrderedJSON]) -> String {
+        items.map { $0.text() + "\n" }.joined()
+    }
+
+    // MARK: parsing
+
+    /// Parses JSON text, keeping object key order. Errors name `path` and the line.
+    public static func parse(_ data: Data, path: String = "<json>") throws -> OrderedJSON {
+        var p = Parser(bytes: [UInt8](data), path: path)
+        p.skipSpace()
+        let v = try p.value(depth: 0)
+        p.skipSpace()
+        guard p.pos == p.bytes.count else { throw p.error("unexpected text after the JSON value") }
+        return v
+    }
+
+    /// Reads and parses a file (gzip is undone transparently).
+    public static func read(_ path: String) throws -> OrderedJSON {
+        try parse(try JSONFiles.readData(path), path: path)
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        let path: String
+        var pos = 0
+
+        init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path }
+
+        func error(_ msg: String) -> HalluError {
+            let line = bytes[0..<min(pos, bytes.count)].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            return HalluError.file(path, line: line, "malformed JSON: \(msg)")
+        }
+
+        mutating func skipSpace() {
+            while pos < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[pos]) { pos += 1 }
+        }
+
+        mutating func expect(_ word: String) throws {
+            let w = Array(word.utf8)
+            guard pos + w.count <= bytes.count, Array(bytes[pos..<(pos + w.count)]) == w else {
+                throw error("expected \(word)")
+            }
+            pos += w.count
+        }
+
+        mutating func value(depth: Int) throws -> OrderedJSON {
+            guard depth < 512 else { throw error("nesting too deep") }
+            guard pos < bytes.count else { throw error("unexpected end of input") }
+            switch bytes[pos] {
+            case UInt8(ascii: "{"):
+                pos += 1
+                var kv: [(String, OrderedJSON)] = []
+                skipSpace()
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(kv) }
+                while true {
+                    skipSpace()
+                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a key string") }
+                    let k = try string()
+                    skipSpace()
+                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(k)\"") }
+                    pos += 1
+                    skipSpace()
+                    kv.append((k, try value(depth: depth + 1)))
+                    skipSpace()
+                    guard pos < bytes.count else { throw error("unterminated object") }
+                    if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                    if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(kv) }
+                    throw error("expected ',' or '}' in object")
+                }
+            case UInt8(ascii: "["):
+                pos += 1
+                var items: [OrderedJSON] = []
+                skipSpace()
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                while true {
+                    skipSpace()
+                    items.append(try value(depth: depth + 1))
+                    skipSpace()
+                    guard pos < bytes.count else { throw error("unterminated array") }
+                    if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                    if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                    throw error("expected ',' or ']' in array")
+                }
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
+            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+            case UInt8(ascii: "n"): try expect("null"); return .null
+            default: return try number()
+            }
+        }
+
+        mutating func number() throws -> OrderedJSON {
+            let start = pos
+            var isFloat = false
+            while pos < bytes.count {
+                let c = bytes[pos]
+                if (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") { pos += 1; continue }
+                if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { isFloat = true; pos += 1; continue }
+                break
+            }
+            let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+            guard !text.isEmpty else { throw error("unexpected character '\(Character(UnicodeScalar(bytes[start])))'") }
+            if !isFloat, let i = Int(text) { return .int(i) }
+            guard let d = Double(text) else { throw error("bad number \(text)") }
+            return .number(d)
+        }
+
+        mutating func hex4() throws -> UInt32 {
+            guard pos + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[pos..<(pos + 4)], as: UTF8.self), radix: 16) else {
+                throw error("bad \\u escape")
+            }
+            pos += 4
+            return v
+        }
+
+        mutating func string() throws -> String {
+            pos += 1
+            var out = [UInt8]()
+            while true {
+                guard pos < bytes.count else { throw error("unterminated string") }
+                let c = bytes[pos]
+                pos += 1
+                if c == UInt8(ascii: "\"") { break }
+                if c < 0x20 { throw error("control character in string") }
+                if c != UInt8(ascii: "\\") { out.append(c); continue }
+                guard pos < bytes.count else { throw error("unterminated escape") }
+                let e = bytes[pos]
+                pos += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if code >= 0xD800 && code < 0xDC00, pos + 6 <= bytes.count,
+                       bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                        pos += 2
+                        let low = try hex4()
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low &- 0xDC00)
+                    }
+                    out += Array(String(UnicodeScalar(code).map(Character.init) ?? "\u{FFFD}").utf8)
+                default: throw error("bad escape \\\(Character(UnicodeScalar(e)))")
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+}
+
+extension OrderedJSON {
+    /// Builds an object from key-value pairs in the given order.
+    public static func obj(_ pairs: KeyValuePairs<String, OrderedJSON>) -> OrderedJSON {
+        .object(pairs.map { ($0.key, $0.value) })
+    }
+
+    /// A string list.
+    public static func strings(_ items: [String]) -> OrderedJSON { .array(items.map { .string($0) }) }
+
+    /// A number rounded to `digits` decimals, so files carry short, stable values.
+    public static func rounded(_ d: Double, _ digits: Int = 4) -> OrderedJSON {
+        var p = 1.0
+        for _ in 0..<digits { p *= 10 }
+        return .number((d * p).rounded() / p)
+    }
+}

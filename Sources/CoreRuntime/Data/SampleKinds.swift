@@ -1,0 +1,144 @@
+import Foundation
+
+/// The kinds of training data a method can ask for.
+public enum DataKind: String, CaseIterable, Codable, Sendable {
+    /// Conversations for supervised fine-tuning (LLaVA format).
+    case sft
+    /// Chosen/rejected pairs (HA-DPO, HSA-DPO).
+    case preference
+    /// Captions with hallucinated counterparts (HACL).
+    case contrastive
+    /// Responses with sentence-level hallucination labels (HSA-DPO's detector data).
+    case detection
+}
+
+/// One turn of a LLaVA conversation.
+public struct ConversationTurn: Equatable, Codable, Sendable {
+    /// "human" or "gpt" in LLaVA files.
+    public var from: String
+    /// The text; a human turn may hold the `<image>` placeholder.
+    public var value: String
+
+    public init(from: String, value: String) { self.from = from; self.value = value }
+
+    /// Whether the turn is the user's (LLaVA writes "human"; some files "user").
+    public var isHuman: Bool { from == "human" || from == "user" }
+}
+
+/// A supervised conversation about one image.
+public struct Conversation: Equatable, Sendable {
+    public var id: String
+    /// Absolute path of the image, or nil for a text-only conversation.
+    public var image: String?
+    public var turns: [ConversationTurn]
+
+    public init(id: String, image: String?, turns: [ConversationTurn]) { self.id = id; self.image = image; self.turns = turns }
+}
+
+/// Which file format a preference pair came from (methods pick the pairs they were designed for).
+public enum PreferenceFormat: String, Sendable, CaseIterable {
+    case hsadpo = "hsa_dpo"
+    case hadpo = "ha_dpo"
+}
+
+/// A preference pair: two answers to one question about one image.
+public struct PreferencePair: Equatable, Sendable {
+    public var id: String
+    /// Absolute image path, or nil for text-only pairs.
+    public var image: String?
+    /// The question without the `<image>` placeholder (see `prompt`).
+    public var question: String
+    public var chosen: String
+    public var rejected: String
+    /// HSA-DPO scores; nil when the file has none (HSA-DPO then uses 1).
+    public var chosenScore: Double?
+    public var rejectedScore: Double?
+    public var format: PreferenceFormat
+
+    public init(id: String, image: String?, question: String, chosen: String, rejected: String,
+                chosenScore: Double? = nil, rejectedScore: Double? = nil, format: PreferenceFormat = .hsadpo) {
+        self.id = id; self.image = image; self.question = question; self.chosen = chosen; self.rejected = rejected
+        self.chosenScore = chosenScore; self.rejectedScore = rejectedScore; self.format = format
+    }
+
+    /// The human turn as the papers' code builds it: "<image>\n" + question.
+    public var prompt: String { image == nil ? question : "<image>\n" + question }
+}
+
+/// A caption with hallucinated versions of it (HACL).
+public struct ContrastiveExample: Equatable, Sendable {
+    public var id: String
+    public var image: String?
+    /// The instruction of the caption conversation, without `<image>`.
+    public var prompt: String
+    public var caption: String
+    public var hallucinatedCaptions: [String]
+
+    public init(id: String, image: String?, prompt: String, caption: String, hallucinatedCaptions: [String]) {
+        self.id = id; self.image = image; self.prompt = prompt; self.caption = caption
+        self.hallucinatedCaptions = hallucinatedCaptions
+    }
+}
+
+/// One labelled sentence of a detection example.
+public struct DetectionSentence: Equatable, Sendable {
+    public var text: String
+    public var hallucinated: Bool
+    /// nil when the sentence is faithful.
+    public var type: HallucinationType?
+    /// 0 when faithful, else 1 (minor) to 3 (major).
+    public var severity: Int
+    public var reason: String
+
+    public init(text: String, hallucinated: Bool, type: HallucinationType?, severity: Int, reason: String) {
+        self.text = text; self.hallucinated = hallucinated; self.type = type; self.severity = severity; self.reason = reason
+    }
+}
+
+/// A response with sentence-level hallucination labels (HSA-DPO's detector training data).
+public struct DetectionExample: Equatable, Sendable {
+    public var id: String
+    public var image: String?
+    public var question: String
+    public var response: String
+    public var sentences: [DetectionSentence]
+
+    public init(id: String, image: String?, question: String, response: String, sentences: [DetectionSentence]) {
+        self.id = id; self.image = image; self.question = question; self.response = response; self.sentences = sentences
+    }
+}
+
+/// Finds the image a record names. Names are tried as given (absolute), then relative to the data
+/// folder and its image folders; a missing image is an error naming the record, never a blank image.
+public struct ImageResolver: Sendable {
+    public let root: URL
+    /// Sub-folders of `root` searched in order ("" is the root itself).
+    public let folders: [String]
+    /// When false, names are resolved against `root` without checking that the file exists.
+    public let check: Bool
+
+    public init(root: URL, folders: [String] = ["", "images", "images/train", "images/eval"], check: Bool = true) {
+        self.root = root; self.folders = folders; self.check = check
+    }
+
+    /// The absolute path of the first existing candidate; `location` names the record in errors.
+    public func resolve(_ candidates: [String], file: String, location: String) throws -> String {
+        let fm = FileManager.default
+        for name in candidates where name.hasPrefix("/") {
+            if !check || fm.fileExists(atPath: name) { return name }
+        }
+        for name in candidates where !name.hasPrefix("/") {
+            for f in folders {
+                let p = f.isEmpty ? root.appendingPathComponent(name).path : root.appendingPathComponent(f).appendingPathComponent(name).path
+                if !check || fm.fileExists(atPath: p) { return p }
+            }
+        }
+        let looked = folders.map { $0.isEmpty ? root.path : root.appendingPathComponent($0).path }.joined(separator: ", ")
+        throw HalluError("\(file): \(location): image \(candidates.map { "\"\($0)\"" }.joined(separator: " or ")) not found (looked in \(looked))")
+    }
+
+    /// Resolves one name.
+    public func resolve(_ name: String, file: String, location: String) throws -> String {
+        try resolve([name], file: file, location: location)
+    }
+}

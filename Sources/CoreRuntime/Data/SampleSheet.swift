@@ -1,0 +1,63 @@
+import Foundation
+
+/// A contact sheet of scene-world images, each scaled up with its ground truth printed below, for a
+/// person to check at a glance that glyphs are recognisable and text matches pixels.
+public enum SampleSheet {
+    /// Renders the first `count` images listed in `folder`/scenes.jsonl (train first, then eval).
+    /// `scale` is the pixel scale of each image; `columns` how many images per row.
+    public static func render(folder: String, count: Int, scale: Int = 6, columns: Int = 4) throws -> RGBImage {
+        let scenesPath = (folder as NSString).appendingPathComponent(SceneWorld.Files.scenes)
+        let records = try JSONFiles.readJSONLines(scenesPath)
+        guard count > 0 else { throw HalluError("sample sheet needs a positive image count") }
+        var tiles: [(RGBImage, [String])] = []
+        for (line, r) in records.prefix(count) {
+            guard let rel = r["image"] as? String else { throw HalluError.missingKey("image", in: scenesPath, line: line) }
+            let img = try ImageFile.load((folder as NSString).appendingPathComponent(rel))
+            var text = ["#\(r["id"] ?? "?") \(r["split"] ?? "") \(r["scene"] ?? "")"]
+            for o in (r["objects"] as? [[String: Any]]) ?? [] {
+                let size = (o["size"] as? String) == "large" ? "L " : ""
+                let box = ((o["box"] as? [Any]) ?? []).map { "\($0)" }.joined(separator: ",")
+                text.append("\(size)\(o["color"] ?? "") \(o["category"] ?? "") [\(box)]")
+            }
+            if let undrawn = r["undrawn_mentions"] as? [String], !undrawn.isEmpty {
+                text.append("undrawn: " + undrawn.joined(separator: ", "))
+            }
+            tiles.append((img, text))
+        }
+        guard !tiles.isEmpty else { throw HalluError.file(scenesPath, "no images listed") }
+        let cellW = max(tiles.map { $0.0.width }.max()! * scale, 26 * BitmapFont.advance) + 12
+        let textLines = 7
+        let cellH = tiles.map { $0.0.height }.max()! * scale + textLines * BitmapFont.lineHeight + 14
+        let cols = min(columns, tiles.count)
+        let rows = (tiles.count + cols - 1) / cols
+        var sheet = RGBImage(width: cols * cellW, height: rows * cellH, fill: RGB(255, 255, 255))
+        let chars = (cellW - 8) / BitmapFont.advance
+        for (i, (img, text)) in tiles.enumerated() {
+            let x0 = (i % cols) * cellW + 6, y0 = (i / cols) * cellH + 6
+            let big = try img.resizedNearest(scale: scale)
+            sheet.paste(big, x: x0, y: y0)
+            var y = y0 + big.height + 4
+            for line in text.flatMap({ BitmapFont.wrap($0, width: chars) }).prefix(textLines) {
+                BitmapFont.draw(line, on: &sheet, x: x0, y: y, color: RGB(0, 0, 0))
+                y += BitmapFont.lineHeight
+            }
+        }
+        return sheet
+    }
+
+    /// Renders and saves the sheet as PNG.
+    public static func save(folder: String, count: Int, to url: URL, scale: Int = 6, columns: Int = 4) throws {
+        let sheet = try render(folder: folder, count: count, scale: scale, columns: columns)
+        try ImageFile.savePNG(sheet, to: url, compression: Zlib.isAvailable ? .deflate(level: 6) : .stored)
+    }
+}
+
+extension RGBImage {
+    /// Enlarges by an integer factor, each pixel becoming a `scale x scale` block.
+    func resizedNearest(scale: Int) throws -> RGBImage {
+        guard scale >= 1 else { throw HalluError("scale must be >= 1") }
+        var out = RGBImage(width: width * scale, height: height * scale)
+        for y in 0..<out.height { for x in 0..<out.width { out[x, y] = self[x / scale, y / scale] } }
+        return out
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+
+/// Everything generated for one image, before it is written out.
+struct GeneratedImage {
+    var scene: WorldScene
+    var imagePath: String
+    var cellSize: Int
+    /// Training text (train split only).
+    var detailPrompt = ""
+    var description = WorldDescription(sentences: [])
+    var overDetailed = false
+    var captionPrompt = ""
+    var caption = ""
+    var questions: [(q: String, a: String)] = []
+    var chosen = WorldDescription(sentences: [])
+    var rejected: [HallucinatedDescription] = []
+    var popePair: (object: String, yes: Bool, correct: Bool) = ("", true, true)
+    var haclCaption = ""
+    var haclLabel = SentenceLabel(type: .object, severity: 0, reason: "")
+}
+
+/// The procedural scene world: generation and export in the formats of the four papers' datasets.
+/// See docs/DATA.md for the folder layout and every file's schema.
+public enum SceneWorld {
+    /// Names of the files `synth` writes (besides images/).
+    public enum Files {
+        public static let scenes = "scenes.jsonl"
+        public static let llava = "llava_train.json"
+        public static let hsadpoPreference = "hsa_dpo_preference.jsonl"
+        public static let hsadpoDetection = "hsa_dpo_detection.jsonl"
+        public static let hadpoDesc = "desc_data.json"
+        public static let hadpoPope = "pope_data.json"
+        public static let hacl = "hacl.json"
+        public static let chairPrompts = "chair_prompts.jsonl"
+        public static let chairGT = "chair_gt_objects.json"
+        public static func pope(_ s: POPEStrategy) -> String { "pope_\(s.rawValue).jsonl" }
+        public static let shrFacts = "shr_facts.jsonl"
+        /// Written last: its presence marks a complete export.
+        public static let world = "world.json"
+        public static let trainImages = "images/train"
+        public static let evalImages = "images/eval"
+    }
+
+    /// What `synth` did.
+    public struct SynthSummary: Codable, Sendable {
+        public var outDir: String
+        public var trainImages: Int
+        public var evalImages: Int
+        public var seconds: Double
+        public var files: [String]
+    }
+
+    // Random streams: one per purpose and split, indexed by image number within the split.
+    enum Stream: UInt64 { case scene = 1, render = 2, text = 3, pope = 4 }
+    static func rng(_ config: WorldConfig, _ s: Stream, _ split: WorldSplit, _ index: Int) -> WorldRNG {
+        WorldRNG(seed: config.seed, stream: s.rawValue << 8 | (split == .train ? 0 : 1), index: UInt64(index))
+    }
+
+    /// Generates the world described by `config` and writes it to `outDir` (created if needed).
+    /// An existing folder must be empty or hold a previous world (world.json), whose images are replaced.
+    @discardableResult
+    public static func synth(config: WorldConfig, outDir: URL) throws -> SynthSummary {
+        let start = Date()
+        try config.validate()
+        let fm = FileManager.default
+        try prepare(outDir)
+        let world = try WorldModel(config: config)
+        let total = config.trainImages + config.evalImages
+        let digits = max(6, String(total - 1).count)
+        var results = [GeneratedImage?](repeating: nil, count: total)
+        let lock = NSLock()
+        var firstError: Error?
+        for dir in [Files.trainImages, Files.evalImages] {
+            try fm.createDirectory(at: outDir.appendingPathComponent(dir), withIntermediateDirectories: true)
+        }
+        let chunk = 64
+        results.withUnsafeMutableBufferPointer { buf in
+            DispatchQueue.concurrentPerform(iterations: (total + chunk - 1) / chunk) { c in
+                for i in (c * chunk)..<min(total, (c + 1) * chunk) {
+                    do {
+                        let (g, png) = try generate(world: world, index: i, digits: digits)
+                        try AtomicFile.write(png, to: outDir.appendingPathComponent(g.imagePath))
+                        buf[i] = g
+                    } catch {
+                        lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
+                        return
+                    }
+                }
+            }
+        }
+        if let firstError { throw firstError }
+        let images = results.compactMap { $0 }
+        let train = images.filter { $0.scene.split == .train }
+        let eval = images.filter { $0.scene.split == .eval }
+        var written: [String] = []
+        func put(_ name: String, _ text: String) throws {
+            try AtomicFile.write(text, to: outDir.appendingPathComponent(name))
+            written.append(name)
+        }
+        try put(Files.scenes, OrderedJSON.linesText(images.map(WorldRecords.scene)))
+        try put(Files.llava, OrderedJSON.listText(train.flatMap(WorldRecords.conversations)))
+        try put(Files.hsadpoPreference, OrderedJSON.linesText(train.map(WorldRecords.preference)))
+        try put(Files.hsadpoDetection, OrderedJSON.linesText(train.flatMap(WorldRecords.detection)))
+        try put(Files.hadpoDesc, WorldRecords.objectText(train.map(WorldRecords.descData)))
+        try put(Files.hadpoPope, OrderedJSON.listText(train.map(WorldRecords.popeData)))
+        try put(Files.hacl, OrderedJSON.listText(train.map(WorldRecords.hacl)))
+        try put(Files.chairPrompts, OrderedJSON.linesText(eval.enumerated().map { WorldRecords.chairPrompt($0.offset, $0.element) }))
+        try put(Files.chairGT, WorldRecords.objectText(eval.map(WorldRecords.chairGT)))
+        let builder = POPEBuilder(images: eval.map { ($0.imagePath, $0.scene.categories) }, sampleNum: config.popeSampleNum)
+        for (k, strategy) in POPEStrategy.allCases.enumerated() {
+            var r = rng(config, .pope, .eval, k)
+            try put(Files.pope(strategy), OrderedJSON.linesText(try builder.build(strategy, rng: &r).map(WorldRecords.pope)))
+        }
+        let writer = WorldWriter(world: world)
+        try put(Files.shrFacts, OrderedJSON.linesText(eval.map { WorldRecords.shr($0, writer: writer) }))
+        try put(Files.world, config.resolved.json().pretty() + "\n")
+        return SynthSummary(outDir: outDir.path, trainImages: train.count, evalImages: eval.count,
+                            seconds: Date().timeIntervalSince(start), files: written)
+    }
+
+    /// Refuses to write into a folder that holds something other than a scene world, and clears
+    /// the images of a previous world so none are left over from a larger one.
+    static func prepare(_ outDir: URL) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: outDir.path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw HalluError.file(outDir.path, "exists and is not a folder") }
+            let contents = try fm.contentsOfDirectory(atPath: outDir.path).filter { !$0.hasPrefix(".") }
+            if !contents.isEmpty {
+                guard contents.contains(Files.world) else {
+                    throw HalluError.file(outDir.path, "folder is not empty and holds no scene world (\(Files.world)); choose an empty or new folder")
+                }
+                try? fm.removeItem(at: outDir.appendingPathComponent(Files.world))
+                for dir in [Files.trainImages, Files.evalImages] {
+                    try? fm.removeItem(at: outDir.appendingPathComponent(dir))
+                }
+            }
+        }
+        try fm.createDirectory(at: outDir, withIntermediateDirectories: true)
+    }
+
+    /// Generates image `index` (train images first, then eval) and its PNG bytes.
+    static func generate(world: WorldModel, index: Int, digits: Int) throws -> (GeneratedImage, Data) {
+        let c = world.config
+        let split: WorldSplit = index < c.trainImages ? .train : .eval
+        let local = split == .train ? index : index - c.trainImages
+        var sceneRNG = rng(c, .scene, split, local)
+        let scene = world.sampleScene(id: index, split: split, rng: &sceneRNG)
+        var renderRNG = rng(c, .render, split, local)
+        let image = WorldRenderer(world: world).render(scene, rng: &renderRNG)
+        let png = try PNGCodec.encode(image, compression: .stored)
+        let name = String(repeating: "0", count: max(0, digits - String(index).count)) + String(index)
+        let path = (split == .train ? Files.trainImages : Files.evalImages) + "/\(name).png"
+        var g = GeneratedImage(scene: scene, imagePath: path, cellSize: c.cellSize)
+        var r = rng(c, .text, split, local)
+        let writer = WorldWriter(world: world)
+        if split == .eval {
+            g.description = writer.description(scene, overDetailed: false, rng: &r)
+            return (g, png)
+        }
+        let hallucinator = WorldHallucinator(writer: writer)
+        // SFT description (possibly overly detailed).
+        g.detailPrompt = r.pick(WorldWriter.detailPrompts)
+        g.overDetailed = writer.isOverDetailed(scene, rng: &r)
+        g.description = writer.description(scene, overDetailed: g.overDetailed, rng: &r)
+        // Short caption.
+        let words = writer.objectWords(scene, rng: &r)
+        g.captionPrompt = r.pick(WorldWriter.captionPrompts)
+        g.caption = writer.caption(scene, objects: scene.objects.enumerated().map { ($1.color, $1.large, words[$0] ?? $1.category) })
+        // Yes/no questions: half about drawn objects, half about absent ones chosen by the scene
+        // prior, so the model must look rather than guess from the background.
+        let nYes = (c.yesNoQuestionsPerImage + 1) / 2, nNo = c.yesNoQuestionsPerImage / 2
+        let s = world.sceneIndex(scene.sceneType) ?? 0
+        var qs: [(String, String)] = []
+        var present = Array(scene.objects.indices)
+        r.shuffle(&present)
+        for i in present.prefix(nYes) {
+            let w = writer.word(scene.objects[i].category, rng: &r)
+            qs.append((WorldWriter.question(w), WorldWriter.yesAnswer(w)))
+        }
+        for k in r.weightedSample(world.weights(scene: s, excluding: scene.categories), count: nNo) {
+            let w = writer.word(world.categories[k].name, rng: &r)
+            qs.append((WorldWriter.question(w), WorldWriter.noAnswer(w)))
+        }
+        r.shuffle(&qs)
+        g.questions = qs.map { (q: $0.0, a: $0.1) }
+        // Preference pairs share one set of faithful clauses, so chosen and rejected differ only
+        // where something was substituted.
+        let clauses = writer.clauses(scene, rng: &r)
+        let pairWords = writer.objectWords(scene, rng: &r)
+        g.chosen = WorldDescription(sentences: [writer.intro(scene)] + writer.sentences(clauses, words: pairWords))
+        var seen: Set<String> = [g.chosen.text]
+        for _ in 0..<(c.hadpoRejectedPerImage * 4) where g.rejected.count < c.hadpoRejectedPerImage {
+            let h = hallucinator.rejected(scene, clauses: clauses, words: pairWords, rng: &r)
+            if seen.insert(h.description.text).inserted { g.rejected.append(h) }
+        }
+        // One HA-DPO yes/no record: a drawn or an absent (scene-typical) object, answered wrongly
+        // with `hadpo_pope_wrong_share`.
+        let askPresent = r.chance(0.5)
+        let obj = askPresent ? scene.objects[r.below(scene.objects.count)].category
+                             : world.categories[r.weightedIndex(world.weights(scene: s, excluding: scene.categories))].name
+        g.popePair = (obj, askPresent, !r.chance(c.hadpoPopeWrongShare))
+        // HACL caption pair.
+        let (hcap, hlabel) = hallucinator.hallucinatedCaption(scene, words: words, rng: &r)
+        g.haclCaption = hcap
+        g.haclLabel = hlabel
+        return (g, png)
+    }
+}

@@ -1,0 +1,308 @@
+import Foundation
+
+/// Everything that shapes a scene world. All defaults live here; JSON keys are snake_case as in
+/// Hugging Face configs. The defaults are the settings measured to train in about five minutes on
+/// two cores and still hallucinate the way LLaVA does (see docs/DATA.md).
+public struct WorldConfig: Codable, Equatable, Sendable {
+    /// Version of the generator's output format; bumped when the same config would give other bytes.
+    public var formatVersion = 1
+    /// Seed of every random choice. Same seed and config: same bytes on any machine.
+    public var seed: UInt64 = 0
+    /// Image side in pixels (32, 48 or 64; any multiple of `cell_size` from 3 cells up works).
+    public var imageSize = 32
+    /// Side of one grid cell, which is also the glyph size and the intended vision patch size.
+    public var cellSize = 8
+    /// How many categories, taken from the front of `WorldCatalog.categories`; ignored when
+    /// `categories` is given.
+    public var numCategories = 24
+    /// Explicit COCO category names (overrides `num_categories`).
+    public var categories: [String]? = nil
+    /// How many scene types, taken from the front of `WorldCatalog.sceneTypes`.
+    public var numSceneTypes = 8
+    /// Explicit scene type names (overrides `num_scene_types`).
+    public var sceneTypes: [String]? = nil
+    /// Objects per image, drawn uniformly in this range, distinct categories.
+    public var minObjects = 2
+    public var maxObjects = 5
+    /// Colour names objects may have (see `WorldCatalog.colors`).
+    public var colors = ["red", "green", "blue", "yellow", "purple", "white"]
+    /// Share of objects drawn large (a 2x2 block of cells, glyph doubled).
+    public var largeObjectShare = 0.15
+    /// Standard deviation of the pixel noise, as a fraction of the 0-255 range.
+    public var noiseSigma = 0.05
+    /// Strength of the scene texture, in 0-255 levels either side of the background.
+    public var textureAmplitude = 10
+    /// Scene prior: a typical object of rank r (0 = most typical) has weight
+    /// `typical_weight / (1 + typical_rank_decay * r)`, every other object `other_weight`.
+    public var typicalWeight = 6.0
+    public var typicalRankDecay = 0.25
+    public var otherWeight = 0.25
+    /// Chance that a training description is "overly detailed", by object count from `min_objects`
+    /// to `max_objects`. It falls with the count so that the model can see when to expect it.
+    public var overDescriptionShare = [0.8, 0.6, 0.4, 0.2]
+    /// How many undrawn, scene-typical objects an overly detailed description adds.
+    public var extraMentionsMin = 1
+    public var extraMentionsMax = 2
+    /// Chance of saying "next to" instead of "to the left/right of" for side-by-side objects.
+    public var nextToShare = 0.3
+    /// Chance of naming an object by a CHAIR synonym ("sofa") instead of its COCO name.
+    public var synonymShare = 0.0
+    /// Yes/no questions per training image (half about drawn objects, half about absent ones).
+    public var yesNoQuestionsPerImage = 4
+    /// Whether each training image also gets a one-sentence caption conversation.
+    public var shortCaptions = true
+    /// Relative rates of the hallucination types substituted into rejected descriptions.
+    public var objectHallucinationRate = 0.5
+    public var attributeHallucinationRate = 0.3
+    public var relationHallucinationRate = 0.2
+    /// Hallucinations substituted into each rejected description.
+    public var hallucinationsMin = 1
+    public var hallucinationsMax = 2
+    /// Rejected descriptions per image in HA-DPO's desc_data.json.
+    public var hadpoRejectedPerImage = 2
+    /// Share of HA-DPO pope_data answers that are wrong (only wrong ones become pairs).
+    public var hadpoPopeWrongShare = 0.5
+    /// Number of training and held-out images.
+    public var trainImages = 6000
+    public var evalImages = 500
+    /// POPE: positives (and negatives) per image; images with fewer objects are left out.
+    public var popeSampleNum = 3
+    /// Minimum number of differing pixels between the glyphs of any two categories.
+    public var glyphMinHamming = 24
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case formatVersion = "format_version", seed, imageSize = "image_size", cellSize = "cell_size"
+        case numCategories = "num_categories", categories, numSceneTypes = "num_scene_types", sceneTypes = "scene_types"
+        case minObjects = "min_objects", maxObjects = "max_objects", colors
+        case largeObjectShare = "large_object_share", noiseSigma = "noise_sigma", textureAmplitude = "texture_amplitude"
+        case typicalWeight = "typical_weight", typicalRankDecay = "typical_rank_decay", otherWeight = "other_weight"
+        case overDescriptionShare = "over_description_share"
+        case extraMentionsMin = "extra_mentions_min", extraMentionsMax = "extra_mentions_max"
+        case nextToShare = "next_to_share", synonymShare = "synonym_share"
+        case yesNoQuestionsPerImage = "yes_no_questions_per_image", shortCaptions = "short_captions"
+        case objectHallucinationRate = "object_hallucination_rate"
+        case attributeHallucinationRate = "attribute_hallucination_rate"
+        case relationHallucinationRate = "relation_hallucination_rate"
+        case hallucinationsMin = "hallucinations_min", hallucinationsMax = "hallucinations_max"
+        case hadpoRejectedPerImage = "hadpo_rejected_per_image", hadpoPopeWrongShare = "hadpo_pope_wrong_share"
+        case trainImages = "train_images", evalImages = "eval_images", popeSampleNum = "pope_sample_num"
+        case glyphMinHamming = "glyph_min_hamming"
+    }
+
+    /// Missing keys keep their defaults, so a config file only needs the keys it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = WorldConfig()
+        func v<T: Decodable>(_ k: CodingKeys, _ def: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? def }
+        formatVersion = try v(.formatVersion, d.formatVersion)
+        seed = try v(.seed, d.seed)
+        imageSize = try v(.imageSize, d.imageSize)
+        cellSize = try v(.cellSize, d.cellSize)
+        numCategories = try v(.numCategories, d.numCategories)
+        categories = try c.decodeIfPresent([String].self, forKey: .categories)
+        numSceneTypes = try v(.numSceneTypes, d.numSceneTypes)
+        sceneTypes = try c.decodeIfPresent([String].self, forKey: .sceneTypes)
+        minObjects = try v(.minObjects, d.minObjects)
+        maxObjects = try v(.maxObjects, d.maxObjects)
+        colors = try v(.colors, d.colors)
+        largeObjectShare = try v(.largeObjectShare, d.largeObjectShare)
+        noiseSigma = try v(.noiseSigma, d.noiseSigma)
+        textureAmplitude = try v(.textureAmplitude, d.textureAmplitude)
+        typicalWeight = try v(.typicalWeight, d.typicalWeight)
+        typicalRankDecay = try v(.typicalRankDecay, d.typicalRankDecay)
+        otherWeight = try v(.otherWeight, d.otherWeight)
+        overDescriptionShare = try v(.overDescriptionShare, d.overDescriptionShare)
+        extraMentionsMin = try v(.extraMentionsMin, d.extraMentionsMin)
+        extraMentionsMax = try v(.extraMentionsMax, d.extraMentionsMax)
+        nextToShare = try v(.nextToShare, d.nextToShare)
+        synonymShare = try v(.synonymShare, d.synonymShare)
+        yesNoQuestionsPerImage = try v(.yesNoQuestionsPerImage, d.yesNoQuestionsPerImage)
+        shortCaptions = try v(.shortCaptions, d.shortCaptions)
+        objectHallucinationRate = try v(.objectHallucinationRate, d.objectHallucinationRate)
+        attributeHallucinationRate = try v(.attributeHallucinationRate, d.attributeHallucinationRate)
+        relationHallucinationRate = try v(.relationHallucinationRate, d.relationHallucinationRate)
+        hallucinationsMin = try v(.hallucinationsMin, d.hallucinationsMin)
+        hallucinationsMax = try v(.hallucinationsMax, d.hallucinationsMax)
+        hadpoRejectedPerImage = try v(.hadpoRejectedPerImage, d.hadpoRejectedPerImage)
+        hadpoPopeWrongShare = try v(.hadpoPopeWrongShare, d.hadpoPopeWrongShare)
+        trainImages = try v(.trainImages, d.trainImages)
+        evalImages = try v(.evalImages, d.evalImages)
+        popeSampleNum = try v(.popeSampleNum, d.popeSampleNum)
+        glyphMinHamming = try v(.glyphMinHamming, d.glyphMinHamming)
+    }
+
+    /// Parses a JSON config; unknown keys and wrong types are errors that name the key.
+    public static func decode(_ data: Data, path: String = "<config>") throws -> WorldConfig {
+        let any: Any
+        do { any = try JSONSerialization.jsonObject(with: data) } catch {
+            throw HalluError.file(path, "malformed JSON: \(error.localizedDescription)")
+        }
+        guard let dict = any as? [String: Any] else { throw HalluError.file(path, "a world config must be a JSON object") }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let bad = dict.keys.sorted().first(where: { !known.contains($0) }) {
+            throw HalluError.file(path, "unknown world config key \"\(bad)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        let config: WorldConfig
+        do { config = try JSONDecoder().decode(WorldConfig.self, from: data) } catch let e as DecodingError {
+            throw HalluError.file(path, describe(e))
+        }
+        try config.validate(path: path)
+        return config
+    }
+
+    /// Reads a config file.
+    public static func load(_ path: String) throws -> WorldConfig {
+        try decode(try JSONFiles.readData(path), path: path)
+    }
+
+    /// Sets one key from text (`--set key=value` on the command line): the value is read as JSON
+    /// when it parses as JSON, else as a string.
+    public mutating func set(_ key: String, _ value: String) throws {
+        guard CodingKeys(rawValue: key) != nil else {
+            throw HalluError("unknown world config key \"\(key)\" (known: \(CodingKeys.allCases.map(\.rawValue).sorted().joined(separator: ", ")))")
+        }
+        let encoded = try JSONEncoder().encode(self)
+        guard var dict = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
+            throw HalluError("could not re-encode the world config")
+        }
+        if let parsed = try? JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed]) {
+            dict[key] = parsed
+        } else {
+            dict[key] = value
+        }
+        let data = try JSONSerialization.data(withJSONObject: dict)
+        self = try Self.decode(data, path: "--set \(key)")
+    }
+
+    /// Checks ranges and names, naming the offending key.
+    public func validate(path: String = "<config>") throws {
+        func fail(_ key: CodingKeys, _ msg: String) -> HalluError { HalluError.file(path, "\"\(key.rawValue)\": \(msg)") }
+        guard seed <= UInt64(Int.max) else { throw fail(.seed, "must be below 2^63") }
+        guard formatVersion == 1 else { throw fail(.formatVersion, "this build writes format 1, got \(formatVersion)") }
+        guard cellSize >= 4 else { throw fail(.cellSize, "must be at least 4") }
+        guard imageSize % cellSize == 0, imageSize / cellSize >= 3 else {
+            throw fail(.imageSize, "must be a multiple of cell_size (\(cellSize)) with at least 3 cells, got \(imageSize)")
+        }
+        guard imageSize <= 1024 else { throw fail(.imageSize, "at most 1024") }
+        if let cats = categories {
+            guard cats.count >= 2 else { throw fail(.categories, "needs at least 2 categories") }
+            if let bad = cats.first(where: { WorldCatalog.category(named: $0) == nil }) {
+                throw fail(.categories, "\"\(bad)\" is not a COCO category")
+            }
+            guard Set(cats).count == cats.count else { throw fail(.categories, "has duplicates") }
+        } else {
+            guard (2...WorldCatalog.categories.count).contains(numCategories) else {
+                throw fail(.numCategories, "must be 2...\(WorldCatalog.categories.count)")
+            }
+        }
+        if let scenes = sceneTypes {
+            guard !scenes.isEmpty else { throw fail(.sceneTypes, "needs at least 1 scene type") }
+            if let bad = scenes.first(where: { WorldCatalog.sceneType(named: $0) == nil }) {
+                throw fail(.sceneTypes, "\"\(bad)\" is not a scene type (known: \(WorldCatalog.sceneTypes.map(\.name).joined(separator: ", ")))")
+            }
+            guard Set(scenes).count == scenes.count else { throw fail(.sceneTypes, "has duplicates") }
+        } else {
+            guard (1...WorldCatalog.sceneTypes.count).contains(numSceneTypes) else {
+                throw fail(.numSceneTypes, "must be 1...\(WorldCatalog.sceneTypes.count)")
+            }
+        }
+        let nCats = categories?.count ?? numCategories
+        let cells = (imageSize / cellSize) * (imageSize / cellSize)
+        guard minObjects >= 1, minObjects <= maxObjects else { throw fail(.minObjects, "need 1 <= min_objects <= max_objects") }
+        guard maxObjects <= min(nCats - 1, cells / 2) else {
+            throw fail(.maxObjects, "at most \(min(nCats - 1, cells / 2)) for \(nCats) categories and \(cells) cells")
+        }
+        guard !colors.isEmpty, Set(colors).count == colors.count else { throw fail(.colors, "needs distinct colour names") }
+        if let bad = colors.first(where: { name in !WorldCatalog.colors.contains { $0.name == name } }) {
+            throw fail(.colors, "unknown colour \"\(bad)\" (known: \(WorldCatalog.colors.map(\.name).joined(separator: ", ")))")
+        }
+        for (k, p) in [(CodingKeys.largeObjectShare, largeObjectShare), (.nextToShare, nextToShare),
+                       (.synonymShare, synonymShare), (.hadpoPopeWrongShare, hadpoPopeWrongShare)] {
+            guard p >= 0, p <= 1 else { throw fail(k, "must be in [0, 1], got \(p)") }
+        }
+        guard noiseSigma >= 0, noiseSigma <= 1 else { throw fail(.noiseSigma, "must be in [0, 1]") }
+        guard (0...100).contains(textureAmplitude) else { throw fail(.textureAmplitude, "must be 0...100") }
+        guard typicalWeight >= 0, otherWeight >= 0, typicalRankDecay >= 0, typicalWeight + otherWeight > 0 else {
+            throw fail(.typicalWeight, "scene prior weights must be non-negative and not all zero")
+        }
+        guard overDescriptionShare.count == maxObjects - minObjects + 1 else {
+            throw fail(.overDescriptionShare, "needs one share per object count \(minObjects)...\(maxObjects) (\(maxObjects - minObjects + 1) values), got \(overDescriptionShare.count)")
+        }
+        guard overDescriptionShare.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { throw fail(.overDescriptionShare, "shares must be in [0, 1]") }
+        guard extraMentionsMin >= 1, extraMentionsMin <= extraMentionsMax else {
+            throw fail(.extraMentionsMin, "need 1 <= extra_mentions_min <= extra_mentions_max")
+        }
+        guard yesNoQuestionsPerImage >= 0 else { throw fail(.yesNoQuestionsPerImage, "must be >= 0") }
+        let rates = [objectHallucinationRate, attributeHallucinationRate, relationHallucinationRate]
+        guard rates.allSatisfy({ $0 >= 0 }), rates.reduce(0, +) > 0 else {
+            throw fail(.objectHallucinationRate, "hallucination rates must be non-negative and not all zero")
+        }
+        guard hallucinationsMin >= 1, hallucinationsMin <= hallucinationsMax, hallucinationsMax <= 3 else {
+            throw fail(.hallucinationsMin, "need 1 <= hallucinations_min <= hallucinations_max <= 3")
+        }
+        guard hadpoRejectedPerImage >= 1 else { throw fail(.hadpoRejectedPerImage, "must be >= 1") }
+        guard trainImages >= 1, evalImages >= 1, trainImages + evalImages <= 10_000_000 else {
+            throw fail(.trainImages, "need at least 1 train and 1 eval image (and at most 10 million in all)")
+        }
+        guard popeSampleNum >= 1, popeSampleNum <= maxObjects else { throw fail(.popeSampleNum, "must be 1...max_objects") }
+        guard (0...40).contains(glyphMinHamming) else { throw fail(.glyphMinHamming, "must be 0...40") }
+    }
+
+    /// The category set in use.
+    public var resolvedCategories: [ObjectCategory] {
+        (categories ?? WorldCatalog.categories.prefix(numCategories).map(\.name)).compactMap(WorldCatalog.category(named:))
+    }
+
+    /// The scene types in use.
+    public var resolvedSceneTypes: [SceneType] {
+        (sceneTypes ?? WorldCatalog.sceneTypes.prefix(numSceneTypes).map(\.name)).compactMap(WorldCatalog.sceneType(named:))
+    }
+
+    /// The config with categories and scene types spelled out, as written to world.json.
+    public var resolved: WorldConfig {
+        var c = self
+        c.categories = resolvedCategories.map(\.name)
+        c.sceneTypes = resolvedSceneTypes.map(\.name)
+        return c
+    }
+
+    /// Deterministic JSON (keys in declaration order, fixed number format).
+    public func json() -> OrderedJSON {
+        func n(_ d: Double) -> OrderedJSON { .number(d) }
+        var kv: [(String, OrderedJSON)] = [
+            ("format_version", .int(formatVersion)), ("seed", .int(Int(truncatingIfNeeded: seed))),
+            ("image_size", .int(imageSize)), ("cell_size", .int(cellSize)), ("num_categories", .int(numCategories)),
+        ]
+        kv.append(("categories", categories.map(OrderedJSON.strings) ?? .null))
+        kv += [("num_scene_types", .int(numSceneTypes)), ("scene_types", sceneTypes.map(OrderedJSON.strings) ?? .null),
+               ("min_objects", .int(minObjects)), ("max_objects", .int(maxObjects)), ("colors", .strings(colors)),
+               ("large_object_share", n(largeObjectShare)), ("noise_sigma", n(noiseSigma)),
+               ("texture_amplitude", .int(textureAmplitude)), ("typical_weight", n(typicalWeight)),
+               ("typical_rank_decay", n(typicalRankDecay)), ("other_weight", n(otherWeight)),
+               ("over_description_share", .array(overDescriptionShare.map(n))),
+               ("extra_mentions_min", .int(extraMentionsMin)), ("extra_mentions_max", .int(extraMentionsMax)),
+               ("next_to_share", n(nextToShare)), ("synonym_share", n(synonymShare)),
+               ("yes_no_questions_per_image", .int(yesNoQuestionsPerImage)), ("short_captions", .bool(shortCaptions)),
+               ("object_hallucination_rate", n(objectHallucinationRate)),
+               ("attribute_hallucination_rate", n(attributeHallucinationRate)),
+               ("relation_hallucination_rate", n(relationHallucinationRate)),
+               ("hallucinations_min", .int(hallucinationsMin)), ("hallucinations_max", .int(hallucinationsMax)),
+               ("hadpo_rejected_per_image", .int(hadpoRejectedPerImage)), ("hadpo_pope_wrong_share", n(hadpoPopeWrongShare)),
+               ("train_images", .int(trainImages)), ("eval_images", .int(evalImages)),
+               ("pope_sample_num", .int(popeSampleNum)), ("glyph_min_hamming", .int(glyphMinHamming))]
+        return .object(kv)
+    }
+
+    private static func describe(_ e: DecodingError) -> String {
+        func keyPath(_ ctx: DecodingError.Context) -> String { ctx.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case .typeMismatch(let t, let ctx): return "\"\(keyPath(ctx))\": expected \(t)"
+        case .valueNotFound(let t, let ctx): return "\"\(keyPath(ctx))\": expected \(t), found null"
+        case .keyNotFound(let k, _): return "missing required key \"\(k.stringValue)\""
+        case .dataCorrupted(let ctx): return "\"\(keyPath(ctx))\": \(ctx.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+}
