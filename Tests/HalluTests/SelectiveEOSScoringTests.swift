@@ -77,8 +77,8 @@ import Testing
     #expect(text == "id,S_pos,S_neg,S_pos_mean,S_neg_mean,kept\na,0.5,1.25,0.5,0.25,1\n\"b,\"\"c\"\"\",0.0,3.0,0.0,1.5,0\n")
     #expect(throws: HalluError.self) { try EOSScoreFiles.csv(ids: ["a"], scores: scores, kept: [true, false]) }
 
-    let convs = [Conversation(id: "k", image: "x.jpg", turns: [(from: "human", value: "<image>\nQ"), (from: "gpt", value: "A")]),
-                 Conversation(id: "d", image: nil, turns: [(from: "human", value: "Q2"), (from: "gpt", value: "B")])]
+    let convs = [Conversation(id: "k", image: "x.jpg", turns: [ConversationTurn(from: "human", value: "<image>\nQ"), ConversationTurn(from: "gpt", value: "A")]),
+                 Conversation(id: "d", image: nil, turns: [ConversationTurn(from: "human", value: "Q2"), ConversationTurn(from: "gpt", value: "B")])]
     let dir = TestPaths.tempDir("seos-files")
     let urls = try EOSScoreFiles.write(to: dir, conversations: convs, scores: scores, kept: [true, false])
     let records = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: urls.filtered)) as? [[String: Any]])

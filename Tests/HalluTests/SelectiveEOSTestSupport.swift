@@ -19,11 +19,11 @@ func selectiveEOSConversations() -> [Conversation] {
     let answers = ["A cat.", "A dog on a red sofa.", "Two birds.", "A bus, a car and a person.", "Tea.", "A plate with a cake and a fork."]
     var out = answers.enumerated().map { i, a in
         Conversation(id: "s\(i)", image: "img\(i % 3).png",
-                     turns: [(from: "human", value: "<image>\nDescribe the image."), (from: "gpt", value: a)])
+                     turns: [ConversationTurn(from: "human", value: "<image>\nDescribe the image."), ConversationTurn(from: "gpt", value: a)])
     }
-    out.append(Conversation(id: "text,only", image: nil, turns: [(from: "human", value: "Hello"), (from: "gpt", value: "Hi there")]))
+    out.append(Conversation(id: "text,only", image: nil, turns: [ConversationTurn(from: "human", value: "Hello"), ConversationTurn(from: "gpt", value: "Hi there")]))
     out.append(Conversation(id: "two\"turns", image: "img1.png",
-                            turns: [(from: "human", value: "<image>\nWhat is it?"), (from: "gpt", value: "A kite."),
-                                    (from: "human", value: "Colour?"), (from: "gpt", value: "Blue.")]))
+                            turns: [ConversationTurn(from: "human", value: "<image>\nWhat is it?"), ConversationTurn(from: "gpt", value: "A kite."),
+                                    ConversationTurn(from: "human", value: "Colour?"), ConversationTurn(from: "gpt", value: "Blue.")]))
     return out
 }

@@ -51,7 +51,7 @@ public final class TrainContext {
         for side in 0..<2 {
             for p in pairs {
                 let answer = side == 0 ? p.chosen : p.rejected
-                let (i, l) = try codec.encode([(from: "human", value: p.question), (from: "gpt", value: answer)])
+                let (i, l) = try codec.encode([ConversationTurn(from: "human", value: p.prompt), ConversationTurn(from: "gpt", value: answer)])
                 ids.append(i); labels.append(l)
                 if side == 0, i.contains(model.config.imageTokenIndex) {
                     guard let path = p.image else { throw HalluError("pair \(p.id): question has <image> but no image") }
@@ -86,7 +86,7 @@ public final class PromptCodec {
     public init(tokenizer: Tokenizer, imageTokenIndex: Int) { self.tokenizer = tokenizer; self.imageTokenIndex = imageTokenIndex }
 
     /// Ids and labels of a conversation (labels only on assistant answers and their EOS).
-    public func encode(_ turns: [(from: String, value: String)]) throws -> (ids: [Int], labels: [Int]) {
+    public func encode(_ turns: [ConversationTurn]) throws -> (ids: [Int], labels: [Int]) {
         var ids: [Int] = [], labels: [Int] = []
         for t in turns {
             var piece: [Int] = []
@@ -101,7 +101,7 @@ public final class PromptCodec {
 
     /// Prompt ids for generation: the question, ending where the assistant's answer begins.
     public func prompt(_ question: String) throws -> [Int] {
-        try encode([(from: "human", value: question)]).ids
+        try encode([ConversationTurn(from: "human", value: question)]).ids
     }
 }
 
