@@ -62,7 +62,7 @@ public final class HACLMethod: Method {
             throw HalluError("hacl needs contrastive examples (caption plus hallucinated captions with an image); the training data has none")
         }
         if heads == nil {
-            heads = try HACLHeads(hidden: context.model.config.textConfig.hiddenSize, seed: context.config.seed ^ 0x4AC1)
+            heads = try HACLHeads(hidden: context.model.config.text.hiddenSize, seed: context.config.seed ^ 0x4AC1)
         }
     }
 

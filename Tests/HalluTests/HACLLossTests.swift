@@ -188,7 +188,7 @@ private func dot(_ a: [Float], _ i: Int, _ b: [Float], _ j: Int, _ d: Int) -> Do
 }
 
 @Test func haclHoldOutKeepsAtMostAFifthForEvaluation() {
-    let examples = (0..<10).map { ContrastiveExample(id: "c\($0)", image: "i\($0)", caption: "cap", hallucinatedCaptions: ["h"]) }
+    let examples = (0..<10).map { ContrastiveExample(id: "c\($0)", image: "i\($0)", prompt: "Describe.", caption: "cap", hallucinatedCaptions: ["h"]) }
     let data = TrainingData(contrastive: examples)
     let (train, held) = HACLObjective.holdOut(data, count: 32)
     #expect(held.map(\.id) == ["c8", "c9"])

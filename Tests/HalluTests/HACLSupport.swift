@@ -23,7 +23,7 @@ enum HACLFixture {
     static func contrastive(_ n: Int) -> [ContrastiveExample] {
         (0..<n).map { i in
             let c = captions[i % captions.count]
-            return ContrastiveExample(id: "c\(i)", image: "img\(i)", caption: c,
+            return ContrastiveExample(id: "c\(i)", image: "img\(i)", prompt: "Give a brief description of the image.", caption: c,
                                       hallucinatedCaptions: [c.replacingOccurrences(of: "a ", with: "the "), "a giraffe and " + c])
         }
     }
@@ -31,7 +31,7 @@ enum HACLFixture {
     static func conversations(_ n: Int) -> [Conversation] {
         (0..<n).map { i in
             Conversation(id: "s\(i)", image: "img\(i)",
-                         turns: [(from: "human", value: "<image>\nDescribe."), (from: "gpt", value: captions[i % captions.count])])
+                         turns: [ConversationTurn(from: "human", value: "<image>\nDescribe."), ConversationTurn(from: "gpt", value: captions[i % captions.count])])
         }
     }
 

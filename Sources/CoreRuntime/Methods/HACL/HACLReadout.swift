@@ -25,7 +25,7 @@ public struct HACLBatchEmbeddings {
 public enum HACLReadout {
     /// The EOS id the readouts end with: the tokenizer's, else the model config's.
     public static func eosId(tokenizer: Tokenizer, model: LlavaModel) throws -> Int {
-        guard let eos = tokenizer.eosId ?? model.config.textConfig.eosTokenId else {
+        guard let eos = tokenizer.eosId ?? model.config.text.eosTokenId else {
             throw HalluError("hacl: neither the tokenizer nor the model config defines an EOS token, which the readout needs")
         }
         return eos
@@ -64,7 +64,7 @@ public enum HACLReadout {
             }
         }
         let (x, layout) = try model.embed(LlavaInputs(ids: ids, pixels: nil))
-        let d = model.config.textConfig.hiddenSize, t = layout.length
+        let d = model.config.text.hiddenSize, t = layout.length
         let h = try model.languageModel.hidden(x, positions: Array(0..<t), keyMask: layout.keyMask)
         return try h.reshaped([-1, d]).indexSelect(layout.lengths.enumerated().map { $0.offset * t + $0.element - 1 })
     }
