@@ -23,7 +23,7 @@ enum PunktSentenceSplitter {
             lastBreak = candidate.nextTokenStart ?? (candidate.end + 1)
         }
         var stop = s.count
-        while stop > 0 && s[stop - 1].properties.isWhitespace { stop -= 1 }
+        while stop > 0 && isSpace(s[stop - 1]) { stop -= 1 }
         slices.append(lastBreak..<max(stop, lastBreak))
         return realign(s, slices)
     }
@@ -48,7 +48,7 @@ enum PunktSentenceSplitter {
         }
     }
 
-    static func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+    static func isSpace(_ c: Unicode.Scalar) -> Bool { TreebankWordTokenizer.isSpace(c) }
 
     /// Every place where a sentence may end, with the text Punkt inspects to decide. Consecutive endings
     /// ("!!!") overlap; only the last one of such a run is kept, as NLTK does.
@@ -118,11 +118,9 @@ enum PunktSentenceSplitter {
         var firstLower: Bool { text.first.map { $0.properties.isLowercase } ?? false }
     }
 
-    static func isWordChar(_ c: Unicode.Scalar) -> Bool {
-        c.properties.isAlphabetic || c.properties.numericType != nil || c == "_"
-    }
+    static func isWordChar(_ c: Unicode.Scalar) -> Bool { TreebankWordTokenizer.isWord(c) }
 
-    static func isDigit(_ c: Unicode.Scalar) -> Bool { c.properties.numericType == .decimal }
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { TreebankWordTokenizer.isDigit(c) }
 
     /// `^-?[\.,]?\d[\d,\.-]*\.?$`
     static func isNumeric(_ t: Scalars) -> Bool {

@@ -26,7 +26,7 @@ public enum TreebankWordTokenizer {
         t = pad(t) { $0 == "?" || $0 == "!" }
         t = splitQuoteBeforeSpace(t)
         t = pad(t) { $0 == "*" }
-        t = pad(t) { "[](){}<>".unicodeScalars.contains($0) }
+        t = pad(t) { brackets.contains($0) }
         t = replacePairs(t, "-", "-", with: Array(" -- ".unicodeScalars))
         t = [" "] + t + [" "]
         t = endingQuotes(t)
@@ -34,13 +34,26 @@ public enum TreebankWordTokenizer {
         return split(t)
     }
 
+    static let brackets = Set("[](){}<>".unicodeScalars)
+
     // MARK: - character classes (Python's \s, \w, \d on str patterns)
 
-    static func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
-    static func isWord(_ c: Unicode.Scalar) -> Bool {
-        c.properties.isAlphabetic || c.properties.numericType != nil || c == "_"
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        // Python's str whitespace also counts the ASCII separators 0x1C-0x1F.
+        if c.value < 128 { return (c.value >= 9 && c.value <= 13) || (c.value >= 28 && c.value <= 32) }
+        return c.properties.isWhitespace
     }
-    static func isDigit(_ c: Unicode.Scalar) -> Bool { c.properties.numericType == .decimal }
+    static func isWord(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 128 {
+            let v = c.value
+            return (v >= 48 && v <= 57) || (v >= 65 && v <= 90) || (v >= 97 && v <= 122) || v == 95
+        }
+        return c.properties.isAlphabetic || c.properties.numericType != nil
+    }
+    static func isDigit(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 128 { return c.value >= 48 && c.value <= 57 }
+        return c.properties.numericType == .decimal
+    }
 
     static func split(_ t: Scalars) -> [String] {
         var out: [String] = []
@@ -252,7 +265,7 @@ public enum TreebankWordTokenizer {
             if c != "'" && c != " " {
                 for alt in alternatives {
                     let end = i + 1 + alt.count
-                    if end < t.count && t[end] == " " && Array(t[(i + 1)..<end]) == alt {
+                    if end < t.count && t[end] == " " && matches(t, at: i + 1, alt) {
                         o.append(c); o.append(" "); o.append(contentsOf: alt); o.append(" ")
                         i = end + 1
                         continue outer
@@ -270,8 +283,13 @@ public enum TreebankWordTokenizer {
         ("got", "ta", false), ("lem", "me", false), ("more", "'n", false), ("wan", "na", true),
     ]
 
+    static let contractionTriggers: [Scalars] = ["cannot", "d'ye", "gimme", "gonna", "gotta", "lemme", "more'n", "wanna", "'t"]
+        .map { Array($0.unicodeScalars) }
+
     static func contractions(_ input: Scalars) -> Scalars {
         var t = input
+        let lowered = lowercasedScalars(t)
+        guard contractionTriggers.contains(where: { contains(lowered, $0) }) else { return t }
         for (a, b, needsSpaceAfter) in contractionPairs {
             let whole = Array((a + b).unicodeScalars)
             let lowerNow = lowercasedScalars(t)
@@ -280,7 +298,7 @@ public enum TreebankWordTokenizer {
             var i = 0
             while i < t.count {
                 let end = i + whole.count
-                if end <= t.count && Array(lowerNow[i..<end]) == whole
+                if end <= t.count && matches(lowerNow, at: i, whole)
                     && (i == 0 || !isWord(t[i - 1]))
                     && (needsSpaceAfter ? (end < t.count && isSpace(t[end])) : (end == t.count || !isWord(t[end]))) {
                     let cut = i + a.unicodeScalars.count
@@ -301,7 +319,7 @@ public enum TreebankWordTokenizer {
             var i = 0
             while i < t.count {
                 let end = i + whole.count
-                if end <= t.count && Array(lowerNow[i..<end]) == whole && (end == t.count || !isWord(t[end])) {
+                if end <= t.count && matches(lowerNow, at: i, whole) && (end == t.count || !isWord(t[end])) {
                     o.append(" "); o.append(contentsOf: t[(i + 1)..<(i + 3)]); o.append(" ")
                     o.append(contentsOf: t[(i + 3)..<end]); o.append(" ")
                     i = end
@@ -317,16 +335,22 @@ public enum TreebankWordTokenizer {
     /// Lower-cases scalar by scalar so indices stay aligned with the original.
     static func lowercasedScalars(_ t: Scalars) -> Scalars {
         t.map { c in
+            if c.value < 128 { return (c.value >= 65 && c.value <= 90) ? Unicode.Scalar(c.value + 32)! : c }
             let l = c.properties.lowercaseMapping.unicodeScalars
             return l.count == 1 ? l.first! : c
         }
     }
 
     static func contains(_ hay: Scalars, _ needle: Scalars) -> Bool {
-        guard needle.count <= hay.count else { return false }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
-            if Array(hay[i..<(i + needle.count)]) == needle { return true }
-        }
+        guard !needle.isEmpty, needle.count <= hay.count else { return false }
+        for i in 0...(hay.count - needle.count) where matches(hay, at: i, needle) { return true }
         return false
+    }
+
+    /// Whether `needle` occurs in `hay` starting at `i`.
+    static func matches(_ hay: Scalars, at i: Int, _ needle: Scalars) -> Bool {
+        guard i >= 0, i + needle.count <= hay.count else { return false }
+        for k in 0..<needle.count where hay[i + k] != needle[k] { return false }
+        return true
     }
 }

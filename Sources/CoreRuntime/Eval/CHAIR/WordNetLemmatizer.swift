@@ -29,9 +29,10 @@ public enum WordNetLemmatizer {
         return row[pos.rawValue] ?? word
     }
 
+    private static let ambiguous: Set<String> = Set(lemmas.compactMap { word, row in
+        Set(row.map { $0 ?? word }).count > 1 ? word : nil
+    })
+
     /// Whether the lemma of `word` depends on its part of speech (only then does tagging matter).
-    public static func isAmbiguous(_ word: String) -> Bool {
-        guard let row = lemmas[word] else { return false }
-        return Set(row.map { $0 ?? word }).count > 1
-    }
+    public static func isAmbiguous(_ word: String) -> Bool { ambiguous.contains(word) }
 }
