@@ -21,7 +21,7 @@ public enum CHAIREval {
     /// `ImageID` spelling.
     public static func loadCaptions(path: String, captionKey: String? = nil,
                                     imageIdKey: String? = nil) throws -> [CHAIRCaption] {
-        let records = try JSONFiles.readRecords(path)
+        let records = try EvalRecords.read(path)
         guard !records.isEmpty else { throw HalluError.file(path, "no caption records") }
         var out: [CHAIRCaption] = []
         out.reserveCapacity(records.count)
