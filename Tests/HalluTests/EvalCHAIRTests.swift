@@ -40,6 +40,8 @@ private func nodes(_ caption: String) -> [String] {
     #expect(abs(r.recall * 100 - 77.2) <= 0.3, "recall \(r.recall * 100)")
     #expect(abs(r.len - 100.6) <= 1.0, "len \(r.len)")
     #expect(abs(r.hallucinatedMentions - 602) <= 10 && abs(r.mentions - 3855) <= 20)
+    let table = r.renderTable()
+    #expect(table.contains("CHAIRs") && table.contains("50.4") && table.contains("of 500 captions"))
 }
 
 @Test func chairReproducesLessIsMoreTable1SelectiveEOS() throws {

@@ -41,6 +41,7 @@ private func writeAnswers(for questionsPath: String, tp: Int, fn: Int, fp: Int, 
     let p = 1360.0 / 1532.0, r = 1360.0 / 1500.0
     #expect(m.f1 == 2 * p * r / (p + r))
     #expect(m.yesRatio == 1532.0 / 3000.0)
+    #expect(m.renderTable().contains("89.60"))
 }
 
 @Test func popeMatchesByQuestionIdWhenBothFilesHaveIt() throws {
