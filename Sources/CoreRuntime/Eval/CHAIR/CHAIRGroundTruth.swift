@@ -6,11 +6,15 @@ public struct CHAIRGroundTruth: Sendable {
     /// Canonical image id -> node words present.
     public var objects: [String: Set<String>]
 
+    /// Object sets keyed by image id in any `ImageID` spelling (ids that meet are merged).
     public init(objects: [String: Set<String>]) {
         var out: [String: Set<String>] = [:]
+        out.reserveCapacity(objects.count)
         for (id, words) in objects { out[ImageID.canonical(string: id), default: []].formUnion(words) }
         self.objects = out
     }
+
+    private init(canonical objects: [String: Set<String>]) { self.objects = objects }
 
     /// Reads `{"<image id>": ["node word", ...], ...}` (plain or `.gz`), the layout of
     /// `chair_imid_to_objects.json.gz` and of `write(to:)`.
@@ -20,20 +24,15 @@ public struct CHAIRGroundTruth: Sendable {
             throw HalluError.file(path, "expected a JSON object mapping image ids to lists of object words")
         }
         var objects: [String: Set<String>] = [:]
+        objects.reserveCapacity(dict.count)
         for (id, value) in dict {
-            guard let list = value as? [Any] else {
-                throw HalluError.file(path, "value of image \"\(id)\" is not a list of object words")
+            guard let list = value as? [String] else {
+                throw HalluError.file(path, "value of image \"\(id)\" is not a list of object words (strings)")
             }
-            var words = Set<String>()
-            for item in list {
-                guard let word = item as? String else {
-                    throw HalluError.file(path, "image \"\(id)\": object list holds a non-string entry")
-                }
-                words.insert(word)
-            }
-            objects[ImageID.canonical(string: id), default: []].formUnion(words)
+            let key = ImageID.canonical(string: id)
+            if objects[key] == nil { objects[key] = Set(list) } else { objects[key]!.formUnion(list) }
         }
-        return CHAIRGroundTruth(objects: objects)
+        return CHAIRGroundTruth(canonical: objects)
     }
 
     /// Builds the ground truth from COCO annotation files as chair.py does: every instance's category
@@ -82,7 +81,7 @@ public struct CHAIRGroundTruth: Sendable {
                 objects[image, default: []].formUnion(parser.parse(caption).mentions.map(\.node))
             }
         }
-        return CHAIRGroundTruth(objects: objects)
+        return CHAIRGroundTruth(canonical: objects)
     }
 
     /// `fromCOCO` on the four files chair.py reads from an annotations folder

@@ -9,8 +9,8 @@
 /// - "-ed" forms are participles ("seated" -> "seat") unless a noun follows ("a potted plant");
 /// - a plural after he/she/it/who/which is a verb ("it bows");
 /// - irregular past forms (born, lit, sank, sunk) are verbs.
-/// Everything else is a noun. On the Less-is-More Table 1 captions this reproduces the published
-/// CHAIR counts within a few mentions (see the CHAIR tests).
+/// Everything else is a noun. On the Less-is-More Table 1 captions this reproduces the reference
+/// CHAIR numbers of chair.py within a few mentions (see the CHAIR tests).
 enum CaptionTagger {
     static let determiners: Set<String> = [
         "the", "a", "an", "this", "that", "these", "those", "his", "her", "their", "its", "my", "your",

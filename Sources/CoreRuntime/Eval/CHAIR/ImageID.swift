@@ -20,6 +20,7 @@ public enum ImageID {
 
     /// The canonical key for an id written as text.
     public static func canonical(string raw: String) -> String {
+        if let n = digitsValue(raw) { return n }
         var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if let slash = s.lastIndex(of: "/") { s = String(s[s.index(after: slash)...]) }
         if let dot = s.lastIndex(of: "."), imageExtensions.contains(s[s.index(after: dot)...].lowercased()) {
@@ -34,8 +35,10 @@ public enum ImageID {
     }
 
     private static func digitsValue(_ s: String) -> String? {
-        guard !s.isEmpty, s.unicodeScalars.allSatisfy({ $0.value >= 48 && $0.value <= 57 }) else { return nil }
-        let trimmed = s.drop { $0 == "0" }
-        return trimmed.isEmpty ? "0" : String(trimmed)
+        let bytes = s.utf8
+        guard !bytes.isEmpty, bytes.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        guard bytes.first == 48 else { return s }
+        let trimmed = bytes.drop { $0 == 48 }
+        return trimmed.isEmpty ? "0" : String(decoding: trimmed, as: UTF8.self)
     }
 }

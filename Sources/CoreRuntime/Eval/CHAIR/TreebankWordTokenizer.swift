@@ -82,6 +82,7 @@ public enum TreebankWordTokenizer {
 
     /// Replaces non-overlapping occurrences of the two-character sequence `a b`.
     static func replacePairs(_ t: Scalars, _ a: Unicode.Scalar, _ b: Unicode.Scalar, with r: Scalars) -> Scalars {
+        guard t.contains(a) else { return t }
         var o = Scalars()
         o.reserveCapacity(t.count + 8)
         var i = 0
@@ -205,6 +206,7 @@ public enum TreebankWordTokenizer {
 
     /// `\.{2,}` -> `" \g<0> "`.
     static func padDotRuns(_ t: Scalars) -> Scalars {
+        guard t.contains(".") else { return t }
         var o = Scalars()
         o.reserveCapacity(t.count + 4)
         var i = 0
@@ -223,6 +225,7 @@ public enum TreebankWordTokenizer {
 
     /// `([^'])' ` -> `"\1 ' "`.
     static func splitQuoteBeforeSpace(_ t: Scalars) -> Scalars {
+        guard t.contains("'") else { return t }
         var o = Scalars()
         o.reserveCapacity(t.count + 4)
         var i = 0
@@ -288,8 +291,7 @@ public enum TreebankWordTokenizer {
 
     static func contractions(_ input: Scalars) -> Scalars {
         var t = input
-        let lowered = lowercasedScalars(t)
-        guard contractionTriggers.contains(where: { contains(lowered, $0) }) else { return t }
+        guard contractionTriggers.contains(where: { containsIgnoringASCIICase(t, $0) }) else { return t }
         for (a, b, needsSpaceAfter) in contractionPairs {
             let whole = Array((a + b).unicodeScalars)
             let lowerNow = lowercasedScalars(t)
@@ -344,6 +346,24 @@ public enum TreebankWordTokenizer {
     static func contains(_ hay: Scalars, _ needle: Scalars) -> Bool {
         guard !needle.isEmpty, needle.count <= hay.count else { return false }
         for i in 0...(hay.count - needle.count) where matches(hay, at: i, needle) { return true }
+        return false
+    }
+
+    /// `contains` with ASCII letters of `hay` compared lower-cased (`needle` is lower-case), without copying.
+    static func containsIgnoringASCIICase(_ hay: Scalars, _ needle: Scalars) -> Bool {
+        guard !needle.isEmpty, needle.count <= hay.count else { return false }
+        outer: for i in 0...(hay.count - needle.count) {
+            for k in 0..<needle.count {
+                var c = hay[i + k].value
+                if c >= 65 && c <= 90 { c += 32 }
+                if c != needle[k].value {
+                    // Non-ASCII capitals: fall back to the full lower-case mapping.
+                    if c >= 128 && lowercasedScalars([hay[i + k]])[0] == needle[k] { continue }
+                    continue outer
+                }
+            }
+            return true
+        }
         return false
     }
 
