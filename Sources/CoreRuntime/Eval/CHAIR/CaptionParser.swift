@@ -1,0 +1,57 @@
+import Foundation
+
+/// One object mention found in a caption.
+public struct CHAIRMention: Codable, Equatable, Sendable {
+    /// The surface word after lemmatisation and double-word merging (e.g. "kitten", "traffic light").
+    public var word: String
+    /// The COCO category it maps to (e.g. "cat").
+    public var node: String
+    /// Position of the word in `CaptionParse.words`.
+    public var index: Int
+}
+
+/// What chair.py's `caption_to_words` extracts from a caption.
+public struct CaptionParse: Equatable, Sendable {
+    /// Every token after lemmatisation and double-word merging, punctuation included
+    /// (chair.py's `raw_words`, whose count is the caption length "Len").
+    public var words: [String]
+    /// The object mentions, in order; repeated mentions are kept.
+    public var mentions: [CHAIRMention]
+}
+
+/// Turns a caption into CHAIR object mentions exactly as chair.py's `caption_to_words` does:
+/// lower-case, NLTK word tokens, part-of-speech dependent WordNet lemmas, greedy left-to-right merge
+/// of double words, the toilet-seat rule, then vocabulary lookup.
+public struct CaptionParser: Sendable {
+    public let vocabulary: CHAIRVocabulary
+
+    public init(vocabulary: CHAIRVocabulary = .standard) { self.vocabulary = vocabulary }
+
+    public func parse(_ caption: String) -> CaptionParse {
+        let tokens = TreebankWordTokenizer.tokenize(caption.lowercased())
+        let tags = CaptionTagger.tags(tokens)
+        let lemmas = zip(tokens, tags).map { WordNetLemmatizer.lemmatize($0, as: $1) }
+        var words: [String] = []
+        words.reserveCapacity(lemmas.count)
+        var i = 0
+        while i < lemmas.count {
+            if i + 1 < lemmas.count, let merged = vocabulary.doubleWords[lemmas[i] + " " + lemmas[i + 1]] {
+                words.append(merged)
+                i += 2
+            } else {
+                words.append(lemmas[i])
+                i += 1
+            }
+        }
+        // "the seat of the toilet" must not count as a chair.
+        let dropSeats = words.contains("toilet") && words.contains("seat")
+        var mentions: [CHAIRMention] = []
+        for (index, word) in words.enumerated() {
+            if dropSeats && word == "seat" { continue }
+            if vocabulary.objectWords.contains(word), let node = vocabulary.nodeWord[word] {
+                mentions.append(CHAIRMention(word: word, node: node, index: index))
+            }
+        }
+        return CaptionParse(words: words, mentions: mentions)
+    }
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Derives the compact WordNet lemma table that CHAIR's lemmatiser embeds.
+
+CHAIR (chair.py) lemmatises every token with NLTK's WordNetLemmatizer, i.e. WordNet 3.0 "morphy"
+(exception lists, then suffix rules, keeping forms that are WordNet lemmas of the asked part of speech,
+shortest form wins). Only lemmas that can reach the CHAIR vocabulary, a double-word key or the toilet-seat
+rule change a CHAIR score, so the table keeps just the surface forms whose lemma differs from the surface
+under some part of speech and where the surface or one of its lemmas is such a relevant word.
+
+Input: the WordNet 3.0 database files (Debian package wordnet-base, /usr/share/wordnet).
+The vocabulary comes from chair_vocab.json (the synonym table and double words of chair.py).
+Output: Sources/CoreRuntime/Eval/CHAIR/WordNetLemmaTable.swift:
+
+    python3 scripts/eval_wordnet_table.py [WORDNET_DIR] [CHAIR_VOCAB_JSON]
+"""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WN = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/wordnet"
+VOCAB = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    HERE, "..", "..", "shared", "data", "CHAIR-metric-standalone", "chair_vocab.json")
+OUT = os.path.join(HERE, "..", "Sources", "CoreRuntime", "Eval", "CHAIR", "WordNetLemmaTable.swift")
+
+POS = ["n", "v", "a", "r"]
+FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+RULES = {
+    "n": [("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"),
+          ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y")],
+    "v": [("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"),
+          ("ed", ""), ("ing", "e"), ("ing", "")],
+    "a": [("er", ""), ("est", ""), ("er", "e"), ("est", "e")],
+    "r": [],
+}
+
+
+def load_index():
+    lemmas = {p: set() for p in POS}
+    for p in POS:
+        with open(os.path.join(WN, "index." + FILES[p]), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(" "):
+                    continue
+                lemmas[p].add(line.split()[0])
+    return lemmas
+
+
+def load_exceptions():
+    exc = {p: {} for p in POS}
+    for p in POS:
+        with open(os.path.join(WN, FILES[p] + ".exc"), encoding="utf-8") as f:
+            for line in f:
+                terms = line.split()
+                if terms:
+                    exc[p][terms[0]] = terms[1:]
+    return exc
+
+
+INDEX = load_index()
+EXC = load_exceptions()
+
+
+def apply_rules(forms, pos):
+    return [f[: -len(old)] + new for f in forms for old, new in RULES[pos] if f.endswith(old)]
+
+
+def filter_forms(forms, pos):
+    out, seen = [], set()
+    for f in forms:
+        if f in INDEX[pos] and f not in seen:
+            out.append(f)
+            seen.add(f)
+    return out
+
+
+def morphy(form, pos):
+    """WordNet morphy as NLTK 3.8 implements it (exceptions, one rule pass, then repeated passes)."""
+    if form in EXC[pos]:
+        return filter_forms([form] + EXC[pos][form], pos)
+    forms = apply_rules([form], pos)
+    results = filter_forms([form] + forms, pos)
+    if results:
+        return results
+    while forms:
+        forms = apply_rules(forms, pos)
+        results = filter_forms(forms, pos)
+        if results:
+            return results
+    return []
+
+
+def lemmatize(word, pos):
+    lemmas = morphy(word, pos)
+    return min(lemmas, key=len) if lemmas else word
+
+
+def relevant_words():
+    with open(VOCAB, encoding="utf-8") as f:
+        vocab = json.load(f)
+    words = {"toilet", "seat"}
+    words.update(w for w in vocab["mscoco_objects"] if w and " " not in w)
+    for key in vocab["double_word_dict"]:
+        words.update(key.split(" "))
+    return words
+
+
+def inflections(lemma):
+    """Surface forms that one suffix-rule step map onto `lemma`, for every part of speech."""
+    out = set()
+    frontier = {lemma}
+    for _ in range(1):
+        nxt = set()
+        for base in frontier:
+            for p in POS:
+                for old, new in RULES[p]:
+                    if base.endswith(new):
+                        nxt.add(base[: len(base) - len(new)] + old)
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+def main():
+    relevant = relevant_words()
+    candidates = set(relevant)
+    for word in relevant:
+        candidates |= inflections(word)
+    for p in POS:
+        for surface, lemmas in EXC[p].items():
+            if surface in relevant or any(l in relevant for l in lemmas):
+                candidates.add(surface)
+    rows = []
+    for surface in sorted(candidates):
+        if " " in surface:
+            continue
+        lemmas = [lemmatize(surface, p) for p in POS]
+        if all(l == surface for l in lemmas):
+            continue
+        if surface not in relevant and not any(l in relevant for l in lemmas):
+            continue
+        rows.append(" ".join([surface] + [("=" if l == surface else l) for l in lemmas]))
+    body = "\n".join(rows)
+    with open(OUT, "w", encoding="utf-8") as f:
+        f.write("// Generated by scripts/eval_wordnet_table.py from WordNet 3.0 (Princeton); do not edit.\n")
+        f.write("// WordNet 3.0 license: Copyright 2006 by Princeton University. All rights reserved.\n\n")
+        f.write("extension WordNetLemmatizer {\n")
+        f.write("    /// One line per surface form: `surface noun verb adjective adverb`, each the lemma WordNet's\n")
+        f.write("    /// morphy gives for that part of speech (`=` when it is the surface form itself).\n")
+        f.write("    static let table = \"\"\"\n")
+        f.write(body)
+        f.write("\n\"\"\"\n}\n")
+    print(f"{len(rows)} rows from {len(candidates)} candidates -> {OUT}")
+
+
+if __name__ == "__main__":
+    main()
