@@ -26,17 +26,18 @@ public enum JSONFiles {
     /// Parses a JSON Lines file into one dictionary per non-empty line, with its 1-based line number.
     public static func readJSONLines(_ path: String) throws -> [(line: Int, record: [String: Any])] {
         let data = try readData(path)
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard String(data: data, encoding: .utf8) != nil else {
             throw HalluError.file(path, "not UTF-8 text")
         }
         var out: [(Int, [String: Any])] = []
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on the newline byte: as Characters, "\r\n" is a single grapheme and would not split.
+        for raw in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNo += 1
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty { continue }
+            let line = Data(raw)
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let obj: Any
-            do { obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) } catch {
+            do { obj = try JSONSerialization.jsonObject(with: line) } catch {
                 throw HalluError.file(path, line: lineNo, "malformed JSON: \(describe(error))")
             }
             guard let dict = obj as? [String: Any] else {
