@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Golden files for hallu's tokenizer, produced with Hugging Face `tokenizers`.
+
+Writes under Tests/Fixtures/tokenizer/:
+  corpus.json                      the training corpus (a list of strings)
+  bytelevel/tokenizer.json         GPT-2 style byte-level BPE trained by HF on the corpus
+  llama/tokenizer.json             Llama-2 style file: Prepend/Replace normalizer, byte_fallback BPE
+  llama_metaspace/tokenizer.json   the newer Llama layout: Metaspace(prepend_scheme="first") pre-tokenizer
+  <each>/cases.json                text -> ids (with and without special tokens) and ids -> text
+
+If swift_trained/tokenizer.json exists (written by hallu's own trainer, see TokenizerTrainerTests),
+HF loads it and its cases.json is written too, so hallu's saved files are checked against HF's reader.
+
+Usage: python scripts/gen_tokenizer_goldens.py   (needs `tokenizers`; run from anywhere)
+"""
+import json
+import os
+import random
+
+import tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "tokenizer")
+SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
+
+SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
+          "The assistant gives helpful, detailed, and polite answers to the human's questions.")
+
+
+def corpus():
+    """Caption-like sentences from a fixed seed, chat-formatted samples, and some non-ASCII text."""
+    rng = random.Random(0)
+    colors = ["red", "blue", "green", "yellow", "black", "white", "brown", "orange"]
+    objects = ["cat", "dog", "car", "person", "chair", "couch", "cup", "bicycle", "bus", "pizza",
+               "laptop", "umbrella", "bottle", "clock", "bench", "horse", "giraffe", "banana"]
+    places = ["kitchen", "street", "living room", "park", "beach", "office", "bedroom", "field"]
+    rels = ["next to", "on top of", "under", "behind", "in front of", "left of", "right of"]
+    out = []
+    for _ in range(260):
+        a, b = rng.sample(objects, 2)
+        s = f"A {rng.choice(colors)} {a} is {rng.choice(rels)} a {rng.choice(colors)} {b} in the {rng.choice(places)}."
+        if rng.random() < 0.3:
+            s += f" There are {rng.randint(2, 12)} {b}s and it's {rng.choice(['sunny', 'dark', 'cloudy'])}."
+        out.append(s)
+    for _ in range(40):
+        q = rng.choice(["What is in the image?", "Describe the image in detail.", "Is there a cat?"])
+        a = rng.choice(["Yes, there is.", "No, there isn't.", f"A {rng.choice(objects)} near a {rng.choice(objects)}."])
+        out.append(f"{SYSTEM} USER: <image>\n{q} ASSISTANT: {a}</s>")
+    out += [
+        "Café au lait, naïve façade, déjà vu.",
+        "Über den Wolken: schöne Grüße aus Köln!",
+        "猫がソファの上で寝ています。",
+        "一只猫坐在红色的沙发上。",
+        "Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 2024",
+        "Tabs\tand\nnewlines\n\nand  double  spaces.",
+        "I'm sure you'll see they're here; we've said he'd come.",
+    ]
+    return out
+
+
+CASES = [
+    "A cat sitting on a red couch.",
+    "A dog is next to a green bicycle in the park.",
+    "  leading spaces and trailing   ",
+    "multiple\n\nnewlines\n  indented line",
+    "tabs\tand\r\nCRLF endings",
+    "Café naïve façade — “quotes” déjà vu",
+    "東京の猫は寝ている。",
+    "emoji 🐱🚗👍🏽 and a flag 🇫🇷!",
+    "USER: <image>\nWhat is in the picture? ASSISTANT: A dog.</s>USER: and?",
+    "<s>starts with bos</s>",
+    "</s></s>",
+    "numbers 12345 and 3.14159 and ½²",
+    "it's they're we've I'm you'll he'd 'quoted'",
+    "",
+    " ",
+    "\n",
+    "<mask> masked token <mask>and",
+    "word<obj>word <obj> x",
+    "rare chars: ☃ ∑ ß Ω ǅ",
+    "\u00a0nbsp and \u3000 ideographic\u2003em",
+    "e\u0301 combining accent",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    SYSTEM + " USER: <image>\nDescribe the image in detail. ASSISTANT: A red car.</s>",
+]
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+
+def dump_cases(tok: Tokenizer, folder: str, extra_ids):
+    cases = []
+    for text in CASES:
+        with_sp = tok.encode(text, add_special_tokens=True).ids
+        without = tok.encode(text, add_special_tokens=False).ids
+        cases.append({
+            "text": text,
+            "ids": with_sp,
+            "ids_no_special": without,
+            "decoded": tok.decode(with_sp, skip_special_tokens=True),
+            "decoded_with_special": tok.decode(with_sp, skip_special_tokens=False),
+        })
+    decodes = []
+    for ids in extra_ids:
+        decodes.append({"ids": ids,
+                        "decoded": tok.decode(ids, skip_special_tokens=True),
+                        "decoded_with_special": tok.decode(ids, skip_special_tokens=False)})
+    write_json(os.path.join(folder, "cases.json"), {
+        "generator": f"tokenizers {tokenizers.__version__}",
+        "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+        "cases": cases,
+        "decode_cases": decodes,
+    })
+
+
+def byte_level(texts):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=SPECIALS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    # One special token that swallows the whitespace on its left, and one ordinary added token.
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
+    tok.add_tokens([AddedToken("<obj>", special=False, normalized=False)])
+    folder = os.path.join(ROOT, "bytelevel")
+    save(tok, folder)
+    # Ids that end inside a multi-byte character, and unknown ids (dropped by decode).
+    e = tok.encode("é🐱", add_special_tokens=False).ids
+    dump_cases(tok, folder, [e[:1], e[1:], [1, 2, 3], [99999, 5, 6]])
+
+
+def llama_vocab(texts):
+    """A byte_fallback BPE trained on words split like sentencepiece does (a '▁' before each word)."""
+    tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+    byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=900, special_tokens=SPECIALS[:3] + byte_tokens,
+                                  limit_alphabet=120, show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    spec = json.loads(tok.to_str())
+    # Real Llama files list only <unk>, <s>, </s> as added tokens; the byte tokens are plain vocabulary.
+    spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] in SPECIALS[:3]]
+    return spec
+
+
+def llama(spec, metaspace: bool):
+    spec = json.loads(json.dumps(spec))
+    bos = spec["model"]["vocab"]["<s>"]
+    if metaspace:
+        spec["normalizer"] = None
+        spec["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": False}
+    else:
+        spec["normalizer"] = {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "▁"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
+        spec["pre_tokenizer"] = None
+    spec["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+        {"type": "ByteFallback"}, {"type": "Fuse"},
+        {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    spec["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [bos], "tokens": ["<s>"]}}}
+    tok = Tokenizer.from_str(json.dumps(spec))
+    folder = os.path.join(ROOT, "llama_metaspace" if metaspace else "llama")
+    save(tok, folder)
+    e = tok.encode("é🐱", add_special_tokens=False).ids
+    byte_ids = [spec["model"]["vocab"][f"<0x{b:02X}>"] for b in "🐱".encode()]
+    dump_cases(tok, folder, [e, byte_ids[:2], byte_ids[:2] + [spec["model"]["vocab"]["▁a"]],
+                             [1, 2, 0, 3], [99999, 40, 41]])
+
+
+def save(tok: Tokenizer, folder: str):
+    os.makedirs(folder, exist_ok=True)
+    spec = json.loads(tok.to_str())
+    write_json(os.path.join(folder, "tokenizer.json"), spec)
+
+
+def main():
+    texts = corpus()
+    write_json(os.path.join(ROOT, "corpus.json"), texts)
+    byte_level(texts)
+    spec = llama_vocab(texts)
+    llama(spec, metaspace=False)
+    llama(spec, metaspace=True)
+    swift = os.path.join(ROOT, "swift_trained", "tokenizer.json")
+    if os.path.exists(swift):
+        tok = Tokenizer.from_file(swift)
+        e = tok.encode("é🐱", add_special_tokens=False).ids
+        dump_cases(tok, os.path.dirname(swift), [e[:1], [0, 1, 2, 3]])
+    print("wrote goldens under", os.path.normpath(ROOT))
+
+
+if __name__ == "__main__":
+    main()
