@@ -8,8 +8,11 @@ Writes under Tests/Fixtures/tokenizer/:
   llama_metaspace/tokenizer.json   the newer Llama layout: Metaspace(prepend_scheme="first") pre-tokenizer
   <each>/cases.json                text -> ids (with and without special tokens) and ids -> text
 
-If swift_trained/tokenizer.json exists (written by hallu's own trainer, see TokenizerTrainerTests),
-HF loads it and its cases.json is written too, so hallu's saved files are checked against HF's reader.
+Folders written by hallu itself (run `HALLU_WRITE_TOKENIZER_GOLDENS=1 swift test --filter Tokenizer` first):
+  swift_trained/                   a tokenizer trained and saved by hallu
+  swift_resaved_llama/, swift_resaved_llama_metaspace/   the llama files loaded and saved again by hallu
+When their tokenizer.json exists, HF loads it and writes its cases.json, so hallu's saved files are
+checked against HF's reader.
 
 Usage: python scripts/gen_tokenizer_goldens.py   (needs `tokenizers`; run from anywhere)
 """
@@ -194,11 +197,12 @@ def main():
     spec = llama_vocab(texts)
     llama(spec, metaspace=False)
     llama(spec, metaspace=True)
-    swift = os.path.join(ROOT, "swift_trained", "tokenizer.json")
-    if os.path.exists(swift):
-        tok = Tokenizer.from_file(swift)
-        e = tok.encode("é🐱", add_special_tokens=False).ids
-        dump_cases(tok, os.path.dirname(swift), [e[:1], [0, 1, 2, 3]])
+    for name in ["swift_trained", "swift_resaved_llama", "swift_resaved_llama_metaspace"]:
+        swift = os.path.join(ROOT, name, "tokenizer.json")
+        if os.path.exists(swift):
+            tok = Tokenizer.from_file(swift)
+            e = tok.encode("é🐱", add_special_tokens=False).ids
+            dump_cases(tok, os.path.dirname(swift), [e[:1], e, [0, 1, 2, 3]])
     print("wrote goldens under", os.path.normpath(ROOT))
 
 

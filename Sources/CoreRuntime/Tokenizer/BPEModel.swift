@@ -76,7 +76,7 @@ final class BPEModel {
             }
             // With a continuing-subword prefix the right part loses its prefix when merged.
             var bPart = b
-            if prefixLen > 0, let p = continuingSubwordPrefix, b.hasPrefix(p) {
+            if prefixLen > 0, let p = continuingSubwordPrefix, b.unicodeScalars.starts(with: p.unicodeScalars) {
                 bPart = String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
             }
             guard let merged = v[ExactKey(a + bPart)] else {
@@ -273,9 +273,10 @@ final class BPEModel {
         for item in try s.section("merges").items() {
             switch item.value {
             case let .string(m):
-                let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                // Split on scalars: a space followed by a combining mark is one Character.
+                let parts = m.unicodeScalars.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw item.fail("merge \"\(m)\" is not two tokens separated by a space") }
-                merges.append((String(parts[0]), String(parts[1])))
+                merges.append((ExactKey(parts[0]).text, ExactKey(parts[1]).text))
             case let .array(pair):
                 guard pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] else {
                     throw item.fail("a merge must be a pair of two strings")

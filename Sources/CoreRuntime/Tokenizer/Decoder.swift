@@ -170,8 +170,8 @@ struct SuffixDecoder: TokenDecoder {
     let suffix: String
     func decodeChain(_ tokens: [String]) -> [String] {
         tokens.enumerated().map { i, t in
-            guard t.hasSuffix(suffix) else { return t }
-            let s = Array(t.unicodeScalars)
+            let s = Array(t.unicodeScalars), sfx = Array(suffix.unicodeScalars)
+            guard s.count >= sfx.count, s[(s.count - sfx.count)...].elementsEqual(sfx) else { return t }
             let body = ExactKey(s[0..<(s.count - suffix.unicodeScalars.count)]).text
             return i + 1 == tokens.count ? body : body + " "
         }

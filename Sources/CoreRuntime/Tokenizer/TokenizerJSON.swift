@@ -230,7 +230,7 @@ extension TokenizerJSON {
 // MARK: - Writing
 
 extension TokenizerJSON {
-    /// Serialises with two-space indentation; arrays of plain values stay on one line.
+    /// Serialises with two-space indentation; short arrays of plain values stay on one line.
     func serialized() -> String {
         var out = ""
         write(into: &out, indent: 0)
@@ -255,7 +255,7 @@ extension TokenizerJSON {
         case let .string(s): TokenizerJSON.writeString(s, into: &out)
         case let .array(items):
             if items.isEmpty { out += "[]"; return }
-            if items.allSatisfy(\.isPlain) {
+            if items.count <= 16 && items.allSatisfy(\.isPlain) {
                 out += "["
                 for (k, item) in items.enumerated() {
                     if k > 0 { out += ", " }
