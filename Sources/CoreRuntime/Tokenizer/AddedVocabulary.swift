@@ -82,11 +82,14 @@ struct AddedVocabulary {
     /// Leftmost-longest matching of a set of strings, with HF's single_word / lstrip / rstrip rules.
     struct Matcher {
         private var byFirst: [Unicode.Scalar: [(scalars: [Unicode.Scalar], token: AddedToken)]] = [:]
+        /// Quick rejection of ASCII scalars that start no token (most text never reaches the dictionary).
+        private var asciiStarts = [Bool](repeating: false, count: 128)
 
         init(_ tokens: [AddedToken]) {
             for t in tokens {
                 let sc = Array(t.content.unicodeScalars)
                 byFirst[sc[0], default: []].append((sc, t))
+                if sc[0].value < 128 { asciiStarts[Int(sc[0].value)] = true }
             }
             for k in byFirst.keys { byFirst[k]!.sort { $0.scalars.count > $1.scalars.count } }
         }
@@ -103,6 +106,7 @@ struct AddedVocabulary {
             var textStart = 0
             var i = 0
             while i < s.count {
+                if s[i].value < 128 && !asciiStarts[Int(s[i].value)] { i += 1; continue }
                 guard let cands = byFirst[s[i]],
                       let hit = cands.first(where: { i + $0.scalars.count <= s.count && s[i..<(i + $0.scalars.count)].elementsEqual($0.scalars) })
                 else { i += 1; continue }

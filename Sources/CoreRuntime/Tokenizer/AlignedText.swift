@@ -28,11 +28,7 @@ struct AlignedText {
 
     var isEmpty: Bool { scalars.isEmpty }
     var count: Int { scalars.count }
-    var string: String {
-        var s = String.UnicodeScalarView()
-        s.append(contentsOf: scalars)
-        return String(s)
-    }
+    var string: String { ExactKey.string(scalars) }
 
     /// The input span covered by the scalars in `range` (empty span at `start` for an empty range).
     func span(_ range: Range<Int>) -> Range<Int> {
@@ -138,9 +134,34 @@ struct ExactKey: Hashable {
     init(_ text: String) { self.text = text }
 
     init(_ scalars: some Sequence<Unicode.Scalar>) {
-        var v = String.UnicodeScalarView()
-        v.append(contentsOf: scalars)
-        text = String(v)
+        text = ExactKey.string(scalars)
+    }
+
+    /// Builds a String from scalars through UTF-8 bytes (much faster than appending to a scalar view).
+    static func string(_ scalars: some Sequence<Unicode.Scalar>) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(scalars.underestimatedCount * 2)
+        for s in scalars { appendUTF8(s, to: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @inline(__always) static func appendUTF8(_ s: Unicode.Scalar, to bytes: inout [UInt8]) {
+        let v = s.value
+        if v < 0x80 {
+            bytes.append(UInt8(v))
+        } else if v < 0x800 {
+            bytes.append(UInt8(0xC0 | (v >> 6)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        } else if v < 0x10000 {
+            bytes.append(UInt8(0xE0 | (v >> 12)))
+            bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        } else {
+            bytes.append(UInt8(0xF0 | (v >> 18)))
+            bytes.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+            bytes.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(0x80 | (v & 0x3F)))
+        }
     }
 
     static func == (a: ExactKey, b: ExactKey) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
@@ -148,5 +169,16 @@ struct ExactKey: Hashable {
     func hash(into hasher: inout Hasher) {
         var t = text
         t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// A word as cache key: its scalars, hashed as raw memory.
+struct ScalarsKey: Hashable {
+    let scalars: [Unicode.Scalar]
+
+    static func == (a: ScalarsKey, b: ScalarsKey) -> Bool { a.scalars == b.scalars }
+
+    func hash(into hasher: inout Hasher) {
+        scalars.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -3,17 +3,19 @@ import Foundation
 /// Third stage: byte-pair encoding of one pre-tokenized word (HF `models.BPE`).
 final class BPEModel {
     /// Token string -> id, compared by exact scalars.
-    private(set) var vocab: [ExactKey: Int]
+    let vocab: [ExactKey: Int]
     /// id -> token string (nil for ids only an added token uses).
-    private(set) var idToToken: [String?]
+    let idToToken: [String?]
     /// Merges in rank order, as token ids.
-    private(set) var merges: [(Int, Int)]
+    let merges: [(Int, Int)]
     /// (left id << 32 | right id) -> (rank << 32 | merged id).
-    private var mergeTable: [UInt64: UInt64]
-    /// Single-scalar tokens, the common first step of every word.
-    private var scalarIds: [Unicode.Scalar: Int32]
+    private let mergeTable: PairTable
+    /// Single-scalar tokens below U+10000 by scalar value (-1: none); the first step of every word.
+    private let scalarTable: [Int32]
+    /// Single-scalar tokens above the table.
+    private let scalarIds: [Unicode.Scalar: Int32]
     /// `<0xNN>` ids when byte fallback is on; -1 where the vocabulary lacks one.
-    private var byteIds: [Int32]
+    private let byteIds: [Int32]
 
     let unkToken: String?
     let unkId: Int?
@@ -23,7 +25,7 @@ final class BPEModel {
     let endOfWordSuffix: String?
     let ignoreMerges: Bool
 
-    private var cache: [ExactKey: [Int32]] = [:]
+    private var cache: [ScalarsKey: [Int32]] = [:]
     private let cacheLock = NSLock()
     /// Words cached at most; beyond this the cache stops growing (as HF's does).
     static let cacheCapacity = 100_000
@@ -87,10 +89,20 @@ final class BPEModel {
             table[key] = UInt64(rank) << 32 | UInt64(merged)
             mergeIds.append((ia, ib))
         }
-        mergeTable = table
+        mergeTable = PairTable(table)
         self.merges = mergeIds
         var sids: [Unicode.Scalar: Int32] = [:]
-        for (k, id) in v where k.text.unicodeScalars.count == 1 { sids[k.text.unicodeScalars.first!] = Int32(id) }
+        var flat = [Int32](repeating: -1, count: 0x100)
+        for (k, id) in v where k.text.unicodeScalars.count == 1 {
+            let sc = k.text.unicodeScalars.first!
+            if sc.value < 0x10000 {
+                if Int(sc.value) >= flat.count { flat += [Int32](repeating: -1, count: Int(sc.value) + 1 - flat.count) }
+                flat[Int(sc.value)] = Int32(id)
+            } else {
+                sids[sc] = Int32(id)
+            }
+        }
+        scalarTable = flat
         scalarIds = sids
         var bytes = [Int32](repeating: -1, count: 256)
         if byteFallback {
@@ -117,9 +129,9 @@ final class BPEModel {
     func tokenize(_ word: [Unicode.Scalar]) -> [Int32] {
         if word.isEmpty { return [] }
         let cacheable = word.count <= BPEModel.cacheMaxWordLength
-        var key: ExactKey? = nil
+        var key: ScalarsKey? = nil
         if cacheable {
-            let k = ExactKey(word)
+            let k = ScalarsKey(scalars: word)
             key = k
             cacheLock.lock()
             let hit = cache[k]
@@ -153,7 +165,12 @@ final class BPEModel {
             let s = word[k]
             var id: Int32? = nil
             if plain {
-                id = scalarIds[s]
+                if s.value < UInt32(scalarTable.count) {
+                    let v = scalarTable[Int(s.value)]
+                    id = v >= 0 ? v : nil
+                } else {
+                    id = scalarIds[s]
+                }
             } else {
                 var piece = String(s)
                 if k > 0, let p = continuingSubwordPrefix { piece = p + piece }
@@ -177,7 +194,7 @@ final class BPEModel {
             k += 1
         }
         for i in 0..<syms.count { syms[i].next = i + 1 < syms.count ? Int32(i + 1) : -1 }
-        if syms.count > 1 && !mergeTable.isEmpty { applyMerges(&syms) }
+        if syms.count > 1 && !merges.isEmpty { applyMerges(&syms) }
         var out: [Int32] = []
         out.reserveCapacity(syms.count * 3)
         var i: Int32 = syms.isEmpty ? -1 : 0
@@ -193,7 +210,7 @@ final class BPEModel {
     private func applyMerges(_ syms: inout [Symbol]) {
         var heap = MergeHeap()
         for i in 0..<(syms.count - 1) {
-            if let m = mergeTable[UInt64(UInt32(syms[i].id)) << 32 | UInt64(UInt32(syms[i + 1].id))] {
+            if let m = mergeTable.get(UInt64(UInt32(syms[i].id)) << 32 | UInt64(UInt32(syms[i + 1].id))) {
                 heap.push(rank: UInt32(m >> 32), pos: Int32(i))
             }
         }
@@ -203,7 +220,7 @@ final class BPEModel {
             guard alive[p] else { continue }
             let n = syms[p].next
             guard n >= 0 else { continue }
-            guard let m = mergeTable[UInt64(UInt32(syms[p].id)) << 32 | UInt64(UInt32(syms[Int(n)].id))],
+            guard let m = mergeTable.get(UInt64(UInt32(syms[p].id)) << 32 | UInt64(UInt32(syms[Int(n)].id))),
                   UInt32(m >> 32) == rank else { continue }
             // Merge p and n into p.
             syms[p].id = Int32(truncatingIfNeeded: m & 0xFFFF_FFFF)
@@ -213,10 +230,10 @@ final class BPEModel {
             syms[p].next = nn
             if nn >= 0 { syms[Int(nn)].prev = pos }
             let pr = syms[p].prev
-            if pr >= 0, let m2 = mergeTable[UInt64(UInt32(syms[Int(pr)].id)) << 32 | UInt64(UInt32(syms[p].id))] {
+            if pr >= 0, let m2 = mergeTable.get(UInt64(UInt32(syms[Int(pr)].id)) << 32 | UInt64(UInt32(syms[p].id))) {
                 heap.push(rank: UInt32(m2 >> 32), pos: pr)
             }
-            if nn >= 0, let m3 = mergeTable[UInt64(UInt32(syms[p].id)) << 32 | UInt64(UInt32(syms[Int(nn)].id))] {
+            if nn >= 0, let m3 = mergeTable.get(UInt64(UInt32(syms[p].id)) << 32 | UInt64(UInt32(syms[Int(nn)].id))) {
                 heap.push(rank: UInt32(m3 >> 32), pos: pos)
             }
         }
@@ -327,5 +344,43 @@ struct MergeHeap {
             }
         }
         return (UInt32(top >> 32), Int32(bitPattern: UInt32(top & 0xFFFF_FFFF)))
+    }
+}
+
+/// Open-addressing map from a merge pair to (rank << 32 | merged id), with a multiplicative hash:
+/// the merge loop's lookups are the hot path, and SipHash-based Dictionary costs several times more.
+struct PairTable {
+    private let keys: [UInt64]
+    private let values: [UInt64]
+    private let shift: UInt64
+    private let mask: Int
+    private static let empty = UInt64.max
+
+    init(_ dict: [UInt64: UInt64]) {
+        var bits = 4
+        while (1 << bits) < dict.count * 2 + 1 { bits += 1 }
+        let size = 1 << bits
+        var k = [UInt64](repeating: PairTable.empty, count: size)
+        var v = [UInt64](repeating: 0, count: size)
+        shift = UInt64(64 - bits)
+        mask = size - 1
+        for (key, value) in dict {
+            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while k[i] != PairTable.empty { i = (i + 1) & mask }
+            k[i] = key
+            v[i] = value
+        }
+        keys = k
+        values = v
+    }
+
+    @inline(__always) func get(_ key: UInt64) -> UInt64? {
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while true {
+            let k = keys[i]
+            if k == key { return values[i] }
+            if k == PairTable.empty { return nil }
+            i = (i + 1) & mask
+        }
     }
 }

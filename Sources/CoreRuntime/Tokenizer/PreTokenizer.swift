@@ -45,16 +45,34 @@ struct ByteLevelPreTokenizer: PreTokenizer {
     func split(_ text: AlignedText) -> [AlignedText] {
         var t = text
         if addPrefixSpace, t.scalars.first != " " { t.prepend([" "]) }
-        let pieces = useRegex ? ByteLevel.split(t.scalars).map { t.slice($0) } : [t]
-        return pieces.map { piece in
-            var p = piece
-            if p.scalars.allSatisfy({ $0.value < 0x80 && ByteLevel.byteToScalar[Int($0.value)] == $0 }) { return p }
-            p.mapScalars { s in
-                if s.value < 0x80 { return [ByteLevel.byteToScalar[Int(s.value)]] }
-                return String(s).utf8.map { ByteLevel.byteToScalar[Int($0)] }
+        let ranges = useRegex ? ByteLevel.split(t.scalars) : [0..<t.count]
+        let table = ByteLevel.byteToScalar
+        var out: [AlignedText] = []
+        out.reserveCapacity(ranges.count)
+        var bytes: [UInt8] = []
+        for r in ranges where !r.isEmpty {
+            // Every UTF-8 byte becomes one alphabet scalar that keeps the origin of its source scalar.
+            var sc: [Unicode.Scalar] = []
+            var og: [AlignedText.Origin] = []
+            sc.reserveCapacity(r.count + 2)
+            og.reserveCapacity(r.count + 2)
+            for k in r {
+                let s = t.scalars[k]
+                if s.value < 0x80 {
+                    sc.append(table[Int(s.value)])
+                    og.append(t.origins[k])
+                } else {
+                    bytes.removeAll(keepingCapacity: true)
+                    ExactKey.appendUTF8(s, to: &bytes)
+                    for b in bytes {
+                        sc.append(table[Int(b)])
+                        og.append(t.origins[k])
+                    }
+                }
             }
-            return p
+            out.append(AlignedText(scalars: sc, origins: og, start: Int(t.origins[r.lowerBound].lo)))
         }
+        return out
     }
 
     var json: TokenizerJSON {
