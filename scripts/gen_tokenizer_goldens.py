@@ -6,6 +6,10 @@ Writes under Tests/Fixtures/tokenizer/:
   bytelevel/tokenizer.json         GPT-2 style byte-level BPE trained by HF on the corpus
   llama/tokenizer.json             Llama-2 style file: Prepend/Replace normalizer, byte_fallback BPE
   llama_metaspace/tokenizer.json   the newer Llama layout: Metaspace(prepend_scheme="first") pre-tokenizer
+  llama3/tokenizer.json            Llama-3 layout: Split on the GPT-4 regex, ByteLevel without its regex,
+                                   ignore_merges, <|begin_of_text|>
+  misc/tokenizer.json              NFKC + Lowercase + Strip normalizers, WhitespaceSplit and Split
+                                   pre-tokenizers, an end-of-word suffix, an unk token, a normalized added token
   <each>/cases.json                text -> ids (with and without special tokens) and ids -> text
 
 Folders written by hallu itself (run `HALLU_WRITE_TOKENIZER_GOLDENS=1 swift test --filter Tokenizer` first):
@@ -84,6 +88,8 @@ CASES = [
     "\u00a0nbsp and \u3000 ideographic\u2003em",
     "e\u0301 combining accent",
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "Ｆｕｌｌｗｉｄｔｈ ﬁne Straße İstanbul ΣΑΣ well-known state-of-the-art [MASK] x[mask]y",
+    "IT'S 1234567 THE 99 dogs\u000b\u0085 \r\n\r\n  end",
     SYSTEM + " USER: <image>\nDescribe the image in detail. ASSISTANT: A red car.</s>",
 ]
 
@@ -184,6 +190,45 @@ def llama(spec, metaspace: bool):
                              [1, 2, 0, 3], [99999, 40, 41]])
 
 
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def llama3(texts):
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(tokenizers.Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|begin_of_text|>", "<|end_of_text|>"]
+    trainer = trainers.BpeTrainer(vocab_size=800, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+        special_tokens=[("<|begin_of_text|>", tok.token_to_id("<|begin_of_text|>"))])
+    folder = os.path.join(ROOT, "llama3")
+    save(tok, folder)
+    dump_cases(tok, folder, [[0, 5, 6, 1]])
+
+
+def misc(texts):
+    tok = Tokenizer(models.BPE(unk_token="[UNK]", end_of_word_suffix="</w>"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(), normalizers.Strip()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(),
+        pre_tokenizers.Split("-", behavior="merged_with_previous"),
+        pre_tokenizers.Split(tokenizers.Regex(r"\p{N}"), behavior="isolated")])
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["[UNK]", "<s>", "</s>"], show_progress=False,
+                                  end_of_word_suffix="</w>", limit_alphabet=60)
+    tok.train_from_iterator(texts, trainer)
+    tok.add_tokens([AddedToken("[mask]", normalized=True, special=False)])
+    folder = os.path.join(ROOT, "misc")
+    save(tok, folder)
+    dump_cases(tok, folder, [[0, 5, 6, 1]])
+
+
 def save(tok: Tokenizer, folder: str):
     os.makedirs(folder, exist_ok=True)
     spec = json.loads(tok.to_str())
@@ -197,6 +242,8 @@ def main():
     spec = llama_vocab(texts)
     llama(spec, metaspace=False)
     llama(spec, metaspace=True)
+    llama3(texts)
+    misc(texts)
     for name in ["swift_trained", "swift_resaved_llama", "swift_resaved_llama_metaspace"]:
         swift = os.path.join(ROOT, name, "tokenizer.json")
         if os.path.exists(swift):

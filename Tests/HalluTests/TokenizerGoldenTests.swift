@@ -79,3 +79,29 @@ enum TokenizerGoldens {
     #expect(ll.bosId == 1 && ll.eosId == 2 && ll.padId == nil && ll.unkId == 0)
     #expect(ll.id(of: "<0x0A>") != nil)
 }
+
+@Test func tokenizerLlama3LayoutMatchesHF() throws {
+    try TokenizerGoldens.check("llama3")
+}
+
+@Test func tokenizerNormalizersAndSplitsMatchHF() throws {
+    try TokenizerGoldens.check("misc")
+}
+
+/// Encoding from several threads at once (the word cache is shared) gives the serial results.
+@Test func tokenizerEncodesConcurrently() throws {
+    let any = try JSONFiles.readJSON(TokenizerGoldens.root.appendingPathComponent("corpus.json").path)
+    let corpus = try #require(any as? [String])
+    for folder in ["bytelevel", "llama"] {
+        let serialTok = try TokenizerGoldens.load(folder).tokenizer
+        let serial = corpus.map { serialTok.encode($0) }
+        let tok = try TokenizerGoldens.load(folder).tokenizer
+        let results = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: corpus.count)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 4) { part in
+            for k in stride(from: part, to: corpus.count, by: 4) { results[k] = tok.encode(corpus[k]) }
+        }
+        #expect(Array(results) == serial)
+    }
+}
