@@ -23,6 +23,7 @@ Usage: python scripts/gen_tokenizer_goldens.py   (needs `tokenizers`; run from a
 import json
 import os
 import random
+import unicodedata
 
 import tokenizers
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -84,6 +85,7 @@ CASES = [
     "\n",
     "<mask> masked token <mask>and",
     "word<obj>word <obj> x",
+    "dog dogs hotdog dog_x dog. (dog) 3dog <rs>   after <rs>x<rs>",
     "rare chars: ☃ ∑ ß Ω ǅ",
     "\u00a0nbsp and \u3000 ideographic\u2003em",
     "e\u0301 combining accent",
@@ -135,9 +137,12 @@ def byte_level(texts):
     tok.train_from_iterator(texts, trainer)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
                                                        special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    # One special token that swallows the whitespace on its left, and one ordinary added token.
-    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
-    tok.add_tokens([AddedToken("<obj>", special=False, normalized=False)])
+    # Special tokens that swallow the whitespace on their left / right, and ordinary added tokens,
+    # one of them matched only as a whole word.
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True),
+                            AddedToken("<rs>", rstrip=True, special=True)])
+    tok.add_tokens([AddedToken("<obj>", special=False, normalized=False),
+                    AddedToken("dog", single_word=True, special=False, normalized=False)])
     folder = os.path.join(ROOT, "bytelevel")
     save(tok, folder)
     # Ids that end inside a multi-byte character, and unknown ids (dropped by decode).
@@ -151,9 +156,10 @@ def llama_vocab(texts):
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
     byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
-    trainer = trainers.BpeTrainer(vocab_size=900, special_tokens=SPECIALS[:3] + byte_tokens,
-                                  limit_alphabet=120, show_progress=False)
-    tok.train_from_iterator(texts, trainer)
+    trainer = trainers.BpeTrainer(vocab_size=900, special_tokens=SPECIALS[:3] + byte_tokens, show_progress=False)
+    # Latin text only, so that CJK and emoji fall back to bytes. (HF's limit_alphabet would do it too, but
+    # it breaks ties between equally rare characters differently from run to run.)
+    tok.train_from_iterator([t for t in texts if all(ord(c) < 0x250 for c in t)], trainer)
     spec = json.loads(tok.to_str())
     # Real Llama files list only <unk>, <s>, </s> as added tokens; the byte tokens are plain vocabulary.
     spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] in SPECIALS[:3]]
@@ -213,16 +219,29 @@ def llama3(texts):
 
 
 def misc(texts):
-    tok = Tokenizer(models.BPE(unk_token="[UNK]", end_of_word_suffix="</w>"))
+    # HF's trainer numbers suffixed characters in hash order, so this model is written by hand instead:
+    # every character, alone and with the suffix, plus a few merges.
+    chars = sorted({c for t in texts for c in unicodedata.normalize("NFKC", t).lower() if not c.isspace()} | set("-0123456789"))
+    vocab = {"[UNK]": 0, "<s>": 1, "</s>": 2}
+    for c in chars:
+        for tok in (c, c + "</w>"):
+            vocab.setdefault(tok, len(vocab))
+    merges = []
+    for a, b in [("t", "h"), ("th", "e</w>"), ("a", "n"), ("an", "d</w>"), ("i", "n"), ("in", "g</w>"),
+                 ("o", "n</w>"), ("e", "r"), ("d", "o"), ("do", "g</w>"), ("c", "a"), ("ca", "t</w>"),
+                 ("r", "e"), ("re", "d</w>"), ("i", "s</w>"), ("a", "r"), ("ar", "t</w>"), ("s", "t"),
+                 ("st", "a"), ("w", "e"), ("we", "l"), ("wel", "l"), ("well", "-</w>"), ("o", "f"),
+                 ("of", "-</w>"), ("th", "e"), ("the", "-</w>"), ("do", "g"), ("dog", "s</w>")]:
+        merges.append((a, b))
+        vocab.setdefault(a + b, len(vocab))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="[UNK]", end_of_word_suffix="</w>"))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(), normalizers.Strip()])
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.WhitespaceSplit(),
         pre_tokenizers.Split("-", behavior="merged_with_previous"),
         pre_tokenizers.Split(tokenizers.Regex(r"\p{N}"), behavior="isolated")])
     tok.decoder = decoders.BPEDecoder(suffix="</w>")
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["[UNK]", "<s>", "</s>"], show_progress=False,
-                                  end_of_word_suffix="</w>", limit_alphabet=60)
-    tok.train_from_iterator(texts, trainer)
+    tok.add_special_tokens([AddedToken("<s>", special=True), AddedToken("</s>", special=True)])
     tok.add_tokens([AddedToken("[mask]", normalized=True, special=False)])
     folder = os.path.join(ROOT, "misc")
     save(tok, folder)

@@ -7,6 +7,16 @@ import Foundation
 /// remaining span is normalized, normalized added tokens are matched, the pre-tokenizer cuts words,
 /// the BPE model encodes each word (cached per word), and the post-processor adds special tokens.
 /// Instances are immutable after loading and safe to use from several threads.
+///
+/// Supported tokenizer.json components (anything else is refused with an error naming it):
+/// - model: BPE (vocab, merges as "a b" or ["a", "b"], unk_token, fuse_unk, byte_fallback,
+///   continuing_subword_prefix, end_of_word_suffix, ignore_merges; dropout must be null or 0)
+/// - normalizer: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents
+/// - pre_tokenizer: Sequence, ByteLevel, Metaspace, Split, WhitespaceSplit
+/// - post_processor: TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence
+/// - decoder: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, BPEDecoder
+/// - added_tokens with single_word, lstrip, rstrip, normalized and special; truncation (max_length,
+///   direction) is applied; padding is kept for saving but not applied (it concerns batches).
 public final class Tokenizer {
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
