@@ -5,7 +5,7 @@ import Foundation
 enum HACLFixture {
     static func context(seed: UInt64 = 0, config: RunConfig = RunConfig()) -> TrainContext {
         let model = LlavaModel(tinyConfig(), seed: seed)
-        let codec = PromptCodec(tokenizer: Tokenizer(), imageTokenIndex: model.config.imageTokenIndex)
+        let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
         let images = ImageStore(size: 32) { path in
             guard path.hasPrefix("img") else { throw HalluError.file(path, "no such image") }
             var rng = SeededRNG(seed: UInt64(path.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))

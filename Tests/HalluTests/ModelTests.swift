@@ -3,7 +3,7 @@ import Testing
 @testable import CoreRuntime
 
 /// A tiny LLaVA for fast tests.
-func tinyConfig(vocab: Int = 50) -> LlavaConfig {
+func tinyConfig(vocab: Int = TestText.tokenizer.vocabSize + 1) -> LlavaConfig {
     try! LlavaConfig.tiny(vocabSize: vocab, imageTokenIndex: vocab - 1)
 }
 

@@ -109,7 +109,8 @@ import Testing
     }
     // One EOS label per assistant turn; every other answer token is a non-EOS position.
     #expect(one.last?.eosPositions == 2)
-    #expect(one[0].eosPositions == 1 && one[0].otherPositions == 6)      // "A cat." -> 6 tokens in the stand-in tokenizer
+    let supervised = try ctx.codec.encode(convs[0].turns).labels.filter { $0 != Tensor.ignoreIndex }.count
+    #expect(one[0].eosPositions == 1 && one[0].otherPositions == supervised - 1)
     #expect(one.allSatisfy { $0.sPos > 0 && $0.sNeg > 0 })
     // The same numbers as the hand formulas applied to this model's own logits for sample 0.
     let (logits, targets, _) = try withNoGrad { try ctx.model.supervisedLogits(ctx.sftInputs([convs[0]])) }

@@ -4,7 +4,7 @@ import Foundation
 /// A tiny LLaVA with a train context over the stand-in tokenizer, and deterministic pixels per path.
 func selectiveEOSContext(seed: UInt64 = 5) -> TrainContext {
     let model = LlavaModel(tinyConfig(), seed: seed)
-    let codec = PromptCodec(tokenizer: Tokenizer(), imageTokenIndex: model.config.imageTokenIndex)
+    let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
     let images = ImageStore(size: 32) { path in
         var rng = SeededRNG(seed: path.utf8.reduce(UInt64(17)) { $0 &* 31 &+ UInt64($1) })
         return (0..<(3 * 32 * 32)).map { _ in rng.nextFloat() * 2 - 1 }

@@ -1,4 +1,5 @@
 import Foundation
+@testable import CoreRuntime
 
 /// Paths the tests read: the repository's fixtures and the shared data folder beside the repository.
 enum TestPaths {
@@ -20,4 +21,13 @@ enum TestPaths {
         try? FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
         return u
     }
+}
+
+/// A small byte-level BPE tokenizer shared by tests that need real text encoding.
+enum TestText {
+    static let corpus = ["A chat between a curious human and an artificial intelligence assistant.",
+                         "USER: Describe the image. ASSISTANT: A red cup on a table.",
+                         "There is a cat next to a dog. Is there a bus in the image? Yes, there is a bus.",
+                         "No, there is no kite in the image. A plate with a cake and a fork."]
+    static let tokenizer: Tokenizer = Tokenizer.train(corpus: corpus, vocabSize: 320)
 }

@@ -79,30 +79,30 @@ public final class TrainContext {
     }
 }
 
-/// Text side of the model's input: the chat template over the tokenizer.
+/// Text side of the model's input: LLaVA's v1 chat template over the tokenizer.
 public final class PromptCodec {
     public let tokenizer: Tokenizer
-    public let imageTokenIndex: Int
-    public init(tokenizer: Tokenizer, imageTokenIndex: Int) { self.tokenizer = tokenizer; self.imageTokenIndex = imageTokenIndex }
+    public let template: ChatTemplate
+    public var imageTokenIndex: Int { template.imageTokenIndex }
+
+    public init(tokenizer: Tokenizer, imageTokenIndex: Int, system: String = ChatTemplate.vicunaSystem) throws {
+        self.tokenizer = tokenizer
+        template = try ChatTemplate.llavaV1(tokenizer: tokenizer, imageTokenIndex: imageTokenIndex, system: system)
+    }
 
     /// Ids and labels of a conversation (labels only on assistant answers and their EOS).
     public func encode(_ turns: [ConversationTurn]) throws -> (ids: [Int], labels: [Int]) {
-        var ids: [Int] = [], labels: [Int] = []
-        for t in turns {
-            var piece: [Int] = []
-            let parts = t.value.components(separatedBy: "<image>")
-            for (i, p) in parts.enumerated() { if i > 0 { piece.append(imageTokenIndex) }; piece += tokenizer.encode(p, addSpecialTokens: false) }
-            ids += piece
-            labels += t.from == "gpt" ? piece + [tokenizer.eosId ?? 2] : Array(repeating: Tensor.ignoreIndex, count: piece.count)
-            if t.from == "gpt" { ids.append(tokenizer.eosId ?? 2) }
-        }
-        return ([tokenizer.bosId ?? 1] + ids, [Tensor.ignoreIndex] + labels)
+        let e = try template.encode(turns.map { ChatTurn($0.isHuman ? .human : .gpt, $0.value) })
+        return (e.inputIds, e.labels)
     }
 
-    /// Prompt ids for generation: the question, ending where the assistant's answer begins.
-    public func prompt(_ question: String) throws -> [Int] {
-        try encode([ConversationTurn(from: "human", value: question)]).ids
+    /// Prompt ids for generation: the question (with the image first), ending with "ASSISTANT:".
+    public func prompt(_ question: String, withImage: Bool = true) -> [Int] {
+        template.prompt(for: question, withImage: withImage)
     }
+
+    /// The EOS id answers end with.
+    public var eosId: Int { template.eosId }
 }
 
 /// Loads, preprocesses and caches images as `[C, H, W]` pixels for the model.
