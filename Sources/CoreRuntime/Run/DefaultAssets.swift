@@ -1,0 +1,71 @@
+import Foundation
+
+/// The embedded defaults: the scene world and the baseline model trained on it, each built once
+/// and cached under `HalluCache.root` (`$HALLU_CACHE`, else `~/.cache/hallu`):
+///
+///     world-seed<S>/            the default world (hallu data synth)
+///     baseline-<preset>-seed<S>/model/    the SFT baseline checkpoint (config, weights, tokenizer)
+///     baseline-<preset>-seed<S>/eval/     its CHAIR/POPE/SHR metrics and generations
+public enum DefaultAssets {
+    /// Special tokens of tokenizers trained on a world; `<image>` is the image placeholder id.
+    public static let specialTokens = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+    /// The system prompt of models hallu trains on the scene world (empty: the world's text is short,
+    /// and a 30-token preamble would triple the cost of every step). Recorded in the checkpoint.
+    public static let worldSystemPrompt = ""
+
+    /// The cached default world, generated if absent.
+    public static func world(seed: UInt64 = 0, log: (String) -> Void) throws -> URL {
+        let dir = HalluCache.root.appendingPathComponent("world-seed\(seed)")
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent(SceneWorld.Files.world).path) { return dir }
+        log("generating the default scene world into \(dir.path) (once)")
+        var cfg = WorldConfig()
+        cfg.seed = seed
+        try SceneWorld.synth(config: cfg, outDir: dir)
+        return dir
+    }
+
+    /// Trains a byte-level BPE tokenizer on the texts of a dataset.
+    public static func trainTokenizer(_ data: Dataset, vocabSize: Int = 512) -> Tokenizer {
+        var corpus: [String] = []
+        for c in data.conversations { for t in c.turns { corpus.append(t.value.replacingOccurrences(of: "<image>", with: "")) } }
+        for p in data.preferences { corpus += [p.question, p.chosen, p.rejected] }
+        for c in data.contrastive { corpus += [c.caption] + c.hallucinatedCaptions }
+        return Tokenizer.train(corpus: corpus, vocabSize: vocabSize, specialTokens: specialTokens)
+    }
+
+    /// The training recipe of the default baseline per preset (measured to learn the world, see
+    /// docs/RESULTS.md).
+    public static func baselineConfig(preset: String, seed: UInt64) -> RunConfig {
+        var c = RunConfig()
+        c.method = "sft"
+        c.preset = preset
+        c.seed = seed
+        c.batchSize = 64
+        c.lr = 2e-3
+        c.weightDecay = 0.01
+        c.schedule = "cosine"
+        c.minLrRatio = 0.1
+        c.warmupSteps = 100
+        c.clip = 1.0
+        c.freezeVision = false
+        c.saveEvery = 250
+        c.steps = preset == "tiny" ? 150 : 1500
+        if preset == "tiny" { c.warmupSteps = 10 }
+        return c
+    }
+}
+
+/// Settings stored with a checkpoint that are not part of Hugging Face's config: the chat template.
+public struct HalluCheckpointInfo: Codable, Equatable {
+    public var chatTemplate = "llava_v1"
+    public var systemPrompt = ChatTemplate.vicunaSystem
+    public init() {}
+    enum CodingKeys: String, CodingKey { case chatTemplate = "chat_template", systemPrompt = "system_prompt" }
+
+    public static let fileName = "hallu.json"
+    public static func load(_ dir: URL) throws -> HalluCheckpointInfo {
+        let f = dir.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: f.path) else { return HalluCheckpointInfo() }
+        return try CheckpointJSON.read(HalluCheckpointInfo.self, from: f.path)
+    }
+}
