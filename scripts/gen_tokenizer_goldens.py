@@ -120,12 +120,15 @@ def dump_cases(tok: Tokenizer, folder: str, extra_ids):
         decodes.append({"ids": ids,
                         "decoded": tok.decode(ids, skip_special_tokens=True),
                         "decoded_with_special": tok.decode(ids, skip_special_tokens=False)})
-    write_json(os.path.join(folder, "cases.json"), {
-        "generator": f"tokenizers {tokenizers.__version__}",
-        "vocab_size": tok.get_vocab_size(with_added_tokens=True),
-        "cases": cases,
-        "decode_cases": decodes,
-    })
+    # One case per line keeps the file small and its diffs readable.
+    def lines(items):
+        return ",\n".join("  " + json.dumps(x, ensure_ascii=False) for x in items)
+    text = ("{\n" f' "generator": "tokenizers {tokenizers.__version__}",\n'
+            f' "vocab_size": {tok.get_vocab_size(with_added_tokens=True)},\n'
+            f' "cases": [\n{lines(cases)}\n ],\n "decode_cases": [\n{lines(decodes)}\n ]\n}}\n')
+    json.loads(text)
+    with open(os.path.join(folder, "cases.json"), "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def byte_level(texts):
