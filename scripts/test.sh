@@ -3,5 +3,5 @@
 # where the numeric code runs at full speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release
-swift test -c release
+swift build -c release -Xswiftc -enable-testing
+swift test -c release -Xswiftc -enable-testing

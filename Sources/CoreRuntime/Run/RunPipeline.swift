@@ -1,0 +1,232 @@
+import Foundation
+
+/// What `hallu run` leaves in `summary.json`: the CLI contract's keys, plus the training record.
+public struct RunSummary: Codable {
+    public var method: String
+    public var seed: UInt64
+    public var seconds: Double
+    public var baseline: ModelMetrics?
+    public var trained: ModelMetrics?
+    public var checkpoint: String
+    public var steps: Int
+    public var finalLoss: Double?
+    public var methodMetrics: [String: Double]
+    enum CodingKeys: String, CodingKey {
+        case method, seed, seconds, baseline, trained, checkpoint, steps
+        case finalLoss = "final_loss", methodMetrics = "method_metrics"
+    }
+}
+
+/// `hallu run`: config -> data -> base model -> methods -> training -> evaluation -> summary, report.
+public final class RunPipeline {
+    public var config: RunConfig
+    public let registry: PluginRegistry
+    public var resume: Bool
+    /// Whether to evaluate the base model for comparison when no cached evaluation exists.
+    public var evaluateBase = true
+    public var log: (String) -> Void
+
+    public init(config: RunConfig, registry: PluginRegistry, resume: Bool = false, log: @escaping (String) -> Void = { print($0) }) {
+        self.config = config; self.registry = registry; self.resume = resume; self.log = log
+    }
+
+    /// The run folder this config names (a timestamped name when none is given).
+    public static func folder(for config: RunConfig) -> RunFolder {
+        let name = config.name ?? {
+            let f = DateFormatter()
+            f.dateFormat = "yyyyMMdd-HHmmss"
+            f.locale = Locale(identifier: "en_US_POSIX")
+            return "\(config.method)-seed\(config.seed)-\(f.string(from: Date()))"
+        }()
+        return RunFolder(URL(fileURLWithPath: config.runsDir).appendingPathComponent(name))
+    }
+
+    @discardableResult
+    public func run() throws -> RunSummary {
+        let start = Date()
+        let folder = RunPipeline.folder(for: config)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: folder.url.path) && !resume {
+            throw HalluError.file(folder.url.path, "run folder already exists; pass --resume to continue it, or --name for a new run")
+        }
+        try fm.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        if resume, fm.fileExists(atPath: folder.config.path) {
+            let saved = try RunConfig.load(folder.config.path)
+            if saved != config { log("note: resuming with the config saved in \(folder.config.path)") }
+            config = saved
+        } else {
+            try AtomicFile.write(encodeConfig(config), to: folder.config)
+        }
+
+        // Methods first: an unknown name should fail before any expensive work.
+        for p in config.plugins { try registry.load(p) }
+        let methods = try config.methodIds.map { try registry.make($0) }
+        for m in methods {
+            try m.configure(OptionValues.resolve(m.options, overrides: config.methodOptions[m.id] ?? [:], method: m.id))
+        }
+        let objective = try Composition.validate(methods)
+
+        let dataDir = try config.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, log: log)
+        let baseDir: URL
+        var baselineMetrics: ModelMetrics? = nil
+        if let b = config.base {
+            baseDir = URL(fileURLWithPath: b)
+        } else {
+            let baseline = try BaselineBuilder(preset: config.preset, dataDir: dataDir, registry: registry, log: log).ensure()
+            baseDir = baseline.model
+            baselineMetrics = baseline.metrics
+        }
+
+        let (model, codec, images) = try RunPipeline.loadModel(baseDir, dataDir: dataDir)
+        try applyTrainingSetup(model)
+        let ctx = TrainContext(model: model, codec: codec, images: images, config: config, runDir: folder.url)
+        ctx.log = log
+        if let objective { ctx.tokenObjective = objective }
+
+        var kinds = Set<DataKind>()
+        for m in methods { kinds.formUnion(m.dataKinds) }
+        let dataset = try Dataset.load(dataDir.path, kinds: kinds)
+        var data = TrainingData(conversations: dataset.conversations, preferences: dataset.preferences, contrastive: dataset.contrastive)
+        ctx.data = data
+        for m in methods { data = try m.transformData(data, ctx); ctx.data = data }
+        for k in kinds where data.count(k) == 0 && k != .detection {
+            throw HalluError.file(dataDir.path, "method \(config.method) needs \(k.rawValue) data, and the folder has none (see docs/DATA.md for the file names)")
+        }
+        for m in methods { try m.prepare(ctx) }
+
+        let perStep = max(config.batchSize * max(config.gradAccum, 1), 1)
+        let largest = kinds.map { data.count($0) }.max() ?? 0
+        let steps = config.steps ?? Int(((config.epochs ?? 1) * Double(largest) / Double(perStep)).rounded(.up))
+        let weights = methods.map { (method: $0, weight: config.weights[$0.id] ?? 1) }
+        let trainer = try Trainer(context: ctx, methods: weights, totalSteps: steps)
+        if resume { try trainer.resumeIfPossible() }
+        log("training \(config.method) for \(steps) steps (\(trainer.parameters.reduce(0) { $0 + $1.1.count }) trainable parameters) -> \(folder.url.path)")
+        try trainer.run()
+
+        let info = try HalluCheckpointInfo.load(baseDir)
+        try model.save(to: folder.model, tokenizerJSON: try Data(contentsOf: CheckpointFolder(baseDir).tokenizerURL),
+                       preprocessor: try CheckpointFolder(baseDir).loadPreprocessor(), loraTargets: config.loraTargets)
+        try CheckpointJSON.write(info, to: folder.model.appendingPathComponent(HalluCheckpointInfo.fileName))
+
+        var methodMetrics: [String: Double] = [:]
+        for m in methods { for (k, v) in try m.evaluate(ctx) { methodMetrics["\(m.id)/\(k)"] = v } }
+        var trained: ModelMetrics? = nil
+        if !config.skipEval {
+            log("evaluating the trained model")
+            var settings = EvalSettings()
+            settings.images = config.evalImages
+            settings.maxNewTokens = config.evalMaxNewTokens
+            var ev = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
+            ev.processors = methods.flatMap { $0.logitsProcessors(ctx) }
+            ev.log = log
+            try fm.createDirectory(at: folder.eval, withIntermediateDirectories: true)
+            var m = try ev.run(outDir: folder.eval)
+            m.extra = methodMetrics.isEmpty ? nil : methodMetrics
+            try CheckpointJSON.write(m, to: folder.eval.appendingPathComponent("metrics.json"))
+            trained = m
+            if evaluateBase && (baselineMetrics == nil || baselineMetrics?.settings != settings) {
+                log("evaluating the base model with the same settings")
+                let (bm, bc, bi) = try RunPipeline.loadModel(baseDir, dataDir: dataDir)
+                let bdir = folder.eval.appendingPathComponent("baseline")
+                try fm.createDirectory(at: bdir, withIntermediateDirectories: true)
+                var bev = ModelEvaluation(model: bm, codec: bc, images: bi, dataDir: dataDir, settings: settings)
+                bev.log = log
+                baselineMetrics = try bev.run(outDir: bdir)
+                try CheckpointJSON.write(baselineMetrics!, to: bdir.appendingPathComponent("metrics.json"))
+            }
+        }
+        let summary = RunSummary(method: config.method, seed: config.seed, seconds: Date().timeIntervalSince(start),
+                                 baseline: baselineMetrics, trained: trained, checkpoint: folder.model.path,
+                                 steps: trainer.state.step, finalLoss: trainer.state.lossHistory.last,
+                                 methodMetrics: methodMetrics)
+        try RunReport.write(summary: summary, folder: folder, dataDir: dataDir)
+        try CheckpointJSON.write(summary, to: folder.summary)
+        log(RunReport.table(summary))
+        return summary
+    }
+
+    func encodeConfig(_ c: RunConfig) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try enc.encode(c)
+    }
+
+    /// Freezing flags and LoRA.
+    func applyTrainingSetup(_ model: LlavaModel) throws {
+        model.setTrainable(true, prefixes: [""])
+        if config.lora {
+            model.applyLoRA(targets: config.loraTargets, rank: config.loraR, alpha: Float(config.loraAlpha),
+                            dropout: Float(config.loraDropout), scope: "model.language_model", seed: config.seed &+ 17)
+            if !config.freezeProjector { model.setTrainable(true, prefixes: ["model.multi_modal_projector"]) }
+            return
+        }
+        if config.freezeVision { model.setTrainable(false, prefixes: ["model.vision_tower"]) }
+        if config.freezeProjector { model.setTrainable(false, prefixes: ["model.multi_modal_projector"]) }
+        if config.freezeLanguageModel { model.setTrainable(false, prefixes: ["model.language_model", "lm_head"]) }
+    }
+
+    /// A checkpoint folder's model, its prompt codec and an image store for a data folder.
+    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil) throws -> (LlavaModel, PromptCodec, ImageStore) {
+        let model = try LlavaModel.load(dir, adapter: adapter)
+        let folder = CheckpointFolder(dir)
+        guard FileManager.default.fileExists(atPath: folder.tokenizerURL.path) else {
+            throw HalluError.file(dir.path, "checkpoint has no tokenizer.json")
+        }
+        let tok = try Tokenizer.load(folder.tokenizerURL.path)
+        let info = try HalluCheckpointInfo.load(dir)
+        let codec = try PromptCodec(tokenizer: tok, imageTokenIndex: model.config.imageTokenIndex, system: info.systemPrompt)
+        let size = model.config.vision.imageSize
+        let images = ImageStore(size: size, loader: ImagePipeline.loader(size: size, processor: try folder.loadPreprocessor(), root: dataDir))
+        return (model, codec, images)
+    }
+}
+
+/// Trains (once) and caches the default baseline: SFT from random initialisation on a data folder.
+public struct BaselineBuilder {
+    public let preset: String
+    public let dataDir: URL
+    public let registry: PluginRegistry
+    public let log: (String) -> Void
+
+    public var dir: URL {
+        let key = String(format: "%08x", UInt32(truncatingIfNeeded: dataDir.standardizedFileURL.path.hashValueStable))
+        return HalluCache.root.appendingPathComponent("baseline-\(preset)-\(key)")
+    }
+
+    /// The baseline's model folder and its evaluation (cached).
+    public func ensure() throws -> (model: URL, metrics: ModelMetrics?) {
+        let model = dir.appendingPathComponent("run/model"), metricsFile = dir.appendingPathComponent("run/eval/metrics.json")
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/summary.json").path) {
+            let m = try? CheckpointJSON.read(ModelMetrics.self, from: metricsFile.path)
+            return (model, m)
+        }
+        log("training the default \(preset) baseline on \(dataDir.path) (once; cached in \(dir.path))")
+        let initDir = dir.appendingPathComponent("init")
+        if !FileManager.default.fileExists(atPath: initDir.appendingPathComponent("config.json").path) {
+            let data = try Dataset.load(dataDir.path, kinds: [.sft, .preference, .contrastive], checkImages: false)
+            let tok = DefaultAssets.trainTokenizer(data)
+            guard let image = tok.id(of: "<image>") else { throw HalluError("baseline tokenizer lacks <image>") }
+            let preset: LlavaPreset = self.preset == "tiny" ? .tiny : .small
+            let world = try? WorldConfig.load(dataDir.appendingPathComponent(SceneWorld.Files.world).path)
+            let cfg = try preset.config(vocabSize: tok.vocabSize, imageSize: world?.imageSize ?? 32, imageTokenIndex: image,
+                                        bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId)
+            let m = LlavaModel(cfg, seed: 1234)
+            let tmpTok = FileManager.default.temporaryDirectory.appendingPathComponent("hallu-tok-\(getpid()).json")
+            try tok.save(tmpTok.path)
+            try m.save(to: initDir, tokenizerJSON: try Data(contentsOf: tmpTok), preprocessor: .square(cfg.vision.imageSize))
+            var info = HalluCheckpointInfo()
+            info.systemPrompt = DefaultAssets.worldSystemPrompt
+            try CheckpointJSON.write(info, to: initDir.appendingPathComponent(HalluCheckpointInfo.fileName))
+        }
+        var cfg = DefaultAssets.baselineConfig(preset: preset, seed: 0)
+        cfg.base = initDir.path
+        cfg.data = dataDir.path
+        cfg.runsDir = dir.path
+        cfg.name = "run"
+        let runDir = dir.appendingPathComponent("run")
+        let pipeline = RunPipeline(config: cfg, registry: registry, resume: FileManager.default.fileExists(atPath: runDir.path), log: log)
+        pipeline.evaluateBase = false
+        let s = try pipeline.run()
+        return (model, s.trained)
+    }
+}
