@@ -13,9 +13,26 @@ public enum DataReaders {
 
     /// Strips LLaVA's `<image>` placeholder and the newline beside it.
     public static func stripImageToken(_ s: String) -> String {
+        if !containsImageToken(s) {
+            // The common case; trimming by hand is much cheaper than Foundation's on Linux.
+            let u = Array(s.utf8)
+            func space(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+            var a = 0, b = u.count
+            while a < b && space(u[a]) { a += 1 }
+            while b > a && space(u[b - 1]) { b -= 1 }
+            return a == 0 && b == u.count ? s : String(decoding: u[a..<b], as: UTF8.self)
+        }
         var t = s.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n<image>", with: "")
         t = t.replacingOccurrences(of: "<image>", with: "")
         return t.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func containsImageToken(_ s: String) -> Bool {
+        let token = Array("<image>".utf8)
+        let u = Array(s.utf8)
+        guard u.count >= token.count else { return false }
+        for i in 0...(u.count - token.count) where u[i] == 0x3C && Array(u[i..<(i + token.count)]) == token { return true }
+        return false
     }
 
     // MARK: SFT

@@ -127,13 +127,14 @@ public struct ImageResolver: Sendable {
         for name in candidates where name.hasPrefix("/") {
             if !check || fm.fileExists(atPath: name) { return name }
         }
+        let base = root.path
         for name in candidates where !name.hasPrefix("/") {
             for f in folders {
-                let p = f.isEmpty ? root.appendingPathComponent(name).path : root.appendingPathComponent(f).appendingPathComponent(name).path
+                let p = f.isEmpty ? base + "/" + name : base + "/" + f + "/" + name
                 if !check || fm.fileExists(atPath: p) { return p }
             }
         }
-        let looked = folders.map { $0.isEmpty ? root.path : root.appendingPathComponent($0).path }.joined(separator: ", ")
+        let looked = folders.map { $0.isEmpty ? base : base + "/" + $0 }.joined(separator: ", ")
         throw HalluError("\(file): \(location): image \(candidates.map { "\"\($0)\"" }.joined(separator: " or ")) not found (looked in \(looked))")
     }
 
