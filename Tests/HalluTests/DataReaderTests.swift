@@ -132,6 +132,12 @@ private func message(_ body: () throws -> Void) -> String {
                             + "{\"id\": \"b\", \"image\": \"gone.png\", \"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}]}]", "l.json", in: dir)
     let m3 = message { _ = try DataReaders.llava(noImage, images: images) }
     #expect(m3.contains("l.json") && m3.contains("item 2") && m3.contains("gone.png"))
+    // Image folders outside the data folder are searched too.
+    let elsewhere = TestPaths.tempDir("imgs")
+    try AtomicFile.write(try PNGCodec.encode(RGBImage(width: 2, height: 2)), to: elsewhere.appendingPathComponent("gone.png"))
+    try AtomicFile.write(String(contentsOfFile: noImage, encoding: .utf8), to: dir.appendingPathComponent("sub/llava_train.json"))
+    let ds = try Dataset.load(dir.appendingPathComponent("sub").path, imageFolders: [dir.path, elsewhere.path])
+    #expect(ds.conversations.map(\.image) == [dir.appendingPathComponent("ok.png").path, elsewhere.appendingPathComponent("gone.png").path])
     // Unchecked resolution keeps the name (for question files whose images live elsewhere).
     #expect(try DataReaders.llava(noImage, images: ImageResolver(root: dir, check: false)).count == 2)
     // Malformed desc_data (order-preserving parser): line named.

@@ -340,9 +340,15 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
 /// The default world, timed (set HALLU_WORLD_TIMING=1; meant for `swift test -c release`).
 @Test(.enabled(if: ProcessInfo.processInfo.environment["HALLU_WORLD_TIMING"] != nil))
 func defaultWorldTiming() throws {
+    func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
     let dir = TestPaths.tempDir("default-world")
+    let cpu0 = cpuSeconds()
     let summary = try SceneWorld.synth(config: WorldConfig(), outDir: dir)
-    print("default world: \(summary.trainImages) train + \(summary.evalImages) eval images in \(summary.seconds) s at \(dir.path)")
+    print("default world: \(summary.trainImages) train + \(summary.evalImages) eval images in \(summary.seconds) s wall, \(cpuSeconds() - cpu0) s CPU, at \(dir.path)")
     let t0 = Date()
     let stats = try WorldStats.compute(folder: dir.path)
     print("stats in \(Date().timeIntervalSince(t0)) s\n" + stats.text())
