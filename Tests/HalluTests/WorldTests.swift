@@ -342,7 +342,7 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
 func defaultWorldTiming() throws {
     func cpuSeconds() -> Double {
         var u = rusage()
-        getrusage(RUSAGE_SELF, &u)
+        getrusage(RUSAGE_SELF.rawValue, &u)
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
     let dir = TestPaths.tempDir("default-world")

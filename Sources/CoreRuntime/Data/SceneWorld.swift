@@ -99,9 +99,11 @@ public enum SceneWorld {
         }
         try put(Files.scenes, OrderedJSON.linesText(images.map(WorldRecords.scene)))
         try put(Files.llava, OrderedJSON.listText(train.flatMap(WorldRecords.conversations)))
-        try put(Files.hsadpoPreference, OrderedJSON.linesText(train.map(WorldRecords.preference)))
+        // Pairs need a rejected text; only degenerate configs can fail to make one.
+        let paired = train.filter { !$0.rejected.isEmpty }
+        try put(Files.hsadpoPreference, OrderedJSON.linesText(paired.map(WorldRecords.preference)))
         try put(Files.hsadpoDetection, OrderedJSON.linesText(train.flatMap(WorldRecords.detection)))
-        try put(Files.hadpoDesc, WorldRecords.objectText(train.map(WorldRecords.descData)))
+        try put(Files.hadpoDesc, WorldRecords.objectText(paired.map(WorldRecords.descData)))
         try put(Files.hadpoPope, OrderedJSON.listText(train.map(WorldRecords.popeData)))
         try put(Files.hacl, OrderedJSON.listText(train.map(WorldRecords.hacl)))
         try put(Files.chairPrompts, OrderedJSON.linesText(eval.enumerated().map { WorldRecords.chairPrompt($0.offset, $0.element) }))
@@ -162,8 +164,12 @@ public enum SceneWorld {
         if fm.fileExists(atPath: outDir.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw HalluError.file(outDir.path, "exists and is not a folder") }
             let contents = try fm.contentsOfDirectory(atPath: outDir.path).filter { !$0.hasPrefix(".") }
+            // Only our own names (possibly from an interrupted export) may be replaced.
+            let ours = Set<String>([Files.scenes, Files.llava, Files.hsadpoPreference, Files.hsadpoDetection, Files.hadpoDesc,
+                                     Files.hadpoPope, Files.hacl, Files.chairPrompts, Files.chairGT, Files.shrFacts, Files.world,
+                                     "images"] + POPEStrategy.allCases.map(Files.pope))
             if !contents.isEmpty {
-                guard contents.contains(Files.world) else {
+                guard contents.contains(Files.world) || contents.allSatisfy(ours.contains) else {
                     throw HalluError.file(outDir.path, "folder is not empty and holds no scene world (\(Files.world)); choose an empty or new folder")
                 }
                 try? fm.removeItem(at: outDir.appendingPathComponent(Files.world))
