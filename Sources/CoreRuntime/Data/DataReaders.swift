@@ -13,9 +13,26 @@ public enum DataReaders {
 
     /// Strips LLaVA's `<image>` placeholder and the newline beside it.
     public static func stripImageToken(_ s: String) -> String {
+        if !containsImageToken(s) {
+            // The common case; trimming by hand is much cheaper than Foundation's on Linux.
+            let u = Array(s.utf8)
+            func space(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+            var a = 0, b = u.count
+            while a < b && space(u[a]) { a += 1 }
+            while b > a && space(u[b - 1]) { b -= 1 }
+            return a == 0 && b == u.count ? s : String(decoding: u[a..<b], as: UTF8.self)
+        }
         var t = s.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n<image>", with: "")
         t = t.replacingOccurrences(of: "<image>", with: "")
         return t.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func containsImageToken(_ s: String) -> Bool {
+        let token = Array("<image>".utf8)
+        let u = Array(s.utf8)
+        guard u.count >= token.count else { return false }
+        for i in 0...(u.count - token.count) where u[i] == 0x3C && Array(u[i..<(i + token.count)]) == token { return true }
+        return false
     }
 
     // MARK: SFT
@@ -23,9 +40,8 @@ public enum DataReaders {
     /// LLaVA conversation JSON (a list of `{"id", "image"?, "conversations": [{"from", "value"}]}`).
     public static func llava(_ path: String, images: ImageResolver) throws -> [Conversation] {
         try DataRecord.readAll(path).map { r in
-            let turns = try r.objects("conversations").enumerated().map { i, t -> ConversationTurn in
-                let tr = r.nested(t, "conversations[\(i)]")
-                return ConversationTurn(from: try tr.string("from"), value: try tr.string("value"))
+            let turns = try r.objects("conversations").map { t in
+                ConversationTurn(from: try t.string("from"), value: try t.string("value"))
             }
             guard !turns.isEmpty else { throw r.fail("\"conversations\" is empty") }
             let image = try r.optionalString("image").map { try images.resolve($0, file: path, location: r.location) }
@@ -113,10 +129,9 @@ public enum DataReaders {
         try DataRecord.readAll(path).enumerated().map { i, r in
             var prompt = "Give a brief description of the image."
             var caption: String? = try r.optionalString("text")
-            if r.values["conversations"] != nil {
-                let turns = try r.objects("conversations").enumerated().map { k, t in
-                    let tr = r.nested(t, "conversations[\(k)]")
-                    return ConversationTurn(from: try tr.string("from"), value: try tr.string("value"))
+            if r.has("conversations") {
+                let turns = try r.objects("conversations").map { t in
+                    ConversationTurn(from: try t.string("from"), value: try t.string("value"))
                 }
                 if let h = turns.first(where: \.isHuman) { prompt = stripImageToken(h.value) }
                 if let g = turns.first(where: { !$0.isHuman }) { caption = g.value }
@@ -124,7 +139,7 @@ public enum DataReaders {
             guard let caption else { throw r.fail("missing required key \"text\" (or a gpt turn in \"conversations\")") }
             let hallucinated = try r.strings("Hallucination caption")
             guard !hallucinated.isEmpty else { throw r.fail("\"Hallucination caption\" is empty") }
-            let id = r.values["id"] != nil ? try r.id("id") : String(i)
+            let id = r.has("id") ? try r.id("id") : String(i)
             return ContrastiveExample(id: id, image: try images.resolve(try r.string("image"), file: path, location: r.location),
                                       prompt: prompt, caption: caption, hallucinatedCaptions: hallucinated)
         }
@@ -135,8 +150,7 @@ public enum DataReaders {
     /// hallu's HSA-DPO detection JSONL (schema in docs/DATA.md).
     public static func detection(_ path: String, images: ImageResolver) throws -> [DetectionExample] {
         try DataRecord.readAll(path).map { r in
-            let sentences = try r.objects("sentences").enumerated().map { i, s -> DetectionSentence in
-                let sr = r.nested(s, "sentences[\(i)]")
+            let sentences = try r.objects("sentences").map { sr -> DetectionSentence in
                 let hallucinated = try sr.bool("hallucinated")
                 let typeName = try sr.optionalString("type")
                 let type = try typeName.map { name -> HallucinationType in
@@ -187,9 +201,16 @@ public enum DataReaders {
 
     /// The integer COCO id of an image key: an int, or a name such as "COCO_val2014_000000002239.jpg",
     /// "000000002239.jpg" or "images/eval/006000.png".
-    public static func imageId(_ value: Any) -> Int? {
-        if let n = value as? NSNumber, !DataRecord.isBool(n), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-        guard let s = value as? String else { return nil }
+    public static func imageId(_ value: OrderedJSON) -> Int? {
+        switch value {
+        case .int(let i): return i
+        case .string(let s): return imageId(s)
+        default: return nil
+        }
+    }
+
+    /// The integer id in an image name.
+    public static func imageId(_ s: String) -> Int? {
         var t = (s as NSString).lastPathComponent
         t = (t as NSString).deletingPathExtension
         if let r = t.range(of: "_", options: .backwards) { t = String(t[r.upperBound...]) }
@@ -200,8 +221,8 @@ public enum DataReaders {
     /// and the image id under `imageIdKey` (chair.py's `--caption_key` and `--image_id_key`).
     public static func chairCaptions(_ path: String, captionKey: String = "text", imageIdKey: String = "image_id") throws -> [CaptionRecord] {
         try DataRecord.readAll(path).map { r in
-            guard let raw = r.values[imageIdKey], !(raw is NSNull) else { throw r.fail("missing required key \"\(imageIdKey)\"") }
-            guard let id = imageId(raw) else { throw r.fail("\"\(imageIdKey)\" is not an image id: \(raw)") }
+            guard let raw = r.present(imageIdKey) else { throw r.fail("missing required key \"\(imageIdKey)\"") }
+            guard let id = imageId(raw) else { throw r.fail("\"\(imageIdKey)\" is not an image id: \(raw.text())") }
             return CaptionRecord(imageId: id, caption: try r.string(captionKey))
         }
     }
@@ -218,22 +239,21 @@ public enum DataReaders {
     public static func chairPrompts(_ path: String) throws -> [CHAIRPrompt] {
         try DataRecord.readAll(path).map { r in
             let image = try r.string("image")
-            let idSource: Any = r.values["image_id"] ?? image
-            guard let id = imageId(idSource) else { throw r.fail("cannot read an image id from \"\(image)\"") }
+            guard let id = r.present("image_id").flatMap(imageId) ?? imageId(image) else { throw r.fail("cannot read an image id from \"\(image)\"") }
             return CHAIRPrompt(questionId: try r.int("question_id"), image: image, imageId: id, text: try r.string("text"))
         }
     }
 
     /// CHAIR ground truth `{"<image id>": [node words]}`.
     public static func chairGroundTruth(_ path: String) throws -> [Int: [String]] {
-        guard let dict = try JSONFiles.readJSON(path) as? [String: Any] else {
+        guard case .object(let entries) = try OrderedJSON.read(path) else {
             throw HalluError.file(path, "expected a JSON object keyed by image id")
         }
         var out: [Int: [String]] = [:]
-        for (k, v) in dict {
+        for (k, v) in entries {
             guard let id = Int(k) else { throw HalluError.file(path, "key \"\(k)\" is not an integer image id") }
-            guard let words = v as? [String] else { throw HalluError.file(path, "key \"\(k)\": expected a list of words") }
-            out[id] = words
+            let r = DataRecord(file: path, location: "key \"\(k)\"", fields: [("words", v)])
+            out[id] = try r.strings("words")
         }
         return out
     }

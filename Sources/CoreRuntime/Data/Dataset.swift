@@ -31,14 +31,17 @@ public struct Dataset {
     public init(root: URL) { self.root = root }
 
     /// Loads the files of the requested kinds that exist in `folder`. With `checkImages`, every
-    /// image must exist (a missing one is an error naming the record).
-    public static func load(_ folder: String, kinds: Set<DataKind> = Set(DataKind.allCases), checkImages: Bool = true) throws -> Dataset {
+    /// image must exist (a missing one is an error naming the record). `imageFolders` are searched
+    /// before the defaults (e.g. a COCO or Visual Genome image folder kept elsewhere).
+    public static func load(_ folder: String, kinds: Set<DataKind> = Set(DataKind.allCases), checkImages: Bool = true,
+                            imageFolders: [String] = []) throws -> Dataset {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
             throw HalluError.file(folder, "data folder not found")
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL
-        let images = ImageResolver(root: root, check: checkImages)
+        let extra = imageFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let images = ImageResolver(root: root, folders: extra + ["", "images", "images/train", "images/eval"], check: checkImages)
         var ds = Dataset(root: root)
         func existing(_ names: [String]) -> [String] {
             names.filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) }

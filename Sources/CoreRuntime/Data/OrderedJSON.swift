@@ -36,47 +36,54 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
     /// Compact JSON text (", " and ": " separators, like Python's `json.dumps`).
     public func text() -> String {
-        var s = ""
-        write(into: &s, indent: nil, level: 0)
-        return s
+        var b: [UInt8] = []
+        write(into: &b, indent: nil, level: 0)
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// Indented JSON text (`indent` spaces per level).
     public func pretty(indent: Int = 2) -> String {
-        var s = ""
-        write(into: &s, indent: indent, level: 0)
-        return s
+        var b: [UInt8] = []
+        write(into: &b, indent: indent, level: 0)
+        return String(decoding: b, as: UTF8.self)
     }
 
-    private func write(into s: inout String, indent: Int?, level: Int) {
+    private static func newline(_ b: inout [UInt8], _ indent: Int?, _ level: Int) {
+        guard let n = indent else { return }
+        b.append(0x0A)
+        b.append(contentsOf: repeatElement(0x20, count: n * level))
+    }
+
+    /// Appends the UTF-8 JSON text of the value to `b`.
+    func write(into b: inout [UInt8], indent: Int?, level: Int) {
         switch self {
-        case .null: s += "null"
-        case .bool(let b): s += b ? "true" : "false"
-        case .int(let i): s += String(i)
-        case .number(let d): s += Self.format(d)
-        case .string(let t): Self.quote(t, into: &s)
+        case .null: b += Array("null".utf8)
+        case .bool(let v): b += Array((v ? "true" : "false").utf8)
+        case .int(let i): b += Array(String(i).utf8)
+        case .number(let d): b += Array(Self.format(d).utf8)
+        case .string(let t): Self.quote(t, into: &b)
         case .array(let items):
-            if items.isEmpty { s += "[]"; return }
-            s += "["
+            if items.isEmpty { b += [0x5B, 0x5D]; return }
+            b.append(0x5B)
             for (i, item) in items.enumerated() {
-                if i > 0 { s += indent == nil ? ", " : "," }
-                if let n = indent { s += "\n" + String(repeating: " ", count: n * (level + 1)) }
-                item.write(into: &s, indent: indent, level: level + 1)
+                if i > 0 { b.append(0x2C); if indent == nil { b.append(0x20) } }
+                Self.newline(&b, indent, level + 1)
+                item.write(into: &b, indent: indent, level: level + 1)
             }
-            if let n = indent { s += "\n" + String(repeating: " ", count: n * level) }
-            s += "]"
+            Self.newline(&b, indent, level)
+            b.append(0x5D)
         case .object(let kv):
-            if kv.isEmpty { s += "{}"; return }
-            s += "{"
+            if kv.isEmpty { b += [0x7B, 0x7D]; return }
+            b.append(0x7B)
             for (i, (k, v)) in kv.enumerated() {
-                if i > 0 { s += indent == nil ? ", " : "," }
-                if let n = indent { s += "\n" + String(repeating: " ", count: n * (level + 1)) }
-                Self.quote(k, into: &s)
-                s += ": "
-                v.write(into: &s, indent: indent, level: level + 1)
+                if i > 0 { b.append(0x2C); if indent == nil { b.append(0x20) } }
+                Self.newline(&b, indent, level + 1)
+                Self.quote(k, into: &b)
+                b += [0x3A, 0x20]
+                v.write(into: &b, indent: indent, level: level + 1)
             }
-            if let n = indent { s += "\n" + String(repeating: " ", count: n * level) }
-            s += "}"
+            Self.newline(&b, indent, level)
+            b.append(0x7D)
         }
     }
 
@@ -88,35 +95,41 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         return d.description
     }
 
-    static func quote(_ t: String, into s: inout String) {
-        s += "\""
-        for u in t.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            default:
-                if u.value < 0x20 {
-                    s += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-                } else {
-                    s.unicodeScalars.append(u)
-                }
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func quote(_ t: String, into b: inout [UInt8]) {
+        b.append(0x22)
+        for c in t.utf8 {
+            switch c {
+            case 0x22: b += [0x5C, 0x22]
+            case 0x5C: b += [0x5C, 0x5C]
+            case 0x0A: b += [0x5C, 0x6E]
+            case 0x0D: b += [0x5C, 0x72]
+            case 0x09: b += [0x5C, 0x74]
+            case 0..<0x20: b += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]]
+            default: b.append(c)
             }
         }
-        s += "\""
+        b.append(0x22)
     }
 
     /// A JSON list written one item per line: valid JSON that diffs and greps like JSON Lines.
     public static func listText(_ items: [OrderedJSON]) -> String {
         if items.isEmpty { return "[]\n" }
-        return "[\n" + items.map { $0.text() }.joined(separator: ",\n") + "\n]\n"
+        var b: [UInt8] = [0x5B, 0x0A]
+        for (i, item) in items.enumerated() {
+            if i > 0 { b += [0x2C, 0x0A] }
+            item.write(into: &b, indent: nil, level: 0)
+        }
+        b += [0x0A, 0x5D, 0x0A]
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// JSON Lines text: one compact value per line.
     public static func linesText(_ items: [OrderedJSON]) -> String {
-        items.map { $0.text() + "\n" }.joined()
+        var b: [UInt8] = []
+        for item in items { item.write(into: &b, indent: nil, level: 0); b.append(0x0A) }
+        return String(decoding: b, as: UTF8.self)
     }
 
     // MARK: parsing
@@ -127,8 +140,35 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
-        guard p.pos == p.bytes.count else { throw p.error("unexpected text after the JSON value") }
+        guard p.pos == p.end else { throw p.error("unexpected text after the JSON value") }
         return v
+    }
+
+    /// Parses JSON Lines: one value per non-blank line (LF or CRLF), with 1-based line numbers.
+    public static func parseLines(_ data: Data, path: String = "<jsonl>") throws -> [(line: Int, value: OrderedJSON)] {
+        var p = Parser(bytes: [UInt8](data), path: path)
+        var out: [(Int, OrderedJSON)] = []
+        var lineNo = 0
+        var start = 0
+        let n = p.bytes.count
+        while start < n {
+            var stop = start
+            while stop < n && p.bytes[stop] != 0x0A { stop += 1 }
+            lineNo += 1
+            p.pos = start
+            p.end = stop
+            p.lineBase = lineNo
+            p.lineStart = start
+            p.skipSpace()
+            if p.pos < stop {
+                let v = try p.value(depth: 0)
+                p.skipSpace()
+                guard p.pos == stop else { throw p.error("unexpected text after the JSON value") }
+                out.append((lineNo, v))
+            }
+            start = stop + 1
+        }
+        return out
     }
 
     /// Reads and parses a file (gzip is undone transparently).
@@ -140,21 +180,30 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         let bytes: [UInt8]
         let path: String
         var pos = 0
+        /// End of the text being parsed (the whole buffer, or one line of JSON Lines).
+        var end: Int
+        /// Line number of `lineStart` (for errors).
+        var lineBase = 1
+        var lineStart = 0
 
-        init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path }
+        init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path; self.end = bytes.count }
 
         func error(_ msg: String) -> HalluError {
-            let line = bytes[0..<min(pos, bytes.count)].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            let line = bytes[lineStart..<min(max(pos, lineStart), bytes.count)].reduce(lineBase) { $0 + ($1 == 0x0A ? 1 : 0) }
             return HalluError.file(path, line: line, "malformed JSON: \(msg)")
         }
 
         mutating func skipSpace() {
-            while pos < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[pos]) { pos += 1 }
+            while pos < end {
+                let c = bytes[pos]
+                guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+                pos += 1
+            }
         }
 
         mutating func expect(_ word: String) throws {
             let w = Array(word.utf8)
-            guard pos + w.count <= bytes.count, Array(bytes[pos..<(pos + w.count)]) == w else {
+            guard pos + w.count <= end, Array(bytes[pos..<(pos + w.count)]) == w else {
                 throw error("expected \(word)")
             }
             pos += w.count
@@ -162,24 +211,24 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
         mutating func value(depth: Int) throws -> OrderedJSON {
             guard depth < 512 else { throw error("nesting too deep") }
-            guard pos < bytes.count else { throw error("unexpected end of input") }
+            guard pos < end else { throw error("unexpected end of input") }
             switch bytes[pos] {
             case UInt8(ascii: "{"):
                 pos += 1
                 var kv: [(String, OrderedJSON)] = []
                 skipSpace()
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(kv) }
+                if pos < end, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(kv) }
                 while true {
                     skipSpace()
-                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a key string") }
+                    guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a key string") }
                     let k = try string()
                     skipSpace()
-                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(k)\"") }
+                    guard pos < end, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(k)\"") }
                     pos += 1
                     skipSpace()
                     kv.append((k, try value(depth: depth + 1)))
                     skipSpace()
-                    guard pos < bytes.count else { throw error("unterminated object") }
+                    guard pos < end else { throw error("unterminated object") }
                     if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
                     if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(kv) }
                     throw error("expected ',' or '}' in object")
@@ -188,12 +237,12 @@ public indirect enum OrderedJSON: Equatable, Sendable {
                 pos += 1
                 var items: [OrderedJSON] = []
                 skipSpace()
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                if pos < end, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
                 while true {
                     skipSpace()
                     items.append(try value(depth: depth + 1))
                     skipSpace()
-                    guard pos < bytes.count else { throw error("unterminated array") }
+                    guard pos < end else { throw error("unterminated array") }
                     if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
                     if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
                     throw error("expected ',' or ']' in array")
@@ -209,7 +258,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         mutating func number() throws -> OrderedJSON {
             let start = pos
             var isFloat = false
-            while pos < bytes.count {
+            while pos < end {
                 let c = bytes[pos]
                 if (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") { pos += 1; continue }
                 if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { isFloat = true; pos += 1; continue }
@@ -223,7 +272,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         }
 
         mutating func hex4() throws -> UInt32 {
-            guard pos + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[pos..<(pos + 4)], as: UTF8.self), radix: 16) else {
+            guard pos + 4 <= end, let v = UInt32(String(decoding: bytes[pos..<(pos + 4)], as: UTF8.self), radix: 16) else {
                 throw error("bad \\u escape")
             }
             pos += 4
@@ -232,15 +281,23 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
         mutating func string() throws -> String {
             pos += 1
-            var out = [UInt8]()
+            // Fast path: no escapes before the closing quote.
+            let start = pos
+            while pos < end {
+                let c = bytes[pos]
+                if c == 0x22 { pos += 1; return String(decoding: bytes[start..<(pos - 1)], as: UTF8.self) }
+                if c == 0x5C || c < 0x20 { break }
+                pos += 1
+            }
+            var out = Array(bytes[start..<pos])
             while true {
-                guard pos < bytes.count else { throw error("unterminated string") }
+                guard pos < end else { throw error("unterminated string") }
                 let c = bytes[pos]
                 pos += 1
                 if c == UInt8(ascii: "\"") { break }
                 if c < 0x20 { throw error("control character in string") }
                 if c != UInt8(ascii: "\\") { out.append(c); continue }
-                guard pos < bytes.count else { throw error("unterminated escape") }
+                guard pos < end else { throw error("unterminated escape") }
                 let e = bytes[pos]
                 pos += 1
                 switch e {
@@ -254,7 +311,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try hex4()
-                    if code >= 0xD800 && code < 0xDC00, pos + 6 <= bytes.count,
+                    if code >= 0xD800 && code < 0xDC00, pos + 6 <= end,
                        bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
                         pos += 2
                         let low = try hex4()

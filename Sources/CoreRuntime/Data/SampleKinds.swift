@@ -112,7 +112,7 @@ public struct DetectionExample: Equatable, Sendable {
 /// folder and its image folders; a missing image is an error naming the record, never a blank image.
 public struct ImageResolver: Sendable {
     public let root: URL
-    /// Sub-folders of `root` searched in order ("" is the root itself).
+    /// Folders searched in order: relative ones under `root` ("" is the root itself), absolute ones as they are.
     public let folders: [String]
     /// When false, names are resolved against `root` without checking that the file exists.
     public let check: Bool
@@ -127,13 +127,14 @@ public struct ImageResolver: Sendable {
         for name in candidates where name.hasPrefix("/") {
             if !check || fm.fileExists(atPath: name) { return name }
         }
+        let base = root.path
         for name in candidates where !name.hasPrefix("/") {
             for f in folders {
-                let p = f.isEmpty ? root.appendingPathComponent(name).path : root.appendingPathComponent(f).appendingPathComponent(name).path
+                let p = f.isEmpty ? base + "/" + name : (f.hasPrefix("/") ? f : base + "/" + f) + "/" + name
                 if !check || fm.fileExists(atPath: p) { return p }
             }
         }
-        let looked = folders.map { $0.isEmpty ? root.path : root.appendingPathComponent($0).path }.joined(separator: ", ")
+        let looked = folders.map { $0.isEmpty ? base : ($0.hasPrefix("/") ? $0 : base + "/" + $0) }.joined(separator: ", ")
         throw HalluError("\(file): \(location): image \(candidates.map { "\"\($0)\"" }.joined(separator: " or ")) not found (looked in \(looked))")
     }
 

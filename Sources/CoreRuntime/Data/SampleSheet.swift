@@ -7,21 +7,18 @@ public enum SampleSheet {
     /// `scale` is the pixel scale of each image; `columns` how many images per row.
     public static func render(folder: String, count: Int, scale: Int = 6, columns: Int = 4) throws -> RGBImage {
         let scenesPath = (folder as NSString).appendingPathComponent(SceneWorld.Files.scenes)
-        let records = try JSONFiles.readJSONLines(scenesPath)
         guard count > 0 else { throw HalluError("sample sheet needs a positive image count") }
         var tiles: [(RGBImage, [String])] = []
-        for (line, r) in records.prefix(count) {
-            guard let rel = r["image"] as? String else { throw HalluError.missingKey("image", in: scenesPath, line: line) }
-            let img = try ImageFile.load((folder as NSString).appendingPathComponent(rel))
-            var text = ["#\(r["id"] ?? "?") \(r["split"] ?? "") \(r["scene"] ?? "")"]
-            for o in (r["objects"] as? [[String: Any]]) ?? [] {
-                let size = (o["size"] as? String) == "large" ? "L " : ""
-                let box = ((o["box"] as? [Any]) ?? []).map { "\($0)" }.joined(separator: ",")
-                text.append("\(size)\(o["color"] ?? "") \(o["category"] ?? "") [\(box)]")
+        for r in try firstRecords(scenesPath, count) {
+            let img = try ImageFile.load((folder as NSString).appendingPathComponent(try r.string("image")))
+            var text = ["#\(try r.id("id")) \(try r.string("split")) \(try r.string("scene"))"]
+            for o in try r.objects("objects") {
+                let size = try o.string("size") == "large" ? "L " : ""
+                let box = try o.ints("box").map(String.init).joined(separator: ",")
+                text.append("\(size)\(try o.string("color")) \(try o.string("category")) [\(box)]")
             }
-            if let undrawn = r["undrawn_mentions"] as? [String], !undrawn.isEmpty {
-                text.append("undrawn: " + undrawn.joined(separator: ", "))
-            }
+            let undrawn = try r.strings("undrawn_mentions")
+            if !undrawn.isEmpty { text.append("undrawn: " + undrawn.joined(separator: ", ")) }
             tiles.append((img, text))
         }
         guard !tiles.isEmpty else { throw HalluError.file(scenesPath, "no images listed") }
@@ -43,6 +40,20 @@ public enum SampleSheet {
             }
         }
         return sheet
+    }
+
+    /// The first `count` records of a JSON Lines file, without parsing the rest.
+    static func firstRecords(_ path: String, _ count: Int) throws -> [DataRecord] {
+        let data = try JSONFiles.readData(path)
+        var end = data.startIndex, lines = 0
+        while end < data.endIndex && lines < count {
+            if data[end] == 0x0A { lines += 1 }
+            end += 1
+        }
+        return try OrderedJSON.parseLines(data[data.startIndex..<end], path: path).map { line, value in
+            guard case .object(let kv) = value else { throw HalluError.file(path, line: line, "expected a JSON object") }
+            return DataRecord(file: path, location: "line \(line)", fields: kv)
+        }
     }
 
     /// Renders and saves the sheet as PNG.

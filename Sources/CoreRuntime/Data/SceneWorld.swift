@@ -79,7 +79,7 @@ public enum SceneWorld {
                 for i in (c * chunk)..<min(total, (c + 1) * chunk) {
                     do {
                         let (g, png) = try generate(world: world, index: i, digits: digits)
-                        try AtomicFile.write(png, to: outDir.appendingPathComponent(g.imagePath))
+                        try writeReplacing(png, to: outDir.path + "/" + g.imagePath)
                         buf[i] = g
                     } catch {
                         lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
@@ -99,9 +99,11 @@ public enum SceneWorld {
         }
         try put(Files.scenes, OrderedJSON.linesText(images.map(WorldRecords.scene)))
         try put(Files.llava, OrderedJSON.listText(train.flatMap(WorldRecords.conversations)))
-        try put(Files.hsadpoPreference, OrderedJSON.linesText(train.map(WorldRecords.preference)))
+        // Pairs need a rejected text; only degenerate configs can fail to make one.
+        let paired = train.filter { !$0.rejected.isEmpty }
+        try put(Files.hsadpoPreference, OrderedJSON.linesText(paired.map(WorldRecords.preference)))
         try put(Files.hsadpoDetection, OrderedJSON.linesText(train.flatMap(WorldRecords.detection)))
-        try put(Files.hadpoDesc, WorldRecords.objectText(train.map(WorldRecords.descData)))
+        try put(Files.hadpoDesc, WorldRecords.objectText(paired.map(WorldRecords.descData)))
         try put(Files.hadpoPope, OrderedJSON.listText(train.map(WorldRecords.popeData)))
         try put(Files.hacl, OrderedJSON.listText(train.map(WorldRecords.hacl)))
         try put(Files.chairPrompts, OrderedJSON.linesText(eval.enumerated().map { WorldRecords.chairPrompt($0.offset, $0.element) }))
@@ -118,6 +120,42 @@ public enum SceneWorld {
                             seconds: Date().timeIntervalSince(start), files: written)
     }
 
+    /// Writes a file through a temporary name and a rename, like `AtomicFile`, but without an fsync
+    /// per file: thousands of small images would otherwise wait on the disk thousands of times.
+    /// world.json, written last through `AtomicFile`, is what marks an export complete.
+    static func writeReplacing(_ data: Data, to path: String) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw HalluError.file(path, "cannot create file (errno \(errno))") }
+        let ok = data.withUnsafeBytes { buf -> Bool in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { return false }
+                off += n
+            }
+            return true
+        }
+        let closed = close(fd) == 0
+        guard ok, closed, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw HalluError.file(path, "could not write file (errno \(errno))")
+        }
+    }
+
+    /// Returns `outDir` holding the world of `config`: reused when its world.json matches the config
+    /// (a complete earlier export), generated otherwise. This is how the embedded default data is
+    /// made once and cached.
+    @discardableResult
+    public static func cached(config: WorldConfig, outDir: URL) throws -> URL {
+        let world = outDir.appendingPathComponent(Files.world).path
+        if FileManager.default.fileExists(atPath: world), let existing = try? WorldConfig.load(world), existing == config.resolved {
+            return outDir
+        }
+        try synth(config: config, outDir: outDir)
+        return outDir
+    }
+
     /// Refuses to write into a folder that holds something other than a scene world, and clears
     /// the images of a previous world so none are left over from a larger one.
     static func prepare(_ outDir: URL) throws {
@@ -126,8 +164,12 @@ public enum SceneWorld {
         if fm.fileExists(atPath: outDir.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw HalluError.file(outDir.path, "exists and is not a folder") }
             let contents = try fm.contentsOfDirectory(atPath: outDir.path).filter { !$0.hasPrefix(".") }
+            // Only our own names (possibly from an interrupted export) may be replaced.
+            let ours = Set<String>([Files.scenes, Files.llava, Files.hsadpoPreference, Files.hsadpoDetection, Files.hadpoDesc,
+                                     Files.hadpoPope, Files.hacl, Files.chairPrompts, Files.chairGT, Files.shrFacts, Files.world,
+                                     "images"] + POPEStrategy.allCases.map(Files.pope))
             if !contents.isEmpty {
-                guard contents.contains(Files.world) else {
+                guard contents.contains(Files.world) || contents.allSatisfy(ours.contains) else {
                     throw HalluError.file(outDir.path, "folder is not empty and holds no scene world (\(Files.world)); choose an empty or new folder")
                 }
                 try? fm.removeItem(at: outDir.appendingPathComponent(Files.world))

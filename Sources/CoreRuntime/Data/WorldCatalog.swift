@@ -81,7 +81,7 @@ public enum WorldCatalog {
         SceneType(name: "sports field", background: RGB(72, 118, 92), texture: .mown,
                   typical: ["person", "bench", "sports ball", "baseball bat", "baseball glove", "tennis racket",
                             "frisbee"]),
-        SceneType(name: "ski slope", background: RGB(150, 156, 170), texture: .gradient,
+        SceneType(name: "snowy slope", background: RGB(150, 156, 170), texture: .gradient,
                   typical: ["person", "skis", "snowboard", "backpack"]),
     ]
 

@@ -17,31 +17,30 @@ public struct GlyphSet: Sendable {
     /// Draws the glyphs; fails when `minHamming` is too strict to fill all 80.
     public init(minHamming: Int) throws {
         var rng = WorldRNG(seed: Self.seed)
-        var out: [[Bool]] = []
+        var masks: [UInt64] = []
         var tries = 0
-        while out.count < WorldCatalog.categories.count {
+        while masks.count < WorldCatalog.categories.count {
             tries += 1
-            guard tries < 2_000_000 else {
+            guard tries < 500_000 else {
                 throw HalluError("cannot draw \(WorldCatalog.categories.count) glyphs at least \(minHamming) pixels apart; lower glyph_min_hamming")
             }
+            // 32 random bits fill the left half; the right half mirrors it.
             let bits = rng.next()
-            var g = [Bool](repeating: false, count: 64)
+            var m: UInt64 = 0
             for row in 0..<8 {
-                for col in 0..<4 {
-                    let on = (bits >> UInt64(row * 4 + col)) & 1 == 1
-                    g[row * 8 + col] = on
-                    g[row * 8 + 7 - col] = on
+                for col in 0..<4 where (bits >> UInt64(row * 4 + col)) & 1 == 1 {
+                    m |= 1 << UInt64(row * 8 + col)
+                    m |= 1 << UInt64(row * 8 + 7 - col)
                 }
             }
-            let filled = g.filter { $0 }.count
-            guard filled >= 22, filled <= 42 else { continue }
-            guard out.allSatisfy({ Self.distance($0, g) >= minHamming }) else { continue }
-            out.append(g)
+            guard (22...42).contains(m.nonzeroBitCount) else { continue }
+            guard masks.allSatisfy({ ($0 ^ m).nonzeroBitCount >= minHamming }) else { continue }
+            masks.append(m)
         }
-        glyphs = out
-        var m = Int.max
-        for i in 0..<out.count { for j in (i + 1)..<out.count { m = min(m, Self.distance(out[i], out[j])) } }
-        minDistance = m
+        glyphs = masks.map { m in (0..<64).map { (m >> UInt64($0)) & 1 == 1 } }
+        var d = Int.max
+        for i in 0..<masks.count { for j in (i + 1)..<masks.count { d = min(d, (masks[i] ^ masks[j]).nonzeroBitCount) } }
+        minDistance = d
     }
 
     /// Number of differing pixels.

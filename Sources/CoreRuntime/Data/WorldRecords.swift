@@ -42,10 +42,10 @@ enum WorldRecords {
 
     /// hsa_dpo_preference.jsonl: one faithful-vs-hallucinated pair per image.
     static func preference(_ g: GeneratedImage) -> OrderedJSON {
-        let r = g.rejected.first
+        let r = g.rejected[0]
         return .obj(["id": .int(g.scene.id), "image": .string(g.imagePath), "question": .string(g.detailPrompt),
-                     "chosen": .string(g.chosen.text), "rejected": .string(r?.description.text ?? g.chosen.text),
-                     "chosen_score": .number(1), "rejected_score": .number(r?.score ?? 0)])
+                     "chosen": .string(g.chosen.text), "rejected": .string(r.description.text),
+                     "chosen_score": .number(1), "rejected_score": .number(r.score)])
     }
 
     static func sentenceLabels(_ d: WorldDescription) -> OrderedJSON {

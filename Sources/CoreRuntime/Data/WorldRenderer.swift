@@ -32,11 +32,16 @@ public struct WorldRenderer: Sendable {
                 }
             }
         }
-        let sigma = world.config.noiseSigma * 255
-        if sigma > 0 {
+        // Noise: the sum of four 16-bit uniforms from one 64-bit draw, centred and scaled to the
+        // configured sigma (an Irwin-Hall approximation of a Gaussian). Integers plus one multiply
+        // and a rounding: bit-identical on every machine.
+        let sumSD = 65_536 / 3.0.squareRoot()
+        let scale = world.config.noiseSigma * 255 / sumSD
+        if scale > 0 {
             for i in 0..<img.pixels.count {
-                let v = Double(img.pixels[i]) + rng.normal() * sigma
-                img.pixels[i] = Self.clamp(Int(v.rounded()))
+                let r = rng.next()
+                let n = Int(r & 0xFFFF) + Int((r >> 16) & 0xFFFF) + Int((r >> 32) & 0xFFFF) + Int(r >> 48) - 131_070
+                img.pixels[i] = Self.clamp(Int(img.pixels[i]) + Int((Double(n) * scale).rounded()))
             }
         }
         return img

@@ -48,7 +48,7 @@ public struct WorldStats: Codable, Equatable, Sendable {
         var overByCount: [Int: (Int, Int)] = [:]
         for r in try DataRecord.readAll(path(SceneWorld.Files.scenes)) {
             let split = try r.string("split")
-            let objects = try r.objects("objects").enumerated().map { i, o in try r.nested(o, "objects[\(i)]").string("category") }
+            let objects = try r.objects("objects").map { try $0.string("category") }
             let scene = try r.string("scene")
             if split == "train" { s.trainImages += 1 } else { s.evalImages += 1 }
             s.objectsPerImage[String(objects.count), default: 0] += 1
@@ -87,8 +87,8 @@ public struct WorldStats: Codable, Equatable, Sendable {
         let det = path(SceneWorld.Files.hsadpoDetection)
         if FileManager.default.fileExists(atPath: det) {
             for r in try DataRecord.readAll(det) where (try r.id("id")).hasSuffix("-rejected") {
-                for (i, sentence) in try r.objects("sentences").enumerated() {
-                    if let t = try r.nested(sentence, "sentences[\(i)]").optionalString("type") { s.rejectedHallucinationTypes[t, default: 0] += 1 }
+                for sentence in try r.objects("sentences") {
+                    if let t = try sentence.optionalString("type") { s.rejectedHallucinationTypes[t, default: 0] += 1 }
                 }
             }
         }

@@ -1,0 +1,360 @@
+import Foundation
+import Testing
+@testable import CoreRuntime
+
+/// A small world shared by the tests that only read it (generated once per test process).
+private let smallWorld: (dir: URL, config: WorldConfig) = {
+    var c = WorldConfig()
+    c.trainImages = 120
+    c.evalImages = 80
+    c.seed = 7
+    let dir = TestPaths.tempDir("world")
+    _ = try! SceneWorld.synth(config: c, outDir: dir)
+    return (dir, c)
+}()
+
+/// CHAIR's caption parsing reduced to what the world's text needs (no plurals, no POS tags):
+/// lower-case words, the double-word merge, then the synonym table of the real evaluator.
+private struct MiniCHAIR {
+    let synonyms: [String: String]
+    let doubles: [String: String]
+
+    init() throws {
+        let v = try #require(try JSONFiles.readJSON(TestPaths.sharedData("CHAIR-metric-standalone/chair_vocab.json")) as? [String: Any])
+        synonyms = try #require(v["inverse_synonym_dict"] as? [String: String])
+        doubles = try #require(v["double_word_dict"] as? [String: String])
+    }
+
+    func nodes(_ text: String) -> [String] {
+        let words = text.lowercased().split { !$0.isLetter }.map(String.init)
+        var merged: [String] = []
+        var i = 0
+        while i < words.count {
+            if i + 1 < words.count, let d = doubles["\(words[i]) \(words[i + 1])"] { merged.append(d); i += 2 } else { merged.append(words[i]); i += 1 }
+        }
+        return merged.compactMap { synonyms[$0] }
+    }
+}
+
+private func allFiles(_ dir: URL) throws -> [(String, Data)] {
+    let fm = FileManager.default
+    let e = try #require(fm.enumerator(atPath: dir.path))
+    var out: [(String, Data)] = []
+    while let rel = e.nextObject() as? String {
+        var isDir: ObjCBool = false
+        let p = dir.appendingPathComponent(rel).path
+        if fm.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue { out.append((rel, try Data(contentsOf: URL(fileURLWithPath: p)))) }
+    }
+    return out.sorted { $0.0 < $1.0 }
+}
+
+/// FNV-1a over file names and contents.
+private func digest(_ files: [(String, Data)]) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for (name, data) in files {
+        for b in Array(name.utf8) + [0] + [UInt8](data) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+    }
+    return h
+}
+
+@Test func sameSeedSameBytes() throws {
+    var c = WorldConfig()
+    c.trainImages = 40
+    c.evalImages = 30
+    c.seed = 3
+    let a = TestPaths.tempDir("wa"), b = TestPaths.tempDir("wb"), d = TestPaths.tempDir("wd")
+    try SceneWorld.synth(config: c, outDir: a)
+    try SceneWorld.synth(config: c, outDir: b)
+    let fa = try allFiles(a), fb = try allFiles(b)
+    #expect(fa.count == 70 + 14)
+    #expect(fa.map(\.0) == fb.map(\.0))
+    #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
+    // Pinned: any change to these bytes must come with a new format_version.
+    print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
+    #expect(digest(fa) == 0x8C03_FA5E_D1B3_3B9A)
+    c.seed = 4
+    try SceneWorld.synth(config: c, outDir: d)
+    #expect(digest(try allFiles(d)) != digest(fa))
+    // Re-exporting into a world folder replaces it; a foreign non-empty folder is refused.
+    try SceneWorld.synth(config: c, outDir: a)
+    #expect(digest(try allFiles(a)) == digest(try allFiles(d)))
+    let foreign = TestPaths.tempDir("wf")
+    try AtomicFile.write("x", to: foreign.appendingPathComponent("notes.txt"))
+    #expect(throws: HalluError.self) { try SceneWorld.synth(config: c, outDir: foreign) }
+}
+
+@Test func everyExportedFileReadsBack() throws {
+    let (dir, c) = smallWorld
+    let ds = try Dataset.load(dir.path)
+    let yesNo = c.yesNoQuestionsPerImage
+    #expect(ds.conversations.count == c.trainImages * (2 + yesNo))
+    #expect(ds.preferences(.hsadpo).count == c.trainImages)
+    let wrongPope = try DataRecord.readAll(dir.appendingPathComponent("pope_data.json").path).filter { (try? $0.bool("correct")) == false }.count
+    #expect(ds.preferences(.hadpo).count == wrongPope + 2 * c.trainImages)
+    #expect(ds.contrastive.count == c.trainImages)
+    #expect(ds.detection.count >= c.trainImages)
+    #expect(ds.files.map(\.file) == ["llava_train.json", "hsa_dpo_preference.jsonl", "desc_data.json", "pope_data.json", "hacl.json", "hsa_dpo_detection.jsonl"])
+    let allImages = ds.conversations.compactMap(\.image) + ds.preferences.compactMap(\.image) + ds.contrastive.compactMap(\.image)
+    #expect(allImages.allSatisfy { FileManager.default.fileExists(atPath: $0) && $0.contains("/images/train/") })
+    // HA-DPO image ids resolve through scenes.jsonl.
+    let hadpo = ds.preferences(.hadpo)
+    #expect(hadpo.allSatisfy { $0.image!.hasSuffix(String(repeating: "0", count: 6 - $0.id.count) + $0.id + ".png") })
+    #expect(hadpo.allSatisfy { DataReaders.hadpoPrompts.contains($0.question) || $0.question.hasPrefix("Is there") })
+    // Scores: chosen 1, rejected by the severity mapping.
+    #expect(ds.preferences(.hsadpo).allSatisfy { $0.chosenScore == 1 && [0.3333, 0.6667, 1.0].contains($0.rejectedScore!) })
+    // Evaluation files.
+    let prompts = try DataReaders.chairPrompts(dir.appendingPathComponent("chair_prompts.jsonl").path)
+    let gt = try DataReaders.chairGroundTruth(dir.appendingPathComponent("chair_gt_objects.json").path)
+    #expect(prompts.count == c.evalImages && gt.count == c.evalImages)
+    #expect(Set(prompts.map(\.imageId)) == Set(gt.keys))
+    #expect(prompts.allSatisfy { FileManager.default.fileExists(atPath: dir.appendingPathComponent($0.image).path) })
+    for s in POPEStrategy.allCases {
+        let qs = try DataReaders.popeQuestions(dir.appendingPathComponent("pope_\(s.rawValue).jsonl").path)
+        #expect(!qs.isEmpty && qs.count % 6 == 0)
+    }
+    let shr = try DataRecord.readAll(dir.appendingPathComponent("shr_facts.jsonl").path)
+    #expect(shr.count == c.evalImages && shr.allSatisfy { !((try? $0.strings("facts")) ?? []).isEmpty })
+    // world.json reproduces the config.
+    let back = try WorldConfig.load(dir.appendingPathComponent("world.json").path)
+    #expect(back == c.resolved)
+    // Stats and the sample sheet work on the export.
+    let stats = try WorldStats.compute(folder: dir.path)
+    #expect(stats.trainImages == c.trainImages && stats.evalImages == c.evalImages)
+    #expect(stats.samples["sft"] == ds.conversations.count)
+    let sheet = try SampleSheet.render(folder: dir.path, count: 8)
+    #expect(sheet.width > 0 && sheet.height > 0)
+}
+
+@Test func popeFilesFollowPOPERules() throws {
+    let (dir, c) = smallWorld
+    var objectsByImage: [String: [String]] = [:]
+    var order: [String] = []
+    var freq: [String: Int] = [:]
+    var co: [String: [String: Int]] = [:]
+    var coOrder: [String: [String]] = [:]
+    for r in try DataRecord.readAll(dir.appendingPathComponent("scenes.jsonl").path) where (try? r.string("split")) == "eval" {
+        let objs = try r.objects("objects").map { try $0.string("category") }
+        guard objs.count >= c.popeSampleNum else { continue }
+        objectsByImage[try r.string("image")] = objs
+        for o in objs {
+            if freq[o] == nil { order.append(o) }
+            freq[o, default: 0] += 1
+            for p in objs where p != o {
+                if co[o, default: [:]][p] == nil { coOrder[o, default: []].append(p) }
+                co[o, default: [:]][p, default: 0] += 1
+            }
+        }
+    }
+    let popular = order.enumerated().sorted { (freq[$0.element]!, -$0.offset) > (freq[$1.element]!, -$1.offset) }.map(\.element)
+    for s in POPEStrategy.allCases {
+        let qs = try DataReaders.popeQuestions(dir.appendingPathComponent("pope_\(s.rawValue).jsonl").path)
+        #expect(qs.count == objectsByImage.count * 6)
+        #expect(qs.map(\.questionId) == Array(1...qs.count))
+        var i = 0
+        while i < qs.count {
+            let block = Array(qs[i..<(i + 6)])
+            let objs = try #require(objectsByImage[block[0].image])
+            #expect(block.allSatisfy { $0.image == block[0].image })
+            #expect(block.map(\.label) == ["yes", "no", "yes", "no", "yes", "no"])
+            #expect(block.enumerated().filter { $0.offset % 2 == 0 }.map(\.element.object) == Array(objs.prefix(3)))
+            var asked: [String] = []
+            for k in 0..<3 {
+                let pos = block[2 * k].object, neg = block[2 * k + 1].object
+                asked.append(pos)
+                #expect(!objs.contains(neg) && !asked.contains(neg), "negative \(neg) is in the image or repeated")
+                #expect(order.contains(neg), "negatives come from objects seen in the eval images")
+                let free = { (o: String) in !objs.contains(o) && !asked.contains(o) }
+                switch s {
+                case .random: break
+                case .popular: #expect(neg == popular.first(where: free))
+                case .adversarial:
+                    let ranked = (coOrder[pos] ?? []).enumerated().sorted {
+                        (co[pos]![$0.element]!, -$0.offset) > (co[pos]![$1.element]!, -$1.offset)
+                    }.map(\.element)
+                    if let want = ranked.first(where: free) { #expect(neg == want) }
+                }
+                asked.append(neg)
+            }
+            i += 6
+        }
+        // "an" before vowels, as POPE writes it.
+        for q in qs {
+            let article = "aeiou".contains(q.object.first!) ? "an" : "a"
+            #expect(q.text == "Is there \(article) \(q.object) in the image?")
+        }
+    }
+}
+
+@Test func textMentionsAreExactlyWhatCHAIRFinds() throws {
+    let (dir, _) = smallWorld
+    let chair = try MiniCHAIR()
+    for r in try DataRecord.readAll(dir.appendingPathComponent("scenes.jsonl").path) {
+        let objs = try r.objects("objects").map { try $0.string("category") }
+        let undrawn = try r.strings("undrawn_mentions")
+        let found = chair.nodes(try r.string("description"))
+        // Each object named once in its own sentence, then once more by the next sentence's relation.
+        let description = try r.string("description")
+        #expect(found.count == objs.count + max(0, objs.count - 1) + undrawn.count, "\(description)")
+        #expect(Set(found) == Set(objs + undrawn))
+        #expect(Set(undrawn).isDisjoint(with: objs))
+    }
+    // Rejected descriptions name exactly as many objects as the chosen ones.
+    let ds = try Dataset.load(dir.path, kinds: [.preference, .contrastive])
+    for p in ds.preferences where p.format == .hsadpo || p.chosen.hasPrefix("The image") {
+        #expect(chair.nodes(p.chosen).count == chair.nodes(p.rejected).count, "\(p.chosen) / \(p.rejected)")
+        #expect(p.chosen != p.rejected)
+    }
+    for e in ds.contrastive {
+        #expect(chair.nodes(e.caption).count == chair.nodes(e.hallucinatedCaptions[0]).count)
+    }
+    // Yes/no answers follow the POPE-style templates and CHAIR finds the object in them.
+    for conv in ds.conversations where conv.id.contains("yesno") {
+        let q = conv.turns[0].value, a = conv.turns[1].value
+        let object = try #require(DataReaders.popeObject(DataReaders.stripImageToken(q)))
+        #expect(a == WorldWriter.yesAnswer(object) || a == WorldWriter.noAnswer(object))
+        #expect(chair.nodes(a) == [try #require(WorldCatalog.category(named: object)).name])
+    }
+}
+
+@Test func catalogueWordsAreCHAIRWords() throws {
+    let chair = try MiniCHAIR()
+    #expect(WorldCatalog.categories.count == 80)
+    #expect(Set(WorldCatalog.categories.map(\.name)).count == 80)
+    for c in WorldCatalog.categories {
+        #expect(chair.nodes(c.name) == [c.name], "COCO name \(c.name)")
+        for s in c.synonyms { #expect(chair.nodes(s) == [c.name], "synonym \(s) of \(c.name)") }
+    }
+    // Template words, colours and scene names must never count as objects.
+    let fixed = WorldCatalog.colors.map(\.name) + WorldCatalog.sceneTypes.map(\.name) + WorldWriter.detailPrompts
+        + ["There is a large", "at the top left right bottom middle on in", "to the left of right of above below next to also",
+           "The image shows", "with and", "Yes, there is no in the image."]
+    for t in fixed { #expect(chair.nodes(t).isEmpty, "\(t)") }
+    // Default world: 24 categories, 8 scene types with 3 to 5 typical objects each.
+    let w = try WorldModel(config: WorldConfig())
+    #expect(w.categories.count == 24 && w.sceneTypes.count == 8)
+    #expect(w.typical.allSatisfy { (3...5).contains($0.count) }, "\(w.typical.map(\.count))")
+    #expect(Set(w.typical.flatMap { $0 }) == Set(w.categories.map(\.name)), "every category is typical somewhere")
+}
+
+@Test func glyphsAreFarApart() throws {
+    let g = try GlyphSet(minHamming: WorldConfig().glyphMinHamming)
+    #expect(g.glyphs.count == 80)
+    #expect(g.minDistance >= 24)
+    var symmetric = true
+    for glyph in g.glyphs {
+        for y in 0..<8 { for x in 0..<4 where glyph[y * 8 + x] != glyph[y * 8 + 7 - x] { symmetric = false } }
+    }
+    #expect(symmetric)
+    #expect(throws: HalluError.self) { _ = try GlyphSet(minHamming: 40) }
+}
+
+@Test func priorsAndOverDescriptionFollowTheConfig() throws {
+    let c = WorldConfig()
+    let w = try WorldModel(config: c)
+    let writer = WorldWriter(world: w)
+    var typical = 0, total = 0
+    var byCount: [Int: (Int, Int)] = [:]
+    var sizes: [Int: Int] = [:]
+    var large = 0
+    for i in 0..<4000 {
+        var r = WorldRNG(seed: 11, stream: 1, index: UInt64(i))
+        let s = w.sampleScene(id: i, split: .train, rng: &r)
+        sizes[s.objects.count, default: 0] += 1
+        let t = w.typical[w.sceneIndex(s.sceneType)!]
+        typical += s.objects.filter { t.contains($0.category) }.count
+        total += s.objects.count
+        large += s.objects.filter(\.large).count
+        #expect(Set(s.categories).count == s.objects.count)
+        var cells = Set<Int>()
+        for o in s.objects { for y in o.row..<(o.row + o.span) { for x in o.col..<(o.col + o.span) { #expect(cells.insert(y * 4 + x).inserted) } } }
+        var tr = WorldRNG(seed: 11, stream: 3, index: UInt64(i))
+        let over = writer.isOverDetailed(s, rng: &tr)
+        var e = byCount[s.objects.count] ?? (0, 0)
+        e.0 += over ? 1 : 0; e.1 += 1
+        byCount[s.objects.count] = e
+    }
+    #expect(Set(sizes.keys) == [2, 3, 4, 5])
+    #expect(Double(typical) / Double(total) > 0.7)
+    #expect(abs(Double(large) / Double(total) - c.largeObjectShare) < 0.03)
+    for (n, e) in byCount {
+        let want = c.overDescriptionShare[n - c.minObjects]
+        #expect(abs(Double(e.0) / Double(e.1) - want) < 0.05, "objects \(n): \(Double(e.0) / Double(e.1)) vs \(want)")
+    }
+}
+
+@Test func relationsAndPositionsAreGeometric() throws {
+    let a = WorldObject(category: "cup", color: "red", large: false, row: 0, col: 0)
+    let b = WorldObject(category: "bowl", color: "blue", large: false, row: 0, col: 1)
+    let big = WorldObject(category: "dog", color: "blue", large: true, row: 2, col: 1)
+    #expect(a.relation(to: b) == .leftOf && b.relation(to: a) == .rightOf)
+    #expect(a.touches(b) && !a.touches(big))
+    #expect(b.relation(to: big) == .above && big.relation(to: b) == .below)
+    #expect(big.box(cellSize: 8) == [8, 16, 16, 16])
+    let w = WorldWriter(world: try WorldModel(config: WorldConfig()))
+    #expect(w.position(a) == "at the top left")
+    #expect(w.position(big) == "at the bottom")
+    #expect(w.position(WorldObject(category: "cat", color: "red", large: true, row: 1, col: 1)) == "in the middle")
+    #expect(SpatialRelation.leftOf.opposite == .rightOf && SpatialRelation.above.opposite == .below)
+    #expect(HallucinatedDescription.score(severities: [1]) == 0.3333)
+    #expect(HallucinatedDescription.score(severities: [2]) == 0.6667)
+    #expect(HallucinatedDescription.score(severities: [3, 1]) == 1.0)
+}
+
+@Test func worldConfigDecodingNamesBadKeys() throws {
+    let ok = try WorldConfig.decode(Data(#"{"seed": 5, "train_images": 10}"#.utf8))
+    #expect(ok.seed == 5 && ok.trainImages == 10 && ok.evalImages == 500)
+    func msg(_ json: String) -> String {
+        do { _ = try WorldConfig.decode(Data(json.utf8), path: "w.json") } catch let e as HalluError { return e.message } catch { return "\(error)" }
+        return ""
+    }
+    #expect(msg(#"{"seeed": 5}"#).contains("\"seeed\""))
+    #expect(msg(#"{"train_images": "many"}"#).contains("train_images"))
+    #expect(msg(#"{"image_size": 30}"#).contains("image_size"))
+    #expect(msg(#"{"categories": ["cup", "unicorn"]}"#).contains("unicorn"))
+    #expect(msg(#"{"colors": ["orange"]}"#).contains("orange"))
+    #expect(msg(#"{"over_description_share": [0.5]}"#).contains("over_description_share"))
+    #expect(msg("{oops").contains("w.json"))
+    var c = WorldConfig()
+    try c.set("image_size", "48")
+    try c.set("scene_types", #"["kitchen", "farm"]"#)
+    #expect(c.imageSize == 48 && c.resolvedSceneTypes.map(\.name) == ["kitchen", "farm"])
+    #expect(throws: HalluError.self) { try c.set("nope", "1") }
+    // The resolved config survives a round trip through world.json's text.
+    let text = WorldConfig().resolved.json().pretty()
+    #expect(try WorldConfig.decode(Data(text.utf8)) == WorldConfig().resolved)
+}
+
+@Test func largerImagesAndOtherCategorySets() throws {
+    var c = WorldConfig()
+    c.imageSize = 48
+    c.numCategories = 48
+    c.trainImages = 12
+    c.evalImages = 12
+    let dir = TestPaths.tempDir("w48")
+    try SceneWorld.synth(config: c, outDir: dir)
+    let img = try ImageFile.load(dir.appendingPathComponent("images/train/000000.png").path)
+    #expect(img.width == 48 && img.height == 48)
+    #expect(try Dataset.load(dir.path).conversations.count == 12 * 6)
+}
+
+/// The default world, timed (set HALLU_WORLD_TIMING=1; meant for `swift test -c release`).
+@Test(.enabled(if: ProcessInfo.processInfo.environment["HALLU_WORLD_TIMING"] != nil))
+func defaultWorldTiming() throws {
+    func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+    let dir = TestPaths.tempDir("default-world")
+    let cpu0 = cpuSeconds()
+    let summary = try SceneWorld.synth(config: WorldConfig(), outDir: dir)
+    print("default world: \(summary.trainImages) train + \(summary.evalImages) eval images in \(summary.seconds) s wall, \(cpuSeconds() - cpu0) s CPU, at \(dir.path)")
+    let t0 = Date()
+    let stats = try WorldStats.compute(folder: dir.path)
+    print("stats in \(Date().timeIntervalSince(t0)) s\n" + stats.text())
+    let t1 = Date()
+    let ds = try Dataset.load(dir.path)
+    print("Dataset.load in \(Date().timeIntervalSince(t1)) s: " + DataKind.allCases.map { "\($0.rawValue) \(ds.count($0))" }.joined(separator: ", "))
+    try SampleSheet.save(folder: dir.path, count: 16, to: dir.appendingPathComponent("sheet.png"))
+    #expect(summary.seconds < 30)
+}
