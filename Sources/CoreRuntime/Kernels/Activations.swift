@@ -28,8 +28,8 @@ public enum Activation: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether `backward` can work from the output alone (then `x` may be the output).
-    var backwardUsesOutput: Bool { self == .tanh || self == .sigmoid || self == .exp }
+    /// Whether `activationBackward` uses the forward output `y` when given.
+    var backwardUsesOutput: Bool { self == .exp }
 }
 }
 
@@ -49,9 +49,9 @@ extension Kernels {
         }
     }
 
-    /// dx = dy · act'(x). For `tanh`, `sigmoid` and `exp`, pass the forward output as `y` to skip
-    /// recomputing it (otherwise it is recomputed from `x`); other activations ignore `y`.
-    /// dx may alias dy.
+    /// dx = dy · act'(x), computed from `x` (for tanh and sigmoid this keeps relative accuracy where
+    /// they saturate, which 1 - y² and y(1 - y) lose). For `exp`, pass the forward output as `y` to
+    /// skip recomputing it; other activations ignore `y`. dx may alias dy.
     public static func activationBackward(_ act: Activation, x: UnsafePointer<Float>, y: UnsafePointer<Float>? = nil,
                                           dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         let g = grainTranscendental
@@ -61,10 +61,8 @@ extension Kernels {
         case .quickGelu: map2(QuickGeluGrad.self, x, dy, dx, count, grain: g)
         case .silu: map2(SiluGrad.self, x, dy, dx, count, grain: g)
         case .relu: map2(ReluGrad.self, x, dy, dx, count, grain: grainSimple)
-        case .tanh:
-            if let y { map2(TanhGradFromY.self, y, dy, dx, count, grain: grainSimple) } else { map2(TanhGrad.self, x, dy, dx, count, grain: g) }
-        case .sigmoid:
-            if let y { map2(SigmoidGradFromY.self, y, dy, dx, count, grain: grainSimple) } else { map2(SigmoidGrad.self, x, dy, dx, count, grain: g) }
+        case .tanh: map2(TanhGrad.self, x, dy, dx, count, grain: g)
+        case .sigmoid: map2(SigmoidGrad.self, x, dy, dx, count, grain: g)
         case .exp:
             if let y { map2(MulOp.self, y, dy, dx, count, grain: grainSimple) } else { map2(ExpGrad.self, x, dy, dx, count, grain: g) }
         }
@@ -80,9 +78,9 @@ extension Kernels {
     public static func swigluBackward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
                                       dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int) {
         @inline(__always) func grads(_ g: V8, _ u: V8, _ d: V8) -> (V8, V8) {
-            let s = vsigmoid(g)
+            let (s, c) = vsigmoidAndComplement(g)
             let silu = g * s
-            let dsilu = s * vfma(g, 1 - s, V8(repeating: 1))
+            let dsilu = s * vfma(g, c, V8(repeating: 1))
             return (d * u * dsilu, d * silu)
         }
         spans(count, grain: grainTranscendental) { s, e in
@@ -116,18 +114,18 @@ enum GeluTanhGrad: BinaryOp {
     @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 {
         let x2 = x * x
         let u = geluK0 * vfma(geluK1 * x2, x, x)
-        let s = vsigmoid(u + u)
+        let (s, c) = vsigmoidAndComplement(u + u)
         let du = geluK0 * vfma(V8(repeating: 3 * geluK1), x2, V8(repeating: 1))
-        return dy * vfma(x * s * (1 - s), du + du, s)
+        return dy * vfma(x * s * c, du + du, s)
     }
 }
 enum GeluErfOp: UnaryOp {
-    @inline(__always) static func apply(_ x: V8) -> V8 { x * vnormalCDF(x) }
+    @inline(__always) static func apply(_ x: V8) -> V8 { x * vnormalCDFAndGaussian(x).cdf }
 }
 enum GeluErfGrad: BinaryOp {
     @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 {
-        let pdf = 0.398_942_280_401_432_7 * vexp(-0.5 * x * x)
-        return dy * vfma(x, pdf, vnormalCDF(x))
+        let (cdf, gauss) = vnormalCDFAndGaussian(x)
+        return dy * vfma(x, 0.398_942_280_401_432_7 * gauss, cdf)
     }
 }
 enum QuickGeluOp: UnaryOp {
@@ -135,8 +133,8 @@ enum QuickGeluOp: UnaryOp {
 }
 enum QuickGeluGrad: BinaryOp {
     @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 {
-        let s = vsigmoid(1.702 * x)
-        return dy * vfma(1.702 * x * s, 1 - s, s)
+        let (s, c) = vsigmoidAndComplement(1.702 * x)
+        return dy * vfma(1.702 * x * s, c, s)
     }
 }
 enum SiluOp: UnaryOp {
@@ -144,8 +142,8 @@ enum SiluOp: UnaryOp {
 }
 enum SiluGrad: BinaryOp {
     @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 {
-        let s = vsigmoid(x)
-        return dy * s * vfma(x, 1 - s, V8(repeating: 1))
+        let (s, c) = vsigmoidAndComplement(x)
+        return dy * s * vfma(x, c, V8(repeating: 1))
     }
 }
 enum SwigluOp: BinaryOp {
@@ -155,19 +153,13 @@ enum TanhOp: UnaryOp {
     @inline(__always) static func apply(_ x: V8) -> V8 { vtanh(x) }
 }
 enum TanhGrad: BinaryOp {
-    @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 { let t = vtanh(x); return dy * vfma(-t, t, V8(repeating: 1)) }
-}
-enum TanhGradFromY: BinaryOp {
-    @inline(__always) static func apply(_ y: V8, _ dy: V8) -> V8 { dy * vfma(-y, y, V8(repeating: 1)) }
+    @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 { dy * vtanhDerivative(x) }
 }
 enum SigmoidOp: UnaryOp {
     @inline(__always) static func apply(_ x: V8) -> V8 { vsigmoid(x) }
 }
 enum SigmoidGrad: BinaryOp {
-    @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 { let s = vsigmoid(x); return dy * s * (1 - s) }
-}
-enum SigmoidGradFromY: BinaryOp {
-    @inline(__always) static func apply(_ y: V8, _ dy: V8) -> V8 { dy * y * (1 - y) }
+    @inline(__always) static func apply(_ x: V8, _ dy: V8) -> V8 { let (s, c) = vsigmoidAndComplement(x); return dy * s * c }
 }
 enum ExpOp: UnaryOp {
     @inline(__always) static func apply(_ x: V8) -> V8 { vexp(x) }

@@ -87,6 +87,22 @@ typealias V8 = SIMD8<Float>
     1 / (1 + vexp(-x))
 }
 
+/// σ(x) and 1 - σ(x), each with full relative accuracy: with e = e^-x, σ = 1/(1+e) and
+/// 1 - σ = e·σ (no cancellation as σ -> 1). The argument is capped at 87 so e stays finite.
+@inline(__always) func vsigmoidAndComplement(_ x: V8) -> (s: V8, oneMinus: V8) {
+    let nx = -x
+    let e = vexp(nx.replacing(with: 87, where: nx .> 87))
+    let s = 1 / (1 + e)
+    return (s, e * s)
+}
+
+/// 1 - tanh²(x) = 4q/(1+q)² with q = e^(-2|x|), accurate where tanh saturates.
+@inline(__always) func vtanhDerivative(_ x: V8) -> V8 {
+    let q = vexp(-2 * vabs(x))
+    let d = 1 + q
+    return 4 * q / (d * d)
+}
+
 /// tanh(x): an odd polynomial near 0 (keeps relative accuracy for tiny x), 1 - 2/(e^{2|x|}+1) beyond.
 @inline(__always) func vtanh(_ x: V8) -> V8 {
     let ax = vabs(x)
@@ -102,9 +118,18 @@ typealias V8 = SIMD8<Float>
     return large.replacing(with: small, where: ax .< 0.625)
 }
 
-/// erfc(z) for z >= 0 (Numerical Recipes' `erfcc`, fractional error < 1.2e-7).
-@inline(__always) func verfcNonNegative(_ z: V8) -> V8 {
-    let t = 1 / (1 + 0.5 * z)
+/// Φ(x), the standard normal CDF, and e^(-x²/2), both with relative accuracy ~1e-7 in the tails.
+///
+/// Uses erfc(z) = t·exp(-z² + P(t)), t = 1/(1 + z/2) (Numerical Recipes' `erfcc`, fractional error
+/// < 1.2e-7) with z = |x|/√2. In float32 the exponent -z² is large in the tails, so it is kept exact:
+/// x² = xx + xxLow (FMA error term), z² = xx/2 + xxLow/2, and e^(-z²) is computed from the exact
+/// float xx/2 with the small remainder folded into the second factor.
+@inline(__always) func vnormalCDFAndGaussian(_ x: V8) -> (cdf: V8, gauss: V8) {
+    let xx = x * x
+    let xxLow = vfma(x, x, -xx)
+    let zz = 0.5 * xx, zzLow = 0.5 * xxLow
+    let z = vabs(x) * 0.707_106_781_186_547_5
+    let t = 1 / vfma(V8(repeating: 0.5), z, V8(repeating: 1))
     var p = V8(repeating: 0.170_872_77)
     p = vfma(p, t, V8(repeating: -0.822_152_23))
     p = vfma(p, t, V8(repeating: 1.488_515_87))
@@ -115,12 +140,9 @@ typealias V8 = SIMD8<Float>
     p = vfma(p, t, V8(repeating: 0.374_091_96))
     p = vfma(p, t, V8(repeating: 1.000_023_68))
     p = vfma(p, t, V8(repeating: -1.265_512_23))
-    return t * vexp(vfma(-z, z, p))
-}
-
-/// Φ(x), the standard normal CDF, with relative accuracy in both tails.
-@inline(__always) func vnormalCDF(_ x: V8) -> V8 {
-    let e = verfcNonNegative(vabs(x) * 0.707_106_781_186_547_5)
-    let half = 0.5 * e
-    return (1 - half).replacing(with: half, where: x .< 0)
+    let g = vexp(-zz)
+    let erfc = t * g * vexp(p - zzLow)
+    let half = 0.5 * erfc
+    let cdf = (1 - half).replacing(with: half, where: x .< 0)
+    return (cdf, g * (1 - zzLow))
 }
