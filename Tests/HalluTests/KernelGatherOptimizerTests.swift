@@ -77,3 +77,20 @@ import Testing
     #expect(KT.maxRel(p, pd, floor: 1e-2) < 1e-5)
     #expect(KT.maxRel(m, md, floor: 1e-3) < 1e-5)
 }
+
+@Test func kernelVectorSquareRootIsAccurate() {
+    var rng = KT.Random(3)
+    var worst = 0.0
+    for _ in 0..<2000 {
+        var v = V8()
+        for l in 0..<8 { v[l] = Float(pow(10, Double(rng.float(-30, 30)))) }
+        let r = vsqrt(v)
+        for l in 0..<8 {
+            let want = Double(v[l]).squareRoot()
+            worst = max(worst, abs(Double(r[l]) - want) / want)
+        }
+    }
+    #expect(worst < 1.2e-7)
+    let z = vsqrt(V8(0, 1, 4, 0.25, 1e-40, 3e38, 2, 9))
+    #expect(z[0] == 0 && z[1] == 1 && z[2] == 2 && z[3] == 0.5 && z[7] == 3)
+}

@@ -30,16 +30,26 @@ extension Kernels {
         let (b1, b2) = (c.beta1, c.beta2)
         let (ob1, ob2) = (1 - c.beta1, 1 - c.beta2)
         let eps = c.eps
+        let vb1 = V8(repeating: b1), vb2 = V8(repeating: b2), vob1 = V8(repeating: ob1), vob2 = V8(repeating: ob2)
+        let vinv = V8(repeating: invSqrtBc2), veps = V8(repeating: eps), vdecay = V8(repeating: decay)
+        let vstep = V8(repeating: stepSize)
+        @inline(__always) func update(_ p: V8, _ g: V8, _ m0: V8, _ v0: V8) -> (V8, V8, V8) {
+            let mi = vfma(vb1, m0, vob1 * g)
+            let vi = vfma(vb2, v0, vob2 * g * g)
+            let denom = vfma(vsqrt(vi), vinv, veps)
+            return (vfma(p, vdecay, -(vstep * mi / denom)), mi, vi)
+        }
         spans(count, grain: grainSimple) { s, e in
-            // A plain loop: LLVM vectorises it, including the square root (vsqrtps).
-            for i in s..<e {
-                let g = grad[i]
-                let mi = b1 * m[i] + ob1 * g
-                let vi = b2 * v[i] + ob2 * g * g
-                m[i] = mi
-                v[i] = vi
-                let denom = vi.squareRoot() * invSqrtBc2 + eps
-                param[i] = param[i] * decay - stepSize * mi / denom
+            var i = s
+            while i + 8 <= e {
+                let (p, mi, vi) = update(ld8(param + i), ld8(grad + i), ld8(m + i), ld8(v + i))
+                st8(param + i, p); st8(m + i, mi); st8(v + i, vi)
+                i += 8
+            }
+            if i < e {
+                let n = e - i
+                let (p, mi, vi) = update(ldPartial(param + i, n), ldPartial(grad + i, n), ldPartial(m + i, n), ldPartial(v + i, n))
+                stPartial(param + i, p, n); stPartial(m + i, mi, n); stPartial(v + i, vi, n)
             }
         }
     }

@@ -87,6 +87,17 @@ typealias V8 = SIMD8<Float>
     1 / (1 + vexp(-x))
 }
 
+/// √x for x >= 0 (Newton's iteration from a bit-level estimate; within 1 ulp). The standard
+/// library's `squareRoot` on SIMD types and in loops goes through libm one lane at a time.
+@inline(__always) func vsqrt(_ x: V8) -> V8 {
+    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+    var y = unsafeBitCast((bits &>> 1) &+ 0x1FBD_1DF5, to: V8.self)
+    y = 0.5 * (y + x / y)
+    y = 0.5 * (y + x / y)
+    y = 0.5 * (y + x / y)
+    return y.replacing(with: 0, where: x .== 0)
+}
+
 /// σ(x) and 1 - σ(x), each with full relative accuracy: with e = e^-x, σ = 1/(1+e) and
 /// 1 - σ = e·σ (no cancellation as σ -> 1). The argument is capped at 87 so e stays finite.
 @inline(__always) func vsigmoidAndComplement(_ x: V8) -> (s: V8, oneMinus: V8) {
