@@ -1,36 +1,36 @@
 extension Kernels {
-/// Pointwise nonlinearities.
-public enum Activation: String, CaseIterable, Sendable {
-    /// 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))): Hugging Face `gelu_pytorch_tanh` / `gelu_new`.
-    case geluTanh = "gelu_pytorch_tanh"
-    /// x·Φ(x) with the exact normal CDF: Hugging Face `gelu` (PyTorch's default GELU).
-    case geluErf = "gelu"
-    /// x·σ(1.702x): CLIP's `quick_gelu`.
-    case quickGelu = "quick_gelu"
-    /// x·σ(x): Llama's `silu`.
-    case silu = "silu"
-    case tanh = "tanh"
-    case sigmoid = "sigmoid"
-    case exp = "exp"
-    case relu = "relu"
+    /// Pointwise nonlinearities.
+    public enum Activation: String, CaseIterable, Sendable {
+        /// 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))): Hugging Face `gelu_pytorch_tanh` / `gelu_new`.
+        case geluTanh = "gelu_pytorch_tanh"
+        /// x·Φ(x) with the exact normal CDF: Hugging Face `gelu` (PyTorch's default GELU).
+        case geluErf = "gelu"
+        /// x·σ(1.702x): CLIP's `quick_gelu`.
+        case quickGelu = "quick_gelu"
+        /// x·σ(x): Llama's `silu`.
+        case silu = "silu"
+        case tanh = "tanh"
+        case sigmoid = "sigmoid"
+        case exp = "exp"
+        case relu = "relu"
 
-    /// The activation named by a Hugging Face config's `hidden_act` (nil if unknown).
-    public init?(hfName: String) {
-        switch hfName {
-        case "gelu", "gelu_python": self = .geluErf
-        case "gelu_pytorch_tanh", "gelu_new", "gelu_fast": self = .geluTanh
-        case "quick_gelu": self = .quickGelu
-        case "silu", "swish": self = .silu
-        case "tanh": self = .tanh
-        case "sigmoid": self = .sigmoid
-        case "relu": self = .relu
-        default: return nil
+        /// The activation named by a Hugging Face config's `hidden_act` (nil if unknown).
+        public init?(hfName: String) {
+            switch hfName {
+            case "gelu", "gelu_python": self = .geluErf
+            case "gelu_pytorch_tanh", "gelu_new", "gelu_fast": self = .geluTanh
+            case "quick_gelu": self = .quickGelu
+            case "silu", "swish": self = .silu
+            case "tanh": self = .tanh
+            case "sigmoid": self = .sigmoid
+            case "relu": self = .relu
+            default: return nil
+            }
         }
-    }
 
-    /// Whether `activationBackward` uses the forward output `y` when given.
-    var backwardUsesOutput: Bool { self == .exp }
-}
+        /// Whether `activationBackward` uses the forward output `y` when given.
+        var backwardUsesOutput: Bool { self == .exp }
+    }
 }
 
 extension Kernels {

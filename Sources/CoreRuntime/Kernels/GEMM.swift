@@ -28,9 +28,12 @@ public enum GEMM {
         var parts = 1
         var byRows = true
         if t > 1 && work >= 1 << 17 {
-            if m >= t * 2 * mr {
+            // Each part packs the whole of the operand it does not split, so split the larger
+            // dimension (duplicating the smaller operand's packing), given enough register tiles.
+            let rowsOK = m >= t * 2 * mr, colsOK = n >= t * 2 * nr
+            if rowsOK && (m >= n || !colsOK) {
                 parts = t
-            } else if n >= t * 2 * nr {
+            } else if colsOK {
                 parts = t; byRows = false
             }
         }
