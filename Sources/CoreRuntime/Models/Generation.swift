@@ -99,10 +99,15 @@ public struct Generator {
         return out
     }
 
-    /// Beam search for one sample: keeps `numBeams` running hypotheses, scores finished ones by
-    /// sum log-prob / length^lengthPenalty, and stops when no running beam can beat the finished ones.
+    /// Beam search for one sample, with the scoring and stopping rule of transformers' `generate`
+    /// (`early_stopping=False`): each step ranks the 2k best continuations of the k running beams;
+    /// those among the first k that end in EOS (or reach `maxNewTokens`) become finished hypotheses
+    /// scored by sum log-prob / generated length^lengthPenalty (EOS counted), the best k that do not
+    /// end keep running. The search stops when k hypotheses are finished and the best running beam's
+    /// score over its current length cannot beat the worst of them, or at `maxNewTokens`.
     private func beamSearch(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> [Int] {
         let k = cfg.numBeams, eosId = cfg.eosTokenId ?? eos
+        guard cfg.maxNewTokens > 0 else { return [] }
         let (x, layout) = try model.embed(inputs)
         let t = layout.length
         let cache = KVCache(layers: model.config.text.numHiddenLayers)
@@ -110,6 +115,7 @@ public struct Generator {
         try cache.select(Array(repeating: 0, count: k))
         logits = try logits.indexSelect(Array(repeating: 0, count: k))
         var beams = Array(repeating: [Int](), count: k)
+        // Only the first beam is live at the start, so the k copies of the prompt do not all propose the same tokens.
         var scores = [Float](repeating: -Float.infinity, count: k)
         scores[0] = 0
         var finished: [(score: Float, ids: [Int])] = []
@@ -117,37 +123,39 @@ public struct Generator {
         for step in 0..<cfg.maxNewTokens {
             let logp = logits.logSoftmax()
             var candidates: [(score: Float, beam: Int, token: Int)] = []
-            for bi in 0..<k {
+            for bi in 0..<beams.count {
                 let row = UnsafeMutableBufferPointer(start: logp.data + bi * v, count: v)
                 for p in processors { p.process(row, generated: beams[bi], sample: 0) }
                 for tok in 0..<v { candidates.append((scores[bi] + row[tok], bi, tok)) }
             }
             candidates.sort { $0.score > $1.score || ($0.score == $1.score && ($0.beam, $0.token) < ($1.beam, $1.token)) }
-            var nextBeams: [(Float, Int, Int)] = []
-            for (rank, c) in candidates.prefix(2 * k).enumerated() {
-                if c.token == eosId {
-                    // Candidates ranked beyond the beam width cannot finish (as in transformers).
-                    if rank < k { finished.append((c.score / pow(Float(step + 1), cfg.lengthPenalty), beams[c.beam] + [c.token])) }
-                } else { nextBeams.append((c.score, c.beam, c.token)) }
-                if nextBeams.count == k { break }
+            let top = candidates.prefix(2 * k)
+            let last = step == cfg.maxNewTokens - 1
+            let norm = pow(Float(step + 1), cfg.lengthPenalty)
+            var running: [(score: Float, beam: Int, token: Int)] = []
+            for (rank, c) in top.enumerated() {
+                if c.token == eosId || last {
+                    // Only the first k continuations may finish; the rest are spares that keep k beams alive.
+                    if rank < k { finished.append((c.score / norm, beams[c.beam] + [c.token])) }
+                } else if running.count < k {
+                    running.append(c)
+                }
             }
-            finished.sort { $0.score > $1.score }
+            // Among equal scores the earlier hypothesis stays ahead.
+            finished = finished.enumerated().sorted { a, b in
+                a.element.score > b.element.score || (a.element.score == b.element.score && a.offset < b.offset)
+            }.map(\.element)
             if finished.count > k { finished.removeLast(finished.count - k) }
-            let bestRunning = nextBeams.first.map { $0.0 / pow(Float(step + 1), cfg.lengthPenalty) } ?? -Float.infinity
-            if finished.count == k, let worst = finished.last?.score, worst >= bestRunning { break }
-            if step == cfg.maxNewTokens - 1 { break }
-            try cache.select(nextBeams.map { $0.1 })
-            beams = nextBeams.map { beams[$0.1] + [$0.2] }
-            scores = nextBeams.map { $0.0 }
-            let e = try model.languageModel.embedTokens(nextBeams.map { $0.2 }).reshaped([k, 1, -1])
-            let pos = Array(repeating: t + step, count: k)
+            if last || running.isEmpty { break }
+            if finished.count == k, let worst = finished.last?.score, running[0].score / norm <= worst { break }
+            try cache.select(running.map(\.beam))
+            beams = running.map { beams[$0.beam] + [$0.token] }
+            scores = running.map(\.score)
+            let e = try model.languageModel.embedTokens(running.map(\.token)).reshaped([running.count, 1, -1])
+            let pos = Array(repeating: t + step, count: running.count)
             logits = try lastLogits(model.languageModel.hidden(e, positions: pos, keyMask: nil, cache: cache))
-            if step == cfg.maxNewTokens - 2 {
-                for bi in 0..<k { finished.append(((scores[bi]) / pow(Float(step + 2), cfg.lengthPenalty), beams[bi])) }
-            }
         }
-        if finished.isEmpty { return beams[0] }
-        return finished.max { $0.score < $1.score }!.ids
+        return finished.first?.ids ?? beams[0]
     }
 }
 

@@ -64,13 +64,15 @@ public final class LlamaDecoderLayer: Module {
         heads = c.numAttentionHeads; kvHeads = c.numKeyValueHeads; headDim = c.headDim
         theta = Float(c.ropeTheta)
         act = c.hiddenAct.rawValue
-        qProj = Linear(d, heads * headDim, bias: false, rng: &rng)
-        kProj = Linear(d, kvHeads * headDim, bias: false, rng: &rng)
-        vProj = Linear(d, kvHeads * headDim, bias: false, rng: &rng)
-        oProj = Linear(heads * headDim, d, bias: false, rng: &rng)
-        gateProj = Linear(d, c.intermediateSize, bias: false, rng: &rng)
-        upProj = Linear(d, c.intermediateSize, bias: false, rng: &rng)
-        downProj = Linear(c.intermediateSize, d, bias: false, rng: &rng)
+        // `attention_bias` and `mlp_bias` give every projection of the block a bias, as in transformers.
+        let ab = c.attentionBias, mb = c.mlpBias
+        qProj = Linear(d, heads * headDim, bias: ab, rng: &rng)
+        kProj = Linear(d, kvHeads * headDim, bias: ab, rng: &rng)
+        vProj = Linear(d, kvHeads * headDim, bias: ab, rng: &rng)
+        oProj = Linear(heads * headDim, d, bias: ab, rng: &rng)
+        gateProj = Linear(d, c.intermediateSize, bias: mb, rng: &rng)
+        upProj = Linear(d, c.intermediateSize, bias: mb, rng: &rng)
+        downProj = Linear(c.intermediateSize, d, bias: mb, rng: &rng)
         inputNorm = RMSNorm(d, eps: Float(c.rmsNormEps)); postNorm = RMSNorm(d, eps: Float(c.rmsNormEps))
     }
 
