@@ -13,10 +13,10 @@ public final class HSADPOMethod: Method {
     public var id: String { "hsadpo" }
     public var summary: String { "HSA-DPO: severity-aware DPO (rejected rewards weighted by hallucination severity), with an optional SFT term on the chosen answers" }
     public var options: [MethodOption] {
-        [DPOSettings.options(labelSmoothing: false)[0],
-         MethodOption("use_chosen_score", "false", "weight the chosen side's reward by the pair's chosen_score (missing = 1)"),
-         MethodOption("use_rejected_score", "true", "weight the rejected side's reward by the pair's rejected_score (missing = 1)")]
-            + DPOSettings.options(labelSmoothing: false).dropFirst()
+        DPOSettings.options(labelSmoothing: false) + [
+            MethodOption("use_chosen_score", "false", "weight the chosen side's reward by the pair's chosen_score (missing = 1)"),
+            MethodOption("use_rejected_score", "true", "weight the rejected side's reward by the pair's rejected_score (missing = 1)"),
+        ]
     }
     public var dataKinds: [DataKind] { [.preference] }
     /// The parsed shared DPO options.
@@ -44,7 +44,12 @@ public final class HSADPOMethod: Method {
     }
 
     public func prepare(_ context: TrainContext) throws {
-        try settings.prepareReference(context.data.preferences, context)
+        let pairs = context.data.preferences
+        if useRejectedScore || useChosenScore {
+            let scored = pairs.filter { (useRejectedScore && $0.rejectedScore != nil) || (useChosenScore && $0.chosenScore != nil) }.count
+            context.log("hsadpo: \(scored) of \(pairs.count) pairs carry a severity score (\(source.name)); the others train as plain DPO")
+        }
+        try settings.prepareReference(pairs, context)
     }
 
     /// `-log sigmoid(beta [w_c log pi(c)/pi_ref(c) - w_r log pi(r)/pi_ref(r)]) + gamma NLL(chosen)`
