@@ -1,1 +1,72 @@
 import CoreRuntime
+import Foundation
+
+/// HSA-DPO (Xiao et al., "Detecting and Mitigating Hallucination in Large Vision Language Models via
+/// Fine-Grained AI Feedback", AAAI 2025, arXiv 2404.14233): severity-aware DPO. Each pair's rejected
+/// answer carries a score derived from the severity of its hallucinations; the score scales the
+/// rejected side's implicit reward inside the sigmoid.
+///
+/// Pairs come from a `PreferenceSource`: by default the run's preference data (the
+/// `hsa_dpo_preference` format); a detect-then-rewrite pipeline plugs in by setting `source`.
+public final class HSADPOMethod: Method {
+    public init() {}
+    public var id: String { "hsadpo" }
+    public var summary: String { "HSA-DPO: severity-aware DPO (rejected rewards weighted by hallucination severity), with an optional SFT term on the chosen answers" }
+    public var options: [MethodOption] {
+        DPOSettings.options(labelSmoothing: false) + [
+            MethodOption("use_chosen_score", "false", "weight the chosen side's reward by the pair's chosen_score (missing = 1)"),
+            MethodOption("use_rejected_score", "true", "weight the rejected side's reward by the pair's rejected_score (missing = 1)"),
+        ]
+    }
+    public var dataKinds: [DataKind] { [.preference] }
+    /// The parsed shared DPO options.
+    public private(set) var settings = DPOSettings()
+    public private(set) var useChosenScore = false
+    public private(set) var useRejectedScore = true
+    /// Where the training pairs come from.
+    public var source: PreferenceSource = DatasetPreferences()
+
+    public func configure(_ values: [String: String]) throws {
+        let resolved = try OptionValues.resolve(options, overrides: values, method: id)
+        settings = try DPOSettings(resolved, method: id)
+        let o = OptionValues(method: id, values: resolved)
+        useChosenScore = try o.bool("use_chosen_score")
+        useRejectedScore = try o.bool("use_rejected_score")
+    }
+
+    /// Takes the pairs from `source` and checks every score that will be used, so that a bad score
+    /// fails before training rather than mid-run.
+    public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {
+        var out = data
+        out.preferences = try source.pairs(data, context)
+        _ = try HSADPOLoss.weights(out.preferences, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
+        return out
+    }
+
+    public func prepare(_ context: TrainContext) throws {
+        let pairs = context.data.preferences
+        if useRejectedScore || useChosenScore {
+            let scored = pairs.filter { (useRejectedScore && $0.rejectedScore != nil) || (useChosenScore && $0.chosenScore != nil) }.count
+            context.log("hsadpo: \(scored) of \(pairs.count) pairs carry a severity score (\(source.name)); the others train as plain DPO")
+        }
+        try settings.prepareReference(pairs, context)
+    }
+
+    /// `-log sigmoid(beta [w_c log pi(c)/pi_ref(c) - w_r log pi(r)/pi_ref(r)]) + gamma NLL(chosen)`
+    /// (see `HSADPOLoss`).
+    public func loss(_ batch: Batch, _ context: TrainContext) throws -> LossOutput {
+        let pairs = batch.preferences
+        let w = try HSADPOLoss.weights(pairs, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
+        let lp = try DPO.logProbs(pairs, context, sftObjective: settings.sftObjective(context))
+        return try HSADPOLoss.loss(lp, beta: settings.beta, chosenWeights: w.chosen, rejectedWeights: w.rejected, gamma: settings.gamma)
+    }
+}
+
+@_cdecl("hallu_plugin_abi")
+public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
+
+@_cdecl("hallu_plugin_entry")
+public func halluPluginEntry() -> UnsafeMutableRawPointer {
+    let m = HSADPOMethod()
+    return HalluPlugin(methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HSADPOMethod() })]).export()
+}

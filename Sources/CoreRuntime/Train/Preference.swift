@@ -1,106 +1,224 @@
 import Foundation
 
-/// The reference policy of DPO-style methods. With LoRA it is the same model with its adapters
-/// switched off (no second copy in memory); without LoRA, a frozen copy of the starting weights.
+/// The reference policy of DPO-style methods. With LoRA (and nothing but adapters training) it is the
+/// same model with its adapters switched off, so no second copy is held in memory; otherwise a frozen
+/// copy of the policy as it was when the reference was created (adapters that are on folded in).
+/// Create it before the first optimiser step (methods do so in `prepare`).
 public final class ReferencePolicy {
+    /// How the reference is realised.
+    public enum Mode: String { case adaptersOff = "adapters-off", frozenCopy = "frozen-copy" }
+
     let policy: LlavaModel
     private var frozenCopy: LlavaModel?
-    /// Cached reference log-probs by pair id (chosen, rejected), when precomputed.
+    /// Cached reference log-probs (chosen, rejected) by `DPO.cacheKey(pair)`, when precomputed.
     public var cache: [String: (Float, Float)] = [:]
 
     init(policy: LlavaModel) {
         self.policy = policy
-        if !policy.hasLoRA {
-            let copy = LlavaModel(policy.config, seed: 0)
-            let src = Dictionary(uniqueKeysWithValues: policy.namedParameters())
-            for (name, t) in copy.namedParameters() {
-                if let s = src[name] { t.data.update(from: s.data, count: t.count) }
-                t.requiresGrad = false
-            }
-            frozenCopy = copy
-        }
+        // Adapters off is the starting policy only while every trainable tensor is an adapter: a
+        // trained projector (say) would leak into an adapters-off reference.
+        let onlyAdaptersTrain = policy.trainableParameters().allSatisfy { $0.0.contains(".lora_A.") || $0.0.contains(".lora_B.") }
+        if !(policy.hasLoRA && onlyAdaptersTrain) { frozenCopy = Self.copy(of: policy) }
     }
 
-    /// The model that computes reference log-probs (never receives gradients).
+    /// Which realisation this reference uses.
+    public var mode: Mode { frozenCopy == nil ? .adaptersOff : .frozenCopy }
+
+    /// The model that computes reference log-probs (never receives gradients). In adapters-off mode
+    /// this is the policy itself; only `logProbs` switches its adapters off.
     var model: LlavaModel { frozenCopy ?? policy }
 
-    /// Summed log-probs `[2B]` of the sequences under the reference, without a tape.
+    /// The parameters the reference computes with: the frozen copy's, or the policy's without adapters.
+    public var parameters: [(String, Tensor)] {
+        if let frozenCopy { return frozenCopy.namedParameters() }
+        return policy.namedParameters().filter { !$0.0.contains(".lora_A.") && !$0.0.contains(".lora_B.") }
+    }
+
+    private static func copy(of policy: LlavaModel) -> LlavaModel {
+        let copy = LlavaModel(policy.config, seed: 0)
+        let src = Dictionary(uniqueKeysWithValues: policy.namedParameters())
+        for (name, t) in copy.namedParameters() {
+            if let s = src[name] { t.data.update(from: s.data, count: t.count) }
+            t.requiresGrad = false
+        }
+        let targets = Dictionary(uniqueKeysWithValues: copy.namedModules().compactMap { p, m in (m as? Linear).map { (p, $0) } })
+        withNoGrad {
+            for (path, m) in policy.namedModules() {
+                guard let lin = m as? Linear, let lora = lin.lora, lora.enabled, let dst = targets[path],
+                      let delta = try? lora.b.matmul(lora.a).scaled(lora.scaling) else { continue }
+                for i in 0..<dst.weight.count { dst.weight.data[i] += delta.data[i] }
+            }
+        }
+        return copy
+    }
+
+    /// Summed log-probs `[2B]` of the sequences under the reference, without a tape. When the pixels
+    /// are one set of images repeated twice (a preference batch), each image is encoded once.
     public func logProbs(_ inputs: LlavaInputs, context: TrainContext) throws -> [Float] {
         try withNoGrad {
             if frozenCopy == nil { policy.setLoRAEnabled(false) }
             defer { if frozenCopy == nil { policy.setLoRAEnabled(true) } }
-            let ctx = frozenCopy.map { TrainContext(model: $0, codec: context.codec, images: context.images, config: context.config, runDir: context.runDir) } ?? context
-            return try ctx.sequenceLogProbs(inputs).values
+            var features: Tensor? = nil
+            if let px = inputs.pixels, let half = Self.repeatedHalf(px) {
+                let f = try model.imageFeatures(half)
+                features = try Tensor.concat([f, f], axis: 0)
+            }
+            return try DPO.sequenceForward(model, inputs, features: features).logps.values
         }
+    }
+
+    /// The first half of `x` along axis 0 when the second half is a bitwise copy of it.
+    private static func repeatedHalf(_ x: Tensor) -> Tensor? {
+        let n = x.shape[0]
+        guard n % 2 == 0, n > 0 else { return nil }
+        let half = x.count / 2
+        guard memcmp(x.data, x.data + half, half * MemoryLayout<Float>.size) == 0 else { return nil }
+        return try? x.slice(axis: 0, 0..<(n / 2))
     }
 }
 
-/// Direct Preference Optimisation with optional per-side weights (severity-aware DPO), shared by
-/// every preference method.
+/// Direct Preference Optimisation machinery shared by every preference method: the paired forward
+/// pass, the reference log-probs (online or precomputed), the general weighted loss and its metrics.
 public enum DPO {
-    /// Summed log-probs of one batch of pairs under the policy and the reference.
+    /// Summed answer log-probs of one batch of pairs under the policy and the reference.
     public struct LogProbs {
-        public var policyChosen: Tensor     // [B], with gradient
-        public var policyRejected: Tensor   // [B], with gradient
+        /// `[B]` log pi(chosen), with gradient.
+        public var policyChosen: Tensor
+        /// `[B]` log pi(rejected), with gradient.
+        public var policyRejected: Tensor
+        /// log pi_ref(chosen) per pair.
         public var refChosen: [Float]
+        /// log pi_ref(rejected) per pair.
         public var refRejected: [Float]
-    }
+        /// The run's token objective on the chosen answers (mean over their tokens), when requested.
+        public var chosenSFT: Tensor?
+        /// Supervised tokens in the chosen answers.
+        public var chosenTokens: Int
 
-    /// Runs the policy (one 2B batch) and the reference for `pairs`.
-    public static func logProbs(_ pairs: [PreferencePair], _ ctx: TrainContext) throws -> LogProbs {
-        let (inputs, feats) = try ctx.preferenceInputs(pairs)
-        let b = pairs.count
-        let policy = try ctx.sequenceLogProbs(inputs, features: feats)
-        var refC: [Float] = [], refR: [Float] = []
-        if pairs.allSatisfy({ ctx.reference.cache[$0.id] != nil }) {
-            for p in pairs { let (c, r) = ctx.reference.cache[p.id]!; refC.append(c); refR.append(r) }
-        } else {
-            let ref = try ctx.reference.logProbs(inputs, context: ctx)
-            refC = Array(ref[0..<b]); refR = Array(ref[b..<(2 * b)])
+        public init(policyChosen: Tensor, policyRejected: Tensor, refChosen: [Float], refRejected: [Float],
+                    chosenSFT: Tensor? = nil, chosenTokens: Int = 0) {
+            self.policyChosen = policyChosen; self.policyRejected = policyRejected
+            self.refChosen = refChosen; self.refRejected = refRejected
+            self.chosenSFT = chosenSFT; self.chosenTokens = chosenTokens
         }
-        return LogProbs(policyChosen: try policy.slice(axis: 0, 0..<b), policyRejected: try policy.slice(axis: 0, b..<(2 * b)),
-                        refChosen: refC, refRejected: refR)
+
+        /// Number of pairs.
+        public var count: Int { refChosen.count }
     }
 
-    /// `loss_i = -log sigmoid(beta * (w_c (pi_c - ref_c) - w_r (pi_r - ref_r)))`, mean over the batch.
-    /// With all weights 1 this is plain DPO. Logged rewards are unweighted, `beta (pi - ref)` per side.
-    public static func loss(_ lp: LogProbs, beta: Float, chosenWeights: [Float]? = nil, rejectedWeights: [Float]? = nil) throws -> LossOutput {
-        let b = lp.refChosen.count
+    /// One forward pass over a batch of sequences: summed log-probs of the supervised tokens per
+    /// sequence, and the supervised logits with their targets (rows ordered by sequence).
+    public static func sequenceForward(_ model: LlavaModel, _ inputs: LlavaInputs, features: Tensor?) throws
+        -> (logps: Tensor, logits: Tensor, targets: [Int], sequenceOfRow: [Int]) {
+        let (x, layout) = try model.embed(inputs, imageFeatures: features)
+        // Right padding, so every sequence's positions count from 0 (chosen and rejected agree).
+        let h = try model.languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
+        let (rows, targets) = LlavaModel.shiftedTargets(layout)
+        let d = model.config.textConfig.hiddenSize
+        let logits = try model.languageModel.logits(h.reshaped([-1, d]).indexSelect(rows))
+        let sequenceOfRow = rows.map { $0 / layout.length }
+        let logps = try sequenceLogProbs(logits: logits, targets: targets, sequenceOfRow: sequenceOfRow, sequences: inputs.ids.count)
+        return (logps, logits, targets, sequenceOfRow)
+    }
+
+    /// `sum_t log softmax(logits_t)[target_t]` per sequence: `[sequences]`, as HA-DPO's
+    /// `_get_batch_logps` with `average_log_prob=False` (full-vocabulary softmax, summed).
+    public static func sequenceLogProbs(logits: Tensor, targets: [Int], sequenceOfRow: [Int], sequences: Int) throws -> Tensor {
+        let tokenLogp = try Tensor.crossEntropyRows(logits, targets: targets).scaled(-1)
+        return try tokenLogp.segmentSum(sequenceOfRow, count: sequences)
+    }
+
+    /// The token objective on the rows of the first `chosen` sequences (rows are ordered by sequence,
+    /// chosen sequences first), and how many rows that is.
+    public static func chosenSFT(logits: Tensor, targets: [Int], sequenceOfRow: [Int], chosen: Int,
+                                 objective: TokenObjective) throws -> (loss: Tensor, tokens: Int) {
+        let n = sequenceOfRow.prefix { $0 < chosen }.count
+        guard n > 0, !sequenceOfRow[n...].contains(where: { $0 < chosen }) else {
+            throw HalluError("SFT term: the chosen answers have no supervised tokens, or rows are not ordered by sequence")
+        }
+        return (try objective.loss(logits: logits.slice(axis: 0, 0..<n), targets: Array(targets[0..<n])), n)
+    }
+
+    /// Runs the policy on `pairs` as one batch of 2B (chosen first; prompt tokens and image features
+    /// shared by each pair's two sequences) and gets the reference log-probs (from the precomputed
+    /// cache when every pair is in it). With `sftObjective`, also that objective on the chosen answers,
+    /// taken from the same forward pass.
+    public static func logProbs(_ pairs: [PreferencePair], _ ctx: TrainContext, sftObjective: TokenObjective? = nil) throws -> LogProbs {
+        guard !pairs.isEmpty else { throw HalluError("preference loss: the batch has no preference pairs (does the data hold any?)") }
+        let b = pairs.count
+        let (inputs, feats) = try ctx.preferenceInputs(pairs)
+        let out = try sequenceForward(ctx.model, inputs, features: feats)
+        let supervised = out.sequenceOfRow.reduce(into: [Int](repeating: 0, count: 2 * b)) { $0[$1] += 1 }
+        if let empty = supervised.firstIndex(of: 0) {
+            throw HalluError("pair \(pairs[empty % b].id): the \(empty < b ? "chosen" : "rejected") answer has no supervised tokens")
+        }
+        var sft: Tensor? = nil, tokens = supervised[0..<b].reduce(0, +)
+        if let sftObjective {
+            (sft, tokens) = try chosenSFT(logits: out.logits, targets: out.targets, sequenceOfRow: out.sequenceOfRow, chosen: b, objective: sftObjective)
+        }
+        let (refC, refR) = try referenceLogProbs(pairs, inputs, ctx)
+        return LogProbs(policyChosen: try out.logps.slice(axis: 0, 0..<b), policyRejected: try out.logps.slice(axis: 0, b..<(2 * b)),
+                        refChosen: refC, refRejected: refR, chosenSFT: sft, chosenTokens: tokens)
+    }
+
+    private static func referenceLogProbs(_ pairs: [PreferencePair], _ inputs: LlavaInputs, _ ctx: TrainContext) throws -> ([Float], [Float]) {
+        let cached = pairs.compactMap { ctx.reference.cache[cacheKey($0)] }
+        if cached.count == pairs.count { return (cached.map(\.0), cached.map(\.1)) }
+        let ref = try ctx.reference.logProbs(inputs, context: ctx)
+        return (Array(ref[0..<pairs.count]), Array(ref[pairs.count...]))
+    }
+
+    /// The general DPO objective with per-side weights and label smoothing, mean over the batch:
+    /// `h_i = w_c (pi_c - ref_c) - w_r (pi_r - ref_r)`,
+    /// `loss_i = -(1 - eps) log sigmoid(beta h_i) - eps log sigmoid(-beta h_i)`.
+    /// With all weights 1 and eps 0 this is plain DPO; the methods' own functions (`HADPOLoss`,
+    /// `HSADPOLoss`) write out their special cases. The SFT term is not included here.
+    public static func loss(_ lp: LogProbs, beta: Float, chosenWeights: [Float]? = nil, rejectedWeights: [Float]? = nil,
+                            labelSmoothing: Float = 0) throws -> LossOutput {
+        let b = lp.count
         let wc = try Tensor(chosenWeights ?? Array(repeating: 1, count: b), shape: [b])
         let wr = try Tensor(rejectedWeights ?? Array(repeating: 1, count: b), shape: [b])
-        let chosenRatio = try lp.policyChosen - Tensor(lp.refChosen, shape: [b])       // log pi(c) - log ref(c)
-        let rejectedRatio = try lp.policyRejected - Tensor(lp.refRejected, shape: [b]) // log pi(r) - log ref(r)
+        let (chosenRatio, rejectedRatio) = try logRatios(lp)
         let h = try wc * chosenRatio - wr * rejectedRatio
-        let loss = (h * beta).logSigmoid().mean().scaled(-1)
-        let rc = chosenRatio.values.map { Double(beta * $0) }, rr = rejectedRatio.values.map { Double(beta * $0) }
-        let n = Double(max(b, 1))
-        return LossOutput(loss: loss, metrics: [
+        var perPair = (h * beta).logSigmoid().scaled(-(1 - labelSmoothing))
+        if labelSmoothing != 0 { perPair = try perPair - (h * (-beta)).logSigmoid().scaled(labelSmoothing) }
+        return LossOutput(loss: perPair.mean(), metrics: metrics(lp, beta: beta))
+    }
+
+    /// `(log pi(c) - log pi_ref(c), log pi(r) - log pi_ref(r))`, each `[B]` with gradient.
+    public static func logRatios(_ lp: LogProbs) throws -> (chosen: Tensor, rejected: Tensor) {
+        let b = lp.count
+        guard lp.policyChosen.shape == [b], lp.policyRejected.shape == [b], lp.refRejected.count == b else {
+            throw HalluError("DPO: log-prob shapes disagree (policy \(lp.policyChosen.shape)/\(lp.policyRejected.shape), reference \(b)/\(lp.refRejected.count))")
+        }
+        return (try lp.policyChosen - Tensor(lp.refChosen, shape: [b]), try lp.policyRejected - Tensor(lp.refRejected, shape: [b]))
+    }
+
+    /// TRL's metric names, averaged over the pairs. Rewards are `beta (log pi - log pi_ref)` per side,
+    /// unweighted; an accuracy counts a pair whose chosen reward is strictly larger.
+    public static func metrics(_ lp: LogProbs, beta: Float) -> [String: Double] {
+        let n = Double(max(lp.count, 1))
+        let pc = lp.policyChosen.values, pr = lp.policyRejected.values
+        let rc = (0..<lp.count).map { Double(beta) * (Double(pc[$0]) - Double(lp.refChosen[$0])) }
+        let rr = (0..<lp.count).map { Double(beta) * (Double(pr[$0]) - Double(lp.refRejected[$0])) }
+        return [
             "rewards/chosen": rc.reduce(0, +) / n,
             "rewards/rejected": rr.reduce(0, +) / n,
             "rewards/margins": zip(rc, rr).map { $0 - $1 }.reduce(0, +) / n,
             "rewards/accuracies": Double(zip(rc, rr).filter { $0 > $1 }.count) / n,
-            "logps/chosen": lp.policyChosen.values.map(Double.init).reduce(0, +) / n,
-            "logps/rejected": lp.policyRejected.values.map(Double.init).reduce(0, +) / n,
-        ])
+            "logps/chosen": pc.map(Double.init).reduce(0, +) / n,
+            "logps/rejected": pr.map(Double.init).reduce(0, +) / n,
+        ]
     }
 
-    /// Computes and caches reference log-probs for every pair once (written to the run folder).
-    public static func precomputeReference(_ pairs: [PreferencePair], _ ctx: TrainContext, batchSize: Int = 16) throws {
-        let file = ctx.runDir.appendingPathComponent("reference_logps.json")
-        if let saved = try? JSONFiles.readJSON(file.path) as? [String: [Double]] {
-            for (k, v) in saved where v.count == 2 { ctx.reference.cache[k] = (Float(v[0]), Float(v[1])) }
-            if pairs.allSatisfy({ ctx.reference.cache[$0.id] != nil }) { return }
-        }
-        var out: [String: [Double]] = [:]
-        for start in stride(from: 0, to: pairs.count, by: batchSize) {
-            let chunk = Array(pairs[start..<min(start + batchSize, pairs.count)])
-            let (inputs, _) = try ctx.preferenceInputs(chunk)
-            let ref = try ctx.reference.logProbs(inputs, context: ctx)
-            for (i, p) in chunk.enumerated() {
-                ctx.reference.cache[p.id] = (ref[i], ref[chunk.count + i])
-                out[p.id] = [Double(ref[i]), Double(ref[chunk.count + i])]
-            }
-        }
-        try AtomicFile.writeJSON(out, to: file, pretty: false)
+    /// Adds `gamma` times the chosen-side SFT term to a DPO loss and logs both parts (`dpo_loss`,
+    /// `sft_loss`). With `gamma == 0` the loss is returned unchanged.
+    public static func addingSFT(_ out: LossOutput, _ lp: LogProbs, gamma: Float) throws -> LossOutput {
+        guard gamma != 0 else { return out }
+        guard let sft = lp.chosenSFT else { throw HalluError("DPO: gamma is \(gamma) but the log-probs were computed without the SFT term") }
+        var m = out.metrics
+        m["dpo_loss"] = Double(out.loss.item)
+        m["sft_loss"] = Double(sft.item)
+        return LossOutput(loss: try out.loss + sft.scaled(gamma), metrics: m)
     }
 }
