@@ -11,7 +11,7 @@ import Testing
     let (inputs, feats) = try ctx.preferenceInputs(pairs)
     let labels = inputs.labels!
     let (x, layout) = try withNoGrad { try ctx.model.embed(inputs, imageFeatures: feats) }
-    let d = ctx.model.config.textConfig.hiddenSize, p = ctx.model.imageTokens, t = layout.length
+    let d = ctx.model.config.text.hiddenSize, p = ctx.model.imageTokens, t = layout.length
     for i in 0..<b {
         let (c, r) = (i, b + i)
         #expect(inputs.ids[c].count != inputs.ids[r].count, "pair \(i): answers should differ in length for this test")

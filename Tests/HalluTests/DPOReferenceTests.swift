@@ -83,7 +83,7 @@ func dpoSteps(_ ctx: TrainContext, _ pairs: [PreferencePair], steps: Int, lr: Fl
     let ctx = dpoContext(lora: true, runDir: dir)
     var pairs = dpoPairs(3)
     // Two pairs with the same id but different text are cached separately.
-    pairs.append(PreferencePair(id: "p0", image: "img9.jpg", question: "<image>\nWhat is it?", chosen: "cup", rejected: "bowl",
+    pairs.append(PreferencePair(id: "p0", image: "img9.jpg", question: "What is it?", chosen: "cup", rejected: "bowl",
                                 chosenScore: nil, rejectedScore: nil))
     let (inputs, _) = try ctx.preferenceInputs(pairs)
     let online = try ctx.reference.logProbs(inputs, context: ctx)

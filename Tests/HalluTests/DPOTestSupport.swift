@@ -7,9 +7,9 @@ import Foundation
 func dpoContext(lora: Bool, seed: UInt64 = 5, runDir: URL? = nil) -> TrainContext {
     let model = LlavaModel(tinyConfig(), seed: seed)
     if lora { model.applyLoRA(targets: ["q_proj", "v_proj"], rank: 4, alpha: 8, dropout: 0, scope: "model.language_model", seed: 1) }
-    let codec = PromptCodec(tokenizer: Tokenizer(), imageTokenIndex: model.config.imageTokenIndex)
+    let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
     let images = ImageStore(size: 32) { path in
-        var rng = SeededRNG(seed: path.utf8.reduce(17) { $0 &* 31 &+ UInt64($1) })
+        var rng = SeededRNG(seed: path.utf8.reduce(UInt64(17)) { $0 &* 31 &+ UInt64($1) })
         return (0..<(3 * 32 * 32)).map { _ in Float.random(in: -1...1, using: &rng) }
     }
     let ctx = TrainContext(model: model, codec: codec, images: images, config: RunConfig(), runDir: runDir ?? TestPaths.tempDir("dpo"))
@@ -23,7 +23,7 @@ func dpoPairs(_ n: Int = 2, rejectedScores: [Double?]? = nil) -> [PreferencePair
     let chosen = ["red cup", "a dog", "two cats", "tree"]
     let rejected = ["red cup, blue bowl", "a dog and a kite", "cats", "tree, bench, sky"]
     return (0..<n).map { i in
-        PreferencePair(id: "p\(i)", image: "img\(i).jpg", question: "<image>\nDescribe it.", chosen: chosen[i % 4],
+        PreferencePair(id: "p\(i)", image: "img\(i).jpg", question: "Describe it.", chosen: chosen[i % 4],
                        rejected: rejected[i % 4], chosenScore: nil, rejectedScore: rejectedScores?[i])
     }
 }

@@ -114,7 +114,7 @@ public enum DPO {
         // Right padding, so every sequence's positions count from 0 (chosen and rejected agree).
         let h = try model.languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
         let (rows, targets) = LlavaModel.shiftedTargets(layout)
-        let d = model.config.textConfig.hiddenSize
+        let d = model.config.text.hiddenSize
         let logits = try model.languageModel.logits(h.reshaped([-1, d]).indexSelect(rows))
         let sequenceOfRow = rows.map { $0 / layout.length }
         let logps = try sequenceLogProbs(logits: logits, targets: targets, sequenceOfRow: sequenceOfRow, sequences: inputs.ids.count)
