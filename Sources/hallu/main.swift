@@ -25,7 +25,7 @@ guard let command = commands.first(where: { $0.name == first }) else {
 }
 let rest = Array(argv.dropFirst())
 if rest.contains("--help") || rest.contains("-h") {
-    print(command.help)
+    print((command as? RunCommand)?.help(for: rest) ?? command.help)
     exit(0)
 }
 do {

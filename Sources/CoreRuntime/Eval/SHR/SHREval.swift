@@ -47,6 +47,21 @@ public enum SHREval {
         }
         dict.removeValue(forKey: "image_id")
         if dict["relations"] == nil { dict["relations"] = [] }
+        // The scene world writes American "color" and relations as [subject, relation, object] triples.
+        if let objects = dict["objects"] as? [[String: Any]] {
+            dict["objects"] = objects.map { o -> [String: Any] in
+                var o = o
+                if o["colour"] == nil, let c = o["color"] { o["colour"] = c }
+                o.removeValue(forKey: "color"); o.removeValue(forKey: "box")
+                return o
+            }
+        }
+        if let triples = dict["relations"] as? [[Any]] {
+            dict["relations"] = try triples.map { t -> [String: Any] in
+                guard t.count == 3 else { throw HalluError.file(path, line: line, "scene facts of image \"\(id)\": a relation triple must have 3 entries") }
+                return ["subject": t[0], "relation": t[1], "object": t[2]]
+            }
+        }
         do {
             let data = try JSONSerialization.data(withJSONObject: dict)
             let facts = try JSONDecoder().decode(SceneFacts.self, from: data)

@@ -1,0 +1,76 @@
+import CoreRuntime
+import Foundation
+
+/// `hallu run`: train a method (or a composition) from the base model and compare it with the baseline.
+struct RunCommand: Command {
+    let name = "run"
+    let summary = "train a method and evaluate it against the baseline"
+    let usage = "hallu run --method M[+M2...] [--base DIR] [--data DIR] [--preset tiny|small] [--steps N | --epochs E] [--seed S] [--set KEY=VALUE ...]"
+    var flags: [Flag] {
+        let d = RunConfig()
+        return [
+            Flag(name: "method", value: "M", help: "method id, or ids joined by + to compose", defaultText: d.method),
+            Flag(name: "base", value: "DIR", help: "base checkpoint folder", defaultText: "the cached default baseline"),
+            Flag(name: "data", value: "DIR", help: "data folder", defaultText: "the cached default scene world"),
+            Flag(name: "preset", value: "tiny|small", help: "model size of the default baseline", defaultText: d.preset),
+            Flag(name: "steps", value: "N", help: "optimiser steps", defaultText: "1 epoch"),
+            Flag(name: "epochs", value: "E", help: "epochs over the largest data kind (when --steps is absent)"),
+            Flag(name: "seed", value: "S", help: "seed of data order, adapters and sampling", defaultText: "\(d.seed)"),
+            Flag(name: "runs-dir", value: "DIR", help: "where run folders go", defaultText: d.runsDir),
+            Flag(name: "name", value: "NAME", help: "run folder name", defaultText: "<method>-seed<S>-<time>"),
+            Flag(name: "config", value: "FILE", help: "a run config JSON (flags override it)"),
+            Flag(name: "resume", value: nil, help: "continue the named run from its last checkpoint"),
+            Flag(name: "plugin", value: "PATH", help: "load a plugin library (repeatable)", repeats: true),
+            Flag(name: "set", value: "KEY=VALUE", help: "trainer or method option, e.g. lr=1e-4, hsadpo.beta=0.2, weight.hacl=0.5", repeats: true),
+            Flag(name: "lora", value: nil, help: "train LoRA adapters instead of full weights"),
+            Flag(name: "threads", value: "N", help: "compute threads", defaultText: "HALLU_THREADS or all cores"),
+            Flag(name: "eval-images", value: "N", help: "evaluate on the first N eval images", defaultText: "all"),
+            Flag(name: "skip-eval", value: nil, help: "train only"),
+        ]
+    }
+
+    /// Help that also lists the options of the chosen method(s).
+    func help(for argv: [String]) -> String {
+        var text = help
+        guard let i = argv.firstIndex(of: "--method"), i + 1 < argv.count else { return text }
+        let registry = PluginRegistry()
+        registry.discover()
+        for p in zip(argv, argv.dropFirst()).filter({ $0.0 == "--plugin" }).map(\.1) { _ = try? registry.load(p) }
+        for id in argv[i + 1].split(separator: "+").map(String.init) {
+            guard let m = try? registry.make(id) else { text += "\nunknown method \(id)\n"; continue }
+            text += "\nOptions of \(id) (--set \(id).NAME=VALUE): \(m.summary)\n"
+            for o in m.options { text += "  \(o.name.padding(toLength: 24, withPad: " ", startingAt: 0))\(o.help) (default: \(o.defaultValue))\n" }
+            text += "  data: \(m.dataKinds.map(\.rawValue).joined(separator: ", "))\n"
+        }
+        return text
+    }
+
+    func run(_ args: Arguments) throws -> Int32 {
+        var config = try args.string("config").map { try RunConfig.load($0) } ?? RunConfig()
+        if let m = args.string("method") { config.method = m }
+        if let b = args.string("base") { config.base = b }
+        if let d = args.string("data") { config.data = d }
+        if let p = args.string("preset") {
+            guard ["tiny", "small"].contains(p) else { throw HalluError("--preset: expected tiny or small, got \"\(p)\"") }
+            config.preset = p
+        }
+        if let s = try args.int("steps") { config.steps = s }
+        if let e = try args.double("epochs") { config.epochs = e }
+        if let s = try args.int("seed") { config.seed = UInt64(s) }
+        if let r = args.string("runs-dir") { config.runsDir = r }
+        if let n = args.string("name") { config.name = n }
+        if args.flag("lora") { config.lora = true }
+        if let t = try args.int("threads") { config.threads = t }
+        if let n = try args.int("eval-images") { config.evalImages = n }
+        if args.flag("skip-eval") { config.skipEval = true }
+        config.plugins += args.all("plugin")
+        for s in args.all("set") { try config.set(s) }
+        if args.flag("resume") && config.name == nil { throw HalluError("--resume needs --name (the run folder to continue)") }
+        if let t = config.threads { Parallel.threads = t }
+        let registry = PluginRegistry()
+        registry.discover()
+        let pipeline = RunPipeline(config: config, registry: registry, resume: args.flag("resume"))
+        try pipeline.run()
+        return 0
+    }
+}
