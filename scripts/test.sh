@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing
+bash scripts/ci_e2e.sh
