@@ -32,6 +32,38 @@ extension Kernels {
         }
     }
 
+    /// Memory layout of q, k, v and the output (and their gradients).
+    ///
+    /// - `bhtd`: `[batch, heads, length, headDim]`, Hugging Face's layout after `transpose(1, 2)`.
+    /// - `bthd`: `[batch, length, heads, headDim]`, the layout straight out of the projections, so
+    ///   no transpose is needed before or after attention.
+    ///
+    /// `kvCapacity` (at least `keyLength`) is the length dimension k and v are allocated with: a
+    /// key/value cache holds room for positions not written yet, and only the first `keyLength`
+    /// are read.
+    struct AttentionStrides {
+        let qBatch, qHead, qRow: Int
+        let kvBatch, kvHead, kvRow: Int
+
+        init(_ s: AttentionShape, layout: HeadLayout, kvCapacity: Int) {
+            let d = s.headDim
+            switch layout {
+            case .bhtd:
+                qBatch = s.heads * s.queryLength * d; qHead = s.queryLength * d; qRow = d
+                kvBatch = s.kvHeads * kvCapacity * d; kvHead = kvCapacity * d; kvRow = d
+            case .bthd:
+                qBatch = s.queryLength * s.heads * d; qHead = d; qRow = s.heads * d
+                kvBatch = kvCapacity * s.kvHeads * d; kvHead = d; kvRow = s.kvHeads * d
+            }
+        }
+    }
+
+    /// Work units (one (batch, head) pair each) per parallel chunk: small problems (a decoding
+    /// step) stay on one thread.
+    static func attentionMinChunk(_ s: AttentionShape) -> Int {
+        max(1, (1 << 16) / max(1, s.queryLength * s.keyLength * s.headDim))
+    }
+
     /// Fused attention forward: P = softmax(scale · q kᵀ + mask), out = P v, per (batch, head),
     /// parallel over (batch, head).
     ///
@@ -40,34 +72,43 @@ extension Kernels {
     ///   - causal: query i sees keys j <= i + (keyLength - queryLength) (the queries are the last
     ///     `queryLength` positions of the keys, as with a kv cache).
     ///   - keyPadding: `[batch, keyLength]`, 1 = attend, 0 = padding; nil for none.
-    ///   - out: `[batch, heads, queryLength, headDim]`.
-    ///   - probs: receives P (needed by `attentionBackward`; also usable as attention weights), or
-    ///     nil to use scratch memory. A query row with no visible key gets P = 0 and out = 0.
+    ///   - layout: how q, k, v and out are laid out (see `HeadLayout`); out has q's layout.
+    ///   - kvCapacity: the allocated length of k and v (default `keyLength`).
+    ///   - out: `[batch, heads, queryLength, headDim]` (or `[batch, queryLength, heads, headDim]`).
+    ///   - probs: receives P `[batch, heads, queryLength, keyLength]` (needed by
+    ///     `attentionBackward`; also usable as attention weights), or nil to use scratch memory. A
+    ///     query row with no visible key gets P = 0 and out = 0.
     public static func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                         shape: AttentionShape, scale: Float? = nil, causal: Bool,
-                                        keyPadding: UnsafePointer<UInt8>?, out: UnsafeMutablePointer<Float>,
+                                        keyPadding: UnsafePointer<UInt8>?, layout: HeadLayout = .bhtd,
+                                        kvCapacity: Int? = nil, out: UnsafeMutablePointer<Float>,
                                         probs: UnsafeMutablePointer<Float>?) throws {
         try shape.validate()
         let (bN, hN, tq, tk, d) = (shape.batch, shape.heads, shape.queryLength, shape.keyLength, shape.headDim)
-        let rep = shape.groupSize, hkv = shape.kvHeads
+        let cap = kvCapacity ?? tk
+        guard cap >= tk else { throw HalluError("attention: key capacity \(cap) is below the key length \(tk)") }
+        let st = AttentionStrides(shape, layout: layout, kvCapacity: cap)
+        let rep = shape.groupSize
         if bN == 0 || tq == 0 { return }
         if tk == 0 {
-            out.update(repeating: 0, count: bN * hN * tq * d)
+            for b in 0..<bN { for h in 0..<hN { for i in 0..<tq {
+                (out + b * st.qBatch + h * st.qHead + i * st.qRow).update(repeating: 0, count: d)
+            } } }
             return
         }
         let sc = scale ?? 1 / Float(d).squareRoot()
         let offset = tk - tq
-        Parallel.forEach(count: bN * hN) { units in
+        Parallel.forEach(count: bN * hN, minChunk: attentionMinChunk(shape)) { units in
             let scratch: UnsafeMutablePointer<Float>? = probs == nil ? .allocate(capacity: tq * tk) : nil
             defer { scratch?.deallocate() }
             for u in units {
                 let b = u / hN, h = u % hN, g = h / rep
-                let qp = q + u * tq * d
-                let kp = k + (b * hkv + g) * tk * d
-                let vp = v + (b * hkv + g) * tk * d
+                let qp = q + b * st.qBatch + h * st.qHead
+                let kp = k + b * st.kvBatch + g * st.kvHead
+                let vp = v + b * st.kvBatch + g * st.kvHead
                 let p = probs.map { $0 + u * tq * tk } ?? scratch!
-                BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: sc, a: qp, lda: d,
-                                 b: kp, ldb: d, beta: 0, c: p, ldc: tk)
+                BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: sc, a: qp, lda: st.qRow,
+                                 b: kp, ldb: st.kvRow, beta: 0, c: p, ldc: tk)
                 let pad = keyPadding.map { $0 + b * tk }
                 for i in 0..<tq {
                     let row = p + i * tk
@@ -79,7 +120,7 @@ extension Kernels {
                     if visible < tk { (row + visible).update(repeating: 0, count: tk - visible) }
                 }
                 BLAS.sgemmSerial(transA: false, transB: false, m: tq, n: d, k: tk, alpha: 1, a: p, lda: tk,
-                                 b: vp, ldb: d, beta: 0, c: out + u * tq * d, ldc: d)
+                                 b: vp, ldb: st.kvRow, beta: 0, c: out + b * st.qBatch + h * st.qHead, ldc: st.qRow)
             }
         }
     }
@@ -89,10 +130,11 @@ extension Kernels {
     /// dv = Pᵀ dO and dk = dSᵀ q (both summed over the query heads sharing a kv head), dq = dS k,
     /// where dS = scale · P ⊙ (dO vᵀ - rowsum(P ⊙ dO vᵀ)). Masked entries have P = 0 and get no
     /// gradient. Parallel over (batch, kv head), so the sums over a group run in head order.
-    /// dq, dk, dv are overwritten.
+    /// dq, dk, dv are overwritten; dOut and dq have q's layout, dk and dv k's (with `keyLength`
+    /// as their length).
     public static func attentionBackward(dOut: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                         shape: AttentionShape, scale: Float? = nil,
+                                         shape: AttentionShape, scale: Float? = nil, layout: HeadLayout = .bhtd,
                                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                          dv: UnsafeMutablePointer<Float>) throws {
         try shape.validate()
@@ -105,23 +147,26 @@ extension Kernels {
             dv.update(repeating: 0, count: bN * hkv * tk * d)
             return
         }
+        let st = AttentionStrides(shape, layout: layout, kvCapacity: tk)
         let sc = scale ?? 1 / Float(d).squareRoot()
-        Parallel.forEach(count: bN * hkv) { units in
+        Parallel.forEach(count: bN * hkv, minChunk: max(1, attentionMinChunk(shape) / max(1, rep))) { units in
             let ds = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
             defer { ds.deallocate() }
             for u in units {
                 let b = u / hkv, g = u % hkv
-                let kp = k + u * tk * d, vp = v + u * tk * d
-                let dkp = dk + u * tk * d, dvp = dv + u * tk * d
+                let kvOff = b * st.kvBatch + g * st.kvHead
+                let kp = k + kvOff, vp = v + kvOff
+                let dkp = dk + kvOff, dvp = dv + kvOff
                 for r in 0..<rep {
-                    let hq = (b * hN + g * rep + r)
-                    let p = probs + hq * tq * tk
-                    let dop = dOut + hq * tq * d, qp = q + hq * tq * d
+                    let h = g * rep + r
+                    let p = probs + (b * hN + h) * tq * tk
+                    let qOff = b * st.qBatch + h * st.qHead
+                    let dop = dOut + qOff, qp = q + qOff
                     let beta: Float = r == 0 ? 0 : 1
                     BLAS.sgemmSerial(transA: true, transB: false, m: tk, n: d, k: tq, alpha: 1, a: p, lda: tk,
-                                     b: dop, ldb: d, beta: beta, c: dvp, ldc: d)
-                    BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: 1, a: dop, lda: d,
-                                     b: vp, ldb: d, beta: 0, c: ds, ldc: tk)
+                                     b: dop, ldb: st.qRow, beta: beta, c: dvp, ldc: st.kvRow)
+                    BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: 1, a: dop, lda: st.qRow,
+                                     b: vp, ldb: st.kvRow, beta: 0, c: ds, ldc: tk)
                     for i in 0..<tq {
                         let pr = p + i * tk, dr = ds + i * tk
                         let dot = V8(repeating: rowDot(pr, dr, tk))
@@ -131,9 +176,9 @@ extension Kernels {
                         while j < tk { dr[j] = sc * pr[j] * (dr[j] - dot[0]); j += 1 }
                     }
                     BLAS.sgemmSerial(transA: false, transB: false, m: tq, n: d, k: tk, alpha: 1, a: ds, lda: tk,
-                                     b: kp, ldb: d, beta: 0, c: dq + hq * tq * d, ldc: d)
+                                     b: kp, ldb: st.kvRow, beta: 0, c: dq + qOff, ldc: st.qRow)
                     BLAS.sgemmSerial(transA: true, transB: false, m: tk, n: d, k: tq, alpha: 1, a: ds, lda: tk,
-                                     b: qp, ldb: d, beta: beta, c: dkp, ldc: d)
+                                     b: qp, ldb: st.qRow, beta: beta, c: dkp, ldc: st.kvRow)
                 }
             }
         }

@@ -1,13 +1,17 @@
 import Foundation
 
 extension Kernels {
-    /// Memory layout of a `[batch, heads, seq, headDim]`-like tensor given to the rotary kernels.
-    public enum RotaryLayout: Sendable {
+    /// Memory layout of a `[batch, heads, seq, headDim]`-like tensor given to the rotary and
+    /// attention kernels.
+    public enum HeadLayout: Sendable {
         /// `[B, H, T, D]`: Hugging Face's layout after `transpose(1, 2)`.
         case bhtd
         /// `[B, T, H, D]`: the layout straight out of the q/k projections.
         case bthd
     }
+
+    /// The rotary kernels' name for `HeadLayout`.
+    public typealias RotaryLayout = HeadLayout
 
     /// Cosines and sines of the rotary angles for positions `0..<maxPositions`.
     ///

@@ -86,10 +86,9 @@ public final class CLIPEncoderLayer: Module {
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]), hd = d / heads
         let h = try norm1(x)
-        func split(_ y: Tensor) throws -> Tensor { try y.reshaped([b, t, heads, hd]).transposed(1, 2) }
-        let (a, _) = try Tensor.attention(split(qProj(h)), split(kProj(h)), split(vProj(h)), causal: false)
-        var y = try x + outProj(a.transposed(1, 2).reshaped([b, t, d]))
-        y = try y + fc2(fc1(norm2(y)).activation(act))
-        return y
+        func split(_ y: Tensor) throws -> Tensor { try y.reshaped([b, t, heads, hd]) }
+        let a = try Tensor.attention(split(qProj(h)), split(kProj(h)), split(vProj(h)), layout: .bthd, causal: false)
+        let y = try outProj.adding(a.reshaped([b, t, d]), to: x)
+        return try fc2.adding(fc1(norm2(y)).activation(act), to: y)
     }
 }

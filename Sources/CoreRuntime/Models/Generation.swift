@@ -71,7 +71,7 @@ public struct Generator {
         var positions: [Int] = []
         for s in 0..<b { let pad = t - lengths[s]; positions += (0..<t).map { max(0, $0 - pad) } }
         var mask = layout.keyMask
-        let cache = KVCache(layers: model.config.text.numHiddenLayers)
+        let cache = KVCache(layers: model.config.text.numHiddenLayers, capacity: t + cfg.maxNewTokens)
         var logits = try lastLogits(model.languageModel.hidden(x, positions: positions, keyMask: mask, cache: cache))
         var out = Array(repeating: [Int](), count: b)
         var done = Array(repeating: false, count: b)
@@ -90,9 +90,9 @@ public struct Generator {
             let e = try model.languageModel.embedTokens(next).reshaped([b, 1, -1])
             let pos = lengths
             lengths = lengths.map { $0 + 1 }
-            var newMask: [Bool] = []
             let cached = mask.count / b
-            for s in 0..<b { newMask += mask[(s * cached)..<((s + 1) * cached)] + [true] }
+            var newMask = [Bool](repeating: true, count: b * (cached + 1))
+            for s in 0..<b { for j in 0..<cached { newMask[s * (cached + 1) + j] = mask[s * cached + j] } }
             mask = newMask
             logits = try lastLogits(model.languageModel.hidden(e, positions: pos, keyMask: mask, cache: cache))
         }
@@ -110,7 +110,7 @@ public struct Generator {
         guard cfg.maxNewTokens > 0 else { return [] }
         let (x, layout) = try model.embed(inputs)
         let t = layout.length
-        let cache = KVCache(layers: model.config.text.numHiddenLayers)
+        let cache = KVCache(layers: model.config.text.numHiddenLayers, capacity: t + cfg.maxNewTokens)
         var logits = try lastLogits(model.languageModel.hidden(x, positions: Array(0..<t), keyMask: nil, cache: cache))
         try cache.select(Array(repeating: 0, count: k))
         logits = try logits.indexSelect(Array(repeating: 0, count: k))

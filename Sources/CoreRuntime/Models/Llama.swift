@@ -1,17 +1,72 @@
 import Foundation
 
-/// Cached keys and values of one decoder layer during generation: `[B, Hkv, T, Dh]`.
+/// Keys and values of every decoder layer during generation, in preallocated buffers that grow
+/// by doubling, so a decoding step writes only its new positions (no re-concatenation of the
+/// cache). For inference only: buffers are updated in place.
 public final class KVCache {
-    public var keys: [Tensor?]
-    public var values: [Tensor?]
-    public init(layers: Int) { keys = Array(repeating: nil, count: layers); values = keys }
+    /// Per layer `[B, capacity, Hkv, Dh]` buffers (the projections' layout); positions
+    /// `0..<length` are valid.
+    public private(set) var keys: [Tensor?]
+    public private(set) var values: [Tensor?]
+    private var lengths: [Int]
+    /// Positions to allocate room for on first use (grows beyond as needed).
+    public var reservedLength: Int
+
+    /// A cache for `layers` decoder layers with room for `capacity` positions up front.
+    public init(layers: Int, capacity: Int = 0) {
+        keys = Array(repeating: nil, count: layers); values = keys
+        lengths = Array(repeating: 0, count: layers)
+        reservedLength = capacity
+    }
+
     /// Number of cached positions.
-    public var length: Int { keys.first??.shape[2] ?? 0 }
-    /// Keeps only the batch rows `index` (beam search reorders beams).
+    public var length: Int { lengths.first ?? 0 }
+
+    /// Appends `k, v [B, T, Hkv, Dh]` to layer `index`; returns the buffers and the new length.
+    func append(layer index: Int, keys k: Tensor, values v: Tensor) throws -> (keys: Tensor, values: Tensor, length: Int) {
+        let (b, t, hkv, dh) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        let len = lengths[index]
+        if let kb = keys[index], kb.shape[0] != b || kb.shape[2] != hkv || kb.shape[3] != dh {
+            throw HalluError("kv cache: keys \(k.shape) do not match the cached \(kb.shape)")
+        }
+        let needed = len + t
+        if keys[index] == nil || keys[index]!.shape[1] < needed {
+            let capacity = Swift.max(needed, reservedLength, 2 * (keys[index]?.shape[1] ?? 0))
+            keys[index] = grow(keys[index], batch: b, capacity: capacity, hkv: hkv, dh: dh, length: len)
+            values[index] = grow(values[index], batch: b, capacity: capacity, hkv: hkv, dh: dh, length: len)
+        }
+        let kb = keys[index]!, vb = values[index]!
+        let row = hkv * dh, cap = kb.shape[1]
+        for s in 0..<b {
+            (kb.data + (s * cap + len) * row).update(from: k.data + s * t * row, count: t * row)
+            (vb.data + (s * cap + len) * row).update(from: v.data + s * t * row, count: t * row)
+        }
+        lengths[index] = needed
+        return (kb, vb, needed)
+    }
+
+    private func grow(_ old: Tensor?, batch: Int, capacity: Int, hkv: Int, dh: Int, length: Int) -> Tensor {
+        let fresh = Tensor(uninitializedShape: [batch, capacity, hkv, dh])
+        if let old, length > 0 {
+            let row = hkv * dh, oldCap = old.shape[1]
+            for s in 0..<batch { (fresh.data + s * capacity * row).update(from: old.data + s * oldCap * row, count: length * row) }
+        }
+        return fresh
+    }
+
+    /// Keeps only the batch rows `index`, in that order (beam search reorders beams).
     public func select(_ index: [Int]) throws {
         for i in keys.indices {
-            keys[i] = try keys[i]?.indexSelect(index)
-            values[i] = try values[i]?.indexSelect(index)
+            guard let kb = keys[i], let vb = values[i] else { continue }
+            let (b, cap, hkv, dh) = (kb.shape[0], kb.shape[1], kb.shape[2], kb.shape[3])
+            for j in index where j < 0 || j >= b { throw HalluError("kv cache: row \(j) out of range for batch \(b)") }
+            let row = hkv * dh, used = lengths[i] * row
+            let nk = Tensor(uninitializedShape: [index.count, cap, hkv, dh]), nv = Tensor(uninitializedShape: [index.count, cap, hkv, dh])
+            for (dst, src) in index.enumerated() {
+                (nk.data + dst * cap * row).update(from: kb.data + src * cap * row, count: used)
+                (nv.data + dst * cap * row).update(from: vb.data + src * cap * row, count: used)
+            }
+            keys[i] = nk; values[i] = nv
         }
     }
 }
@@ -85,21 +140,28 @@ public final class LlamaDecoderLayer: Module {
     func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache?, index: Int) throws -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let h = try inputNorm(x)
-        func split(_ y: Tensor, _ n: Int) throws -> Tensor { try y.reshaped([b, t, n, headDim]).transposed(1, 2) }
-        let q = try Tensor.rope(split(qProj(h), heads), positions: positions, theta: theta)
-        var k = try Tensor.rope(split(kProj(h), kvHeads), positions: positions, theta: theta)
-        var v = try split(vProj(h), kvHeads)
+        // Heads stay in the projections' [B, T, H, D] layout: rotary and attention read it directly.
+        let q = try Tensor.rope(qProj(h).reshaped([b, t, heads, headDim]), positions: positions, theta: theta, layout: .bthd)
+        let k = try Tensor.rope(kProj(h).reshaped([b, t, kvHeads, headDim]), positions: positions, theta: theta, layout: .bthd)
+        let v = try vProj(h).reshaped([b, t, kvHeads, headDim])
+        let a: Tensor
         if let cache {
-            if let pk = cache.keys[index], let pv = cache.values[index] {
-                k = try Tensor.concat([pk, k], axis: 2)
-                v = try Tensor.concat([pv, v], axis: 2)
-            }
-            cache.keys[index] = k
-            cache.values[index] = v
+            let c = try cache.append(layer: index, keys: k, values: v)
+            a = try Tensor.attention(q, c.keys, c.values, layout: .bthd, causal: true, keyMask: keyMask, keyLength: c.length)
+        } else {
+            a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask)
         }
-        let (a, _) = try Tensor.attention(q, k, v, causal: true, keyMask: keyMask)
-        let y = try x + oProj(a.transposed(1, 2).reshaped([b, t, heads * headDim]))
+        let y = try oProj.adding(a.reshaped([b, t, heads * headDim]), to: x)
         let m = try postNorm(y)
-        return try y + downProj(gateProj(m).activation(act) * upProj(m))
+        let inner = act == "silu" ? try Tensor.swiglu(gateProj(m), upProj(m)) : try gateProj(m).activation(act) * upProj(m)
+        return try downProj.adding(inner, to: y)
+    }
+}
+
+extension Linear {
+    /// `residual + self(x)`, with the sum done by the GEMM when no adapter is active.
+    func adding(_ x: Tensor, to residual: Tensor) throws -> Tensor {
+        if let lora, lora.enabled { return try residual + self(x) }
+        return try Tensor.linear(x, weight, bias, residual: residual)
     }
 }

@@ -1,41 +1,19 @@
 import Foundation
 
-/// Activation functions of the transformer blocks, with exact derivatives.
+/// Activation functions of the transformer blocks, with exact derivatives (SIMD kernels in
+/// `Kernels.activationForward`).
 extension Tensor {
     /// GELU, tanh approximation (`gelu_pytorch_tanh`, `gelu_new`).
-    public func geluTanh() -> Tensor {
-        let c: Float = 0.797_884_56  // sqrt(2/pi)
-        return unary("gelu_tanh", { x in
-            0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * x * x * x)))
-        }, { x, _ in
-            let u = c * (x + 0.044715 * x * x * x)
-            let t = Foundation.tanh(u)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-        })
-    }
+    public func geluTanh() -> Tensor { activationOp("gelu_tanh", .geluTanh) }
 
     /// GELU, exact erf form (`gelu`, what the LLaVA projector uses).
-    public func gelu() -> Tensor {
-        unary("gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.707_106_78)) }, { x, _ in
-            0.5 * (1 + Foundation.erf(x * 0.707_106_78)) + x * 0.398_942_28 * Foundation.exp(-0.5 * x * x)
-        })
-    }
+    public func gelu() -> Tensor { activationOp("gelu", .geluErf) }
 
     /// `x * sigmoid(1.702 x)`: CLIP's activation.
-    public func quickGelu() -> Tensor {
-        unary("quick_gelu", { x in x / (1 + Foundation.exp(-1.702 * x)) }, { x, _ in
-            let s = 1 / (1 + Foundation.exp(-1.702 * x))
-            return s + 1.702 * x * s * (1 - s)
-        })
-    }
+    public func quickGelu() -> Tensor { activationOp("quick_gelu", .quickGelu) }
 
     /// SiLU (swish): `x * sigmoid(x)`, Llama's MLP activation.
-    public func silu() -> Tensor {
-        unary("silu", { x in x / (1 + Foundation.exp(-x)) }, { x, _ in
-            let s = 1 / (1 + Foundation.exp(-x))
-            return s * (1 + x * (1 - s))
-        })
-    }
+    public func silu() -> Tensor { activationOp("silu", .silu) }
 
     /// Applies an activation by its Hugging Face name.
     public func activation(_ name: String) throws -> Tensor {
@@ -48,5 +26,20 @@ extension Tensor {
         case "tanh": return tanh()
         default: throw HalluError("unsupported activation \"\(name)\" (gelu, gelu_new, gelu_pytorch_tanh, quick_gelu, silu, relu, tanh)")
         }
+    }
+
+    /// Llama's gated MLP nonlinearity `silu(gate) * up` as one op: no intermediate activation is
+    /// stored; the backward pass recomputes silu from the saved gate.
+    public static func swiglu(_ gate: Tensor, _ up: Tensor) throws -> Tensor {
+        guard gate.shape == up.shape else { throw HalluError("swiglu: gate \(gate.shape) and up \(up.shape) differ") }
+        let out = Tensor(uninitializedShape: gate.shape)
+        Kernels.swigluForward(gate: gate.data, up: up.data, out: out.data, count: out.count)
+        guard recording(gate, up) else { return out }
+        out.gradFn = GradFn("swiglu", [gate, up]) { g in
+            let dGate = Tensor(uninitializedShape: gate.shape), dUp = Tensor(uninitializedShape: up.shape)
+            Kernels.swigluBackward(gate: gate.data, up: up.data, dOut: g.data, dGate: dGate.data, dUp: dUp.data, count: g.count)
+            return [gate.isTracked ? dGate : nil, up.isTracked ? dUp : nil]
+        }
+        return out
     }
 }

@@ -1,80 +1,78 @@
 import Foundation
 
-/// Scaled dot-product attention as one fused op, with causal and key-padding masks and grouped-query
-/// heads. The probabilities are kept for the backward pass and can be returned as attention weights.
+/// Scaled dot-product attention as one fused op (`Kernels.attentionForward`), with causal and
+/// key-padding masks and grouped-query heads. The probabilities are kept only when a graph is
+/// recorded (the backward pass needs them) or when the caller asks for them.
 extension Tensor {
     /// `q [B, H, Tq, D]`, `k, v [B, Hkv, Tk, D]` (H a multiple of Hkv). With `causal`, query i sees keys
     /// j <= i + (Tk - Tq). `keyMask` (B*Tk entries, true = attend) masks padding. Fully masked rows
     /// give zeros. Returns the output `[B, H, Tq, D]` and the probabilities `[B, H, Tq, Tk]`.
     public static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool, keyMask: [Bool]? = nil,
                                  scale: Float? = nil) throws -> (output: Tensor, weights: Tensor) {
-        guard q.rank == 4, k.rank == 4, v.rank == 4, k.shape == v.shape, q.shape[0] == k.shape[0],
-              q.shape[3] == k.shape[3], k.shape[1] > 0, q.shape[1] % k.shape[1] == 0 else {
+        let (out, probs) = try attentionCore(q, k, v, layout: .bhtd, causal: causal, keyMask: keyMask, scale: scale,
+                                             keyLength: nil, keepWeights: true)
+        return (out, probs!)
+    }
+
+    /// Attention over tensors laid out as `layout` says, returning only the output (same layout as
+    /// q). With `.bthd`, q is `[B, Tq, H, D]` and k, v are `[B, C, Hkv, D]`: exactly what the
+    /// projections produce after a free reshape, so no transposes are needed on either side.
+    ///
+    /// `keyLength` (default: all C) reads only the first keys of k and v, as from a preallocated
+    /// key/value cache; it must be C when gradients are recorded. `keyMask` has B*keyLength entries.
+    public static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
+                                 keyMask: [Bool]? = nil, scale: Float? = nil, keyLength: Int? = nil) throws -> Tensor {
+        try attentionCore(q, k, v, layout: layout, causal: causal, keyMask: keyMask, scale: scale,
+                          keyLength: keyLength, keepWeights: false).output
+    }
+
+    static func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
+                              keyMask: [Bool]?, scale: Float?, keyLength: Int?,
+                              keepWeights: Bool) throws -> (output: Tensor, weights: Tensor?) {
+        guard q.rank == 4, k.rank == 4, v.rank == 4, k.shape == v.shape, q.shape[0] == k.shape[0], q.shape[3] == k.shape[3] else {
             throw HalluError("attention: incompatible shapes q \(q.shape), k \(k.shape), v \(v.shape)")
         }
-        let (b, h, tq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let (hkv, tk) = (k.shape[1], k.shape[2])
+        let hAxis = layout == .bhtd ? 1 : 2, tAxis = layout == .bhtd ? 2 : 1
+        let (b, h, tq, d) = (q.shape[0], q.shape[hAxis], q.shape[tAxis], q.shape[3])
+        let (hkv, capacity) = (k.shape[hAxis], k.shape[tAxis])
+        guard hkv > 0, h % hkv == 0 else {
+            throw HalluError("attention: incompatible shapes q \(q.shape), k \(k.shape), v \(v.shape)")
+        }
+        let tk = keyLength ?? capacity
+        guard tk >= 0 && tk <= capacity else {
+            throw HalluError("attention: key length \(tk) outside the \(capacity) cached keys")
+        }
         if let keyMask, keyMask.count != b * tk {
             throw HalluError("attention: key mask of \(keyMask.count) entries for batch \(b) x keys \(tk)")
         }
-        let group = h / hkv, sc = scale ?? 1 / Float(d).squareRoot(), shift = tk - tq
-        let out = Tensor.zeros([b, h, tq, d]), probs = Tensor.zeros([b, h, tq, tk])
-        for bi in 0..<b {
-            for hi in 0..<h {
-                let qh = q.data + (bi * h + hi) * tq * d
-                let kh = k.data + (bi * hkv + hi / group) * tk * d, vh = v.data + (bi * hkv + hi / group) * tk * d
-                let ph = probs.data + (bi * h + hi) * tq * tk, oh = out.data + (bi * h + hi) * tq * d
-                for i in 0..<tq {
-                    let prow = ph + i * tk
-                    var m = -Float.infinity
-                    for j in 0..<tk {
-                        if (causal && j > i + shift) || (keyMask.map { !$0[bi * tk + j] } ?? false) { prow[j] = -.infinity; continue }
-                        var s: Float = 0
-                        for c in 0..<d { s += qh[i * d + c] * kh[j * d + c] }
-                        prow[j] = s * sc
-                        m = Swift.max(m, prow[j])
-                    }
-                    if m == -.infinity { for j in 0..<tk { prow[j] = 0 }; continue }
-                    var z: Float = 0
-                    for j in 0..<tk { let e = prow[j] == -.infinity ? 0 : Foundation.exp(prow[j] - m); prow[j] = e; z += e }
-                    let inv = 1 / z
-                    for j in 0..<tk where prow[j] != 0 {
-                        prow[j] *= inv
-                        let p = prow[j]
-                        for c in 0..<d { oh[i * d + c] += p * vh[j * d + c] }
-                    }
-                }
-            }
+        let record = recording([q, k, v])
+        if record && tk != capacity {
+            throw HalluError("attention: gradients need every key (key length \(tk) of \(capacity))")
         }
-        let result = record(out, "attention", [q, k, v]) { g in
-            let gq = Tensor.zeros(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape)
-            var dp = [Float](repeating: 0, count: tk)
-            for bi in 0..<b {
-                for hi in 0..<h {
-                    let kvOff = (bi * hkv + hi / group) * tk * d, qOff = (bi * h + hi) * tq * d
-                    let ph = probs.data + (bi * h + hi) * tq * tk
-                    for i in 0..<tq {
-                        let prow = ph + i * tk, dout = g.data + qOff + i * d
-                        var dot: Float = 0
-                        for j in 0..<tk {
-                            if prow[j] == 0 { dp[j] = 0; continue }
-                            var s: Float = 0
-                            for c in 0..<d { s += dout[c] * v.data[kvOff + j * d + c]; gv.data[kvOff + j * d + c] += prow[j] * dout[c] }
-                            dp[j] = s
-                            dot += prow[j] * s
-                        }
-                        for j in 0..<tk where prow[j] != 0 {
-                            let ds = prow[j] * (dp[j] - dot) * sc
-                            for c in 0..<d {
-                                gq.data[qOff + i * d + c] += ds * k.data[kvOff + j * d + c]
-                                gk.data[kvOff + j * d + c] += ds * q.data[qOff + i * d + c]
-                            }
-                        }
-                    }
-                }
-            }
-            return [gq, gk, gv]
+        let shape = Kernels.AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headDim: d)
+        let out = Tensor(uninitializedShape: q.shape)
+        let probs = record || keepWeights ? Tensor(uninitializedShape: [b, h, tq, tk]) : nil
+        let pad: [UInt8]? = keyMask.map { m in m.map { $0 ? 1 : 0 } }
+        try withOptionalBytes(pad) { padPtr in
+            try Kernels.attentionForward(q: q.data, k: k.data, v: v.data, shape: shape, scale: scale, causal: causal,
+                                         keyPadding: padPtr, layout: layout, kvCapacity: capacity, out: out.data,
+                                         probs: probs?.data)
         }
-        return (result, probs)
+        guard record, let probs else { return (out, probs) }
+        out.gradFn = GradFn("attention", [q, k, v]) { g in
+            let gq = Tensor(uninitializedShape: q.shape), gk = Tensor(uninitializedShape: k.shape)
+            let gv = Tensor(uninitializedShape: v.shape)
+            try Kernels.attentionBackward(dOut: g.data, probs: probs.data, q: q.data, k: k.data, v: v.data, shape: shape,
+                                          scale: scale, layout: layout, dq: gq.data, dk: gk.data, dv: gv.data)
+            return [q.isTracked ? gq : nil, k.isTracked ? gk : nil, v.isTracked ? gv : nil]
+        }
+        return (out, probs)
     }
+}
+
+/// Calls `body` with a pointer to the bytes, or nil.
+@inline(__always)
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafePointer<UInt8>?) throws -> R) rethrows -> R {
+    guard let bytes else { return try body(nil) }
+    return try bytes.withUnsafeBufferPointer { try body($0.baseAddress) }
 }

@@ -1,45 +1,53 @@
 import Foundation
 
-/// Cross-entropy fused with its softmax: no `[N, V]` log-probability copy is ever stored; the
-/// backward pass recomputes probabilities from the logits and the saved per-row logsumexp.
+/// Cross-entropy fused with its softmax (`Kernels.crossEntropyForward`): no `[N, V]`
+/// log-probability copy is ever stored; the backward pass recomputes probabilities from the logits
+/// and the saved per-row logsumexp.
 extension Tensor {
     /// Target value that marks a position as unsupervised.
     public static let ignoreIndex = -100
 
     /// Per-row `-log softmax(logits)[target]` for `logits [N, V]`. Rows whose target is `ignoreIndex`
     /// give 0 and no gradient. `excluded[r] >= 0` leaves that column out of row r's softmax unless it
-    /// is the target (Selective EOS: the EOS logit at non-EOS positions). Returns `[N]`.
+    /// is the target (Selective EOS: the EOS logit at non-EOS positions); a negative entry excludes
+    /// nothing. Returns `[N]`.
     public static func crossEntropyRows(_ logits: Tensor, targets: [Int], excluded: [Int]? = nil) throws -> Tensor {
         guard logits.rank == 2 else { throw HalluError("crossEntropy: logits must be [N, V], got \(logits.shape)") }
         let (n, v) = (logits.shape[0], logits.shape[1])
         guard targets.count == n else { throw HalluError("crossEntropy: \(targets.count) targets for logits \(logits.shape)") }
         if let excluded, excluded.count != n { throw HalluError("crossEntropy: \(excluded.count) excluded entries for \(n) rows") }
-        for t in targets where t != ignoreIndex && (t < 0 || t >= v) {
-            throw HalluError("crossEntropy: target \(t) out of range for vocabulary \(v)")
+        var t32 = [Int32](repeating: Int32(ignoreIndex), count: n)
+        for (r, t) in targets.enumerated() where t != ignoreIndex {
+            guard t >= 0 && t < v else { throw HalluError("crossEntropy: target \(t) out of range for vocabulary \(v)") }
+            t32[r] = Int32(t)
         }
-        let out = Tensor.zeros([n])
-        var lse = [Float](repeating: 0, count: n)
-        for r in 0..<n where targets[r] != ignoreIndex {
-            let x = logits.data + r * v
-            let skip = excluded.map { $0[r] >= 0 && $0[r] != targets[r] ? $0[r] : -1 } ?? -1
-            var m = -Float.infinity
-            for j in 0..<v where j != skip { m = Swift.max(m, x[j]) }
-            var s: Float = 0
-            for j in 0..<v where j != skip { s += Foundation.exp(x[j] - m) }
-            lse[r] = m + Foundation.log(s)
-            out.data[r] = lse[r] - x[targets[r]]
+        let ex32: [Int32]? = try excluded.map { ex in
+            try ex.map { e in
+                guard e < v else { throw HalluError("crossEntropy: excluded column \(e) out of range for vocabulary \(v)") }
+                return e < 0 ? -1 : Int32(e)
+            }
         }
-        return record(out, "cross_entropy", [logits]) { g in
-            let gl = Tensor.zeros(logits.shape)
-            for r in 0..<n where targets[r] != ignoreIndex {
-                let x = logits.data + r * v, dx = gl.data + r * v, gr = g.data[r]
-                if gr == 0 { continue }
-                let skip = excluded.map { $0[r] >= 0 && $0[r] != targets[r] ? $0[r] : -1 } ?? -1
-                for j in 0..<v where j != skip { dx[j] = gr * Foundation.exp(x[j] - lse[r]) }
-                dx[targets[r]] -= gr
+        let out = Tensor(uninitializedShape: [n])
+        let lse = Tensor(uninitializedShape: [n])
+        try t32.withUnsafeBufferPointer { tp in
+            try withOptionalInt32(ex32) { ep in
+                try Kernels.crossEntropyForward(logits: logits.data, rows: n, vocab: v, targets: tp.baseAddress!, excluded: ep,
+                                                ignoreIndex: Int32(ignoreIndex), loss: out.data, lse: lse.data)
+            }
+        }
+        guard recording(logits) else { return out }
+        out.gradFn = GradFn("cross_entropy", [logits]) { g in
+            let gl = Tensor(uninitializedShape: logits.shape)
+            t32.withUnsafeBufferPointer { tp in
+                withOptionalInt32(ex32) { ep in
+                    Kernels.crossEntropyBackward(logits: logits.data, rows: n, vocab: v, targets: tp.baseAddress!, excluded: ep,
+                                                 ignoreIndex: Int32(ignoreIndex), lse: lse.data, gradScale: g.data,
+                                                 dLogits: gl.data)
+                }
             }
             return [gl]
         }
+        return out
     }
 
     /// Mean cross-entropy over the supervised rows (PyTorch's `reduction="mean"` with ignore_index).
@@ -51,13 +59,28 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// Inverted dropout with a seeded mask: elements survive with probability 1-p and are scaled by 1/(1-p).
+    /// Inverted dropout: elements survive with probability 1-p and are scaled by 1/(1-p). The mask
+    /// is a pure function of one draw from `rng` and the element index (`Kernels.dropoutForward`),
+    /// so it is the same for any thread count and is recomputed, not stored, for the backward pass.
     public func dropout(_ p: Float, rng: inout SeededRNG) throws -> Tensor {
         guard p >= 0 && p < 1 else { throw HalluError("dropout: probability \(p) must be in [0, 1)") }
         if p == 0 { return self }
-        let scale = 1 / (1 - p)
-        let mask = Tensor(uninitializedShape: shape)
-        for i in 0..<count { mask.data[i] = rng.nextFloat() < p ? 0 : scale }
-        return try self * mask
+        let seed = rng.next()
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.dropoutForward(x: data, y: out.data, count: count, p: p, seed: seed)
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("dropout", [self]) { [shape, count] g in
+            let gi = Tensor(uninitializedShape: shape)
+            Kernels.dropoutBackward(dy: g.data, dx: gi.data, count: count, p: p, seed: seed)
+            return [gi]
+        }
+        return out
     }
+}
+
+/// Calls `body` with a pointer to the values, or nil.
+@inline(__always)
+func withOptionalInt32<R>(_ values: [Int32]?, _ body: (UnsafePointer<Int32>?) throws -> R) rethrows -> R {
+    guard let values else { return try body(nil) }
+    return try values.withUnsafeBufferPointer { try body($0.baseAddress) }
 }

@@ -1,32 +1,36 @@
 import Foundation
 
-/// RMSNorm (Llama) and LayerNorm (CLIP) over the last axis.
+/// RMSNorm (Llama) and LayerNorm (CLIP) over the last axis (row kernels in `Kernels`). Only the
+/// per-row statistics are saved for the backward pass, and only when a graph is recorded.
 extension Tensor {
+    /// A weight-like gradient for a column-reduction kernel: the leaf's own buffer, or a fresh
+    /// tensor for the engine; nil when `t` needs no gradient.
+    static func reductionTarget(_ t: Tensor) -> (tensor: Tensor?, pointer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
+        guard t.isTracked else { return nil }
+        if let leaf = t.leafGradTarget() { return (nil, leaf.pointer, leaf.accumulate) }
+        let g = Tensor(uninitializedShape: t.shape)
+        return (g, g.data, false)
+    }
+
     /// `x / sqrt(mean(x^2) + eps) * weight`, computed in float32 as Hugging Face's LlamaRMSNorm does.
     public static func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
         let n = x.lastDim, rows = x.rowCount
         guard weight.shape == [n] else { throw HalluError("rmsNorm: weight \(weight.shape) for input \(x.shape)") }
         let out = Tensor(uninitializedShape: x.shape)
-        var rstd = [Float](repeating: 0, count: rows)
-        for r in 0..<rows {
-            let p = x.data + r * n, y = out.data + r * n
-            var ss: Float = 0
-            for j in 0..<n { ss += p[j] * p[j] }
-            let rs = 1 / (ss / Float(n) + eps).squareRoot()
-            rstd[r] = rs
-            for j in 0..<n { y[j] = p[j] * rs * weight.data[j] }
+        guard recording(x, weight) else {
+            Kernels.rmsNormForward(x: x.data, weight: weight.data, y: out.data, rstd: nil, rows: rows, cols: n, eps: eps)
+            return out
         }
-        return record(out, "rms_norm", [x, weight]) { g in
-            let gx = Tensor(uninitializedShape: x.shape), gw = Tensor.zeros([n])
-            for r in 0..<rows {
-                let p = x.data + r * n, dy = g.data + r * n, dx = gx.data + r * n, rs = rstd[r]
-                var dot: Float = 0
-                for j in 0..<n { dot += dy[j] * weight.data[j] * p[j]; gw.data[j] += dy[j] * p[j] * rs }
-                let c = dot * rs * rs * rs / Float(n)
-                for j in 0..<n { dx[j] = dy[j] * weight.data[j] * rs - p[j] * c }
-            }
-            return [gx, gw]
+        let rstd = Tensor(uninitializedShape: [rows])
+        Kernels.rmsNormForward(x: x.data, weight: weight.data, y: out.data, rstd: rstd.data, rows: rows, cols: n, eps: eps)
+        out.gradFn = GradFn("rms_norm", [x, weight]) { g in
+            let gx = Tensor(uninitializedShape: x.shape)
+            let gw = reductionTarget(weight)
+            Kernels.rmsNormBackward(x: x.data, weight: weight.data, rstd: rstd.data, dy: g.data, dx: gx.data,
+                                    dWeight: gw?.pointer, accumulate: gw?.accumulate ?? false, rows: rows, cols: n)
+            return [x.isTracked ? gx : nil, gw?.tensor]
         }
+        return out
     }
 
     /// `(x - mean) / sqrt(var + eps) * weight + bias` (biased variance, as PyTorch).
@@ -36,33 +40,29 @@ extension Tensor {
             throw HalluError("layerNorm: weight \(weight.shape), bias \(bias.shape) for input \(x.shape)")
         }
         let out = Tensor(uninitializedShape: x.shape)
-        let xhat = Tensor(uninitializedShape: x.shape)
-        var rstd = [Float](repeating: 0, count: rows)
-        for r in 0..<rows {
-            let p = x.data + r * n, y = out.data + r * n, h = xhat.data + r * n
-            var mean: Float = 0
-            for j in 0..<n { mean += p[j] }
-            mean /= Float(n)
-            var v: Float = 0
-            for j in 0..<n { let d = p[j] - mean; v += d * d }
-            let rs = 1 / (v / Float(n) + eps).squareRoot()
-            rstd[r] = rs
-            for j in 0..<n { h[j] = (p[j] - mean) * rs; y[j] = h[j] * weight.data[j] + bias.data[j] }
+        guard recording([x, weight, bias]) else {
+            Kernels.layerNormForward(x: x.data, weight: weight.data, bias: bias.data, y: out.data, mean: nil, rstd: nil,
+                                     rows: rows, cols: n, eps: eps)
+            return out
         }
-        return record(out, "layer_norm", [x, weight, bias]) { g in
-            let gx = Tensor(uninitializedShape: x.shape), gw = Tensor.zeros([n]), gb = Tensor.zeros([n])
-            for r in 0..<rows {
-                let h = xhat.data + r * n, dy = g.data + r * n, dx = gx.data + r * n
-                var s1: Float = 0, s2: Float = 0
-                for j in 0..<n {
-                    let dh = dy[j] * weight.data[j]
-                    s1 += dh; s2 += dh * h[j]
-                    gw.data[j] += dy[j] * h[j]; gb.data[j] += dy[j]
-                }
-                let rs = rstd[r], inv = 1 / Float(n)
-                for j in 0..<n { dx[j] = rs * (dy[j] * weight.data[j] - inv * s1 - h[j] * inv * s2) }
+        let stats = Tensor(uninitializedShape: [2, rows])
+        let mean = stats.data, rstd = stats.data + rows
+        Kernels.layerNormForward(x: x.data, weight: weight.data, bias: bias.data, y: out.data, mean: mean, rstd: rstd,
+                                 rows: rows, cols: n, eps: eps)
+        out.gradFn = GradFn("layer_norm", [x, weight, bias]) { g in
+            _ = stats
+            let gx = Tensor(uninitializedShape: x.shape)
+            let gw = reductionTarget(weight), gb = reductionTarget(bias)
+            // The kernel accumulates both or neither; a fresh buffer is zeroed instead.
+            let accumulate = (gw?.accumulate ?? false) || (gb?.accumulate ?? false)
+            if accumulate {
+                if let gw, !gw.accumulate { gw.pointer.update(repeating: 0, count: n) }
+                if let gb, !gb.accumulate { gb.pointer.update(repeating: 0, count: n) }
             }
-            return [gx, gw, gb]
+            Kernels.layerNormBackward(x: x.data, weight: weight.data, mean: mean, rstd: rstd, dy: g.data, dx: gx.data,
+                                      dWeight: gw?.pointer, dBias: gb?.pointer, accumulate: accumulate, rows: rows, cols: n)
+            return [x.isTracked ? gx : nil, gw?.tensor, gb?.tensor]
         }
+        return out
     }
 }

@@ -1,55 +1,54 @@
 import Foundation
+import Synchronization
 
 /// Rotary position embedding in the Hugging Face Llama convention ("rotate half": element i pairs
-/// with element i + D/2).
+/// with element i + D/2), through `Kernels.rotaryForward`.
 extension Tensor {
-    /// Cosine and sine tables `[positions.count, D/2]`, computed in float32 as transformers does.
-    static func ropeTables(positions: [Int], dim: Int, theta: Float) -> (cos: [Float], sin: [Float]) {
-        let half = dim / 2
-        var invFreq = [Float](repeating: 0, count: half)
-        for i in 0..<half { invFreq[i] = 1 / Foundation.pow(theta, Float(2 * i) / Float(dim)) }
-        var c = [Float](repeating: 0, count: positions.count * half), s = c
-        for (t, p) in positions.enumerated() {
-            for i in 0..<half {
-                let a = Float(p) * invFreq[i]
-                c[t * half + i] = Foundation.cos(a)
-                s[t * half + i] = Foundation.sin(a)
-            }
+    /// Positions precomputed in each shared table; later positions are computed on the fly.
+    static let ropeTablePositions = 4096
+
+    private static let ropeTables = Mutex([String: Kernels.RotaryTable]())
+
+    /// The shared cos/sin table of a head width and base.
+    static func ropeTable(dim: Int, theta: Float) throws -> Kernels.RotaryTable {
+        let key = "\(dim)/\(theta.bitPattern)"
+        if let t = ropeTables.withLock({ $0[key] }) { return t }
+        let table = try Kernels.RotaryTable(headDim: dim, theta: theta, maxPositions: ropeTablePositions)
+        return ropeTables.withLock { tables in
+            if let t = tables[key] { return t }
+            tables[key] = table
+            return table
         }
-        return (c, s)
     }
 
-    /// Rotates `x [B, H, T, D]`; `positions` has T entries (shared by the batch) or B*T entries.
-    public static func rope(_ x: Tensor, positions: [Int], theta: Float) throws -> Tensor {
-        guard x.rank == 4, x.shape[3] % 2 == 0 else { throw HalluError("rope: expected [B, H, T, D] with even D, got \(x.shape)") }
-        let (b, h, t, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    /// Rotates `x`, laid out as `[B, H, T, D]` (default) or `[B, T, H, D]` (`layout: .bthd`, the
+    /// projections' own layout); `positions` has T entries (shared by the batch) or B*T entries.
+    public static func rope(_ x: Tensor, positions: [Int], theta: Float, layout: Kernels.HeadLayout = .bhtd) throws -> Tensor {
+        guard x.rank == 4, x.shape[3] % 2 == 0 else { throw HalluError("rope: expected a rank-4 input with even D, got \(x.shape)") }
+        let (b, h, t, d) = layout == .bhtd ? (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+                                           : (x.shape[0], x.shape[2], x.shape[1], x.shape[3])
         guard positions.count == t || positions.count == b * t else {
             throw HalluError("rope: \(positions.count) positions for input \(x.shape)")
         }
-        let (cosT, sinT) = ropeTables(positions: positions, dim: d, theta: theta)
-        let half = d / 2
-        func rotate(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, inverse: Bool) {
-            for bi in 0..<b {
-                for hi in 0..<h {
-                    for ti in 0..<t {
-                        let row = ((bi * h + hi) * t + ti) * d
-                        let pr = (positions.count == t ? ti : bi * t + ti) * half
-                        for i in 0..<half {
-                            let c = cosT[pr + i], s = inverse ? -sinT[pr + i] : sinT[pr + i]
-                            let x1 = src[row + i], x2 = src[row + i + half]
-                            dst[row + i] = x1 * c - x2 * s
-                            dst[row + i + half] = x2 * c + x1 * s
-                        }
-                    }
-                }
-            }
+        let table = try ropeTable(dim: d, theta: theta)
+        var pos = [Int32](repeating: 0, count: b * t)
+        for i in 0..<(b * t) {
+            let p = positions.count == t ? positions[i % t] : positions[i]
+            guard p >= 0 && p <= Int(Int32.max) else { throw HalluError("rope: position \(p) out of range") }
+            pos[i] = Int32(p)
         }
         let out = Tensor(uninitializedShape: x.shape)
-        rotate(x.data, out.data, inverse: false)
-        return record(out, "rope", [x]) { g in
+        pos.withUnsafeBufferPointer { p in
+            Kernels.rotaryForward(x: x.data, y: out.data, table: table, positions: p.baseAddress!, batch: b, heads: h, seq: t, layout: layout)
+        }
+        guard recording(x) else { return out }
+        out.gradFn = GradFn("rope", [x]) { g in
             let gi = Tensor(uninitializedShape: x.shape)
-            rotate(g.data, gi.data, inverse: true)
+            pos.withUnsafeBufferPointer { p in
+                Kernels.rotaryBackward(dy: g.data, dx: gi.data, table: table, positions: p.baseAddress!, batch: b, heads: h, seq: t, layout: layout)
+            }
             return [gi]
         }
+        return out
     }
 }

@@ -1,44 +1,36 @@
 import Foundation
 
-/// Binary arithmetic with NumPy broadcasting, and unary maths, each with its backward.
+/// Binary arithmetic with NumPy broadcasting, and unary maths, each with its backward. The
+/// arithmetic itself is in `Kernels`; this layer picks the kernel for the broadcast at hand.
 extension Tensor {
-    enum BinaryOp { case add, sub, mul, div }
+    typealias BinaryOp = Kernels.Arithmetic
 
-    /// Applies `op` elementwise with broadcasting. Fast paths cover equal shapes and a right operand
-    /// that is a scalar or repeats along the leading dimensions (biases, per-channel scales).
+    /// Applies `op` elementwise with broadcasting. Kernels cover equal shapes, a scalar on either
+    /// side, and an operand that repeats along the leading dimensions of the other (biases,
+    /// per-channel scales); anything else goes through a strided loop over the same scalar op.
     static func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp, name: String) throws -> Tensor {
         let outShape = a.shape == b.shape ? a.shape : try Shape.broadcast(a.shape, b.shape, op: name)
         let out = Tensor(uninitializedShape: outShape)
-        let n = out.count, o = out.data, p = a.data, q = b.data
-        @inline(__always) func apply(_ x: Float, _ y: Float) -> Float {
-            switch op { case .add: return x + y; case .sub: return x - y; case .mul: return x * y; case .div: return x / y }
-        }
+        let n = out.count
         if a.count == n && b.count == n {
-            switch op {
-            case .add: for i in 0..<n { o[i] = p[i] + q[i] }
-            case .sub: for i in 0..<n { o[i] = p[i] - q[i] }
-            case .mul: for i in 0..<n { o[i] = p[i] * q[i] }
-            case .div: for i in 0..<n { o[i] = p[i] / q[i] }
-            }
+            Kernels.arithmetic(op, a.data, b.data, out.data, count: n)
         } else if a.count == n && b.count == 1 {
-            let y = q[0]
-            for i in 0..<n { o[i] = apply(p[i], y) }
-        } else if a.count == n && b.shape.count <= a.shape.count && Array(a.shape.suffix(b.shape.count)) == b.shape {
-            let m = b.count
-            var base = 0
-            while base < n {
-                for j in 0..<m { o[base + j] = apply(p[base + j], q[j]) }
-                base += m
-            }
+            Kernels.arithmetic(op, a.data, scalar: b.data[0], out.data, count: n)
+        } else if b.count == n && a.count == 1 {
+            Kernels.arithmetic(op, b.data, scalar: a.data[0], scalarFirst: true, out.data, count: n)
+        } else if a.count == n && isTrailing(b.shape, of: a.shape) {
+            Kernels.arithmetic(op, a.data, row: b.data, out.data, rows: n / b.count, cols: b.count)
+        } else if b.count == n && isTrailing(a.shape, of: b.shape) {
+            Kernels.arithmetic(op, b.data, row: a.data, rowFirst: true, out.data, rows: n / a.count, cols: a.count)
         } else {
-            // General strided broadcast.
             let rank = outShape.count
             let sa = broadcastStrides(a.shape, rank: rank, outShape: outShape)
             let sb = broadcastStrides(b.shape, rank: rank, outShape: outShape)
+            let o = out.data, p = a.data, q = b.data
             var idx = [Int](repeating: 0, count: rank)
             var ia = 0, ib = 0
             for i in 0..<n {
-                o[i] = apply(p[ia], q[ib])
+                o[i] = op.apply(p[ia], q[ib])
                 var d = rank - 1
                 while d >= 0 {
                     idx[d] += 1; ia += sa[d]; ib += sb[d]
@@ -48,7 +40,8 @@ extension Tensor {
                 }
             }
         }
-        return record(out, name, [a, b]) { g in
+        guard recording(a, b) else { return out }
+        out.gradFn = GradFn(name, [a, b]) { g in
             var ga: Tensor? = nil, gb: Tensor? = nil
             switch op {
             case .add:
@@ -66,6 +59,14 @@ extension Tensor {
             }
             return [ga, gb]
         }
+        return out
+    }
+
+    /// Whether `small` equals the trailing dimensions of `big` (leading 1s in `small` allowed).
+    static func isTrailing(_ small: [Int], of big: [Int]) -> Bool {
+        var s = small[...]
+        while let f = s.first, f == 1, s.count > 0 { s = s.dropFirst() }
+        return s.count <= big.count && Array(big.suffix(s.count)) == Array(s)
     }
 
     /// Strides of `shape` aligned to an output of `rank`, with 0 along broadcast dimensions.
@@ -82,19 +83,15 @@ extension Tensor {
         if shape == target { return self }
         if Shape.count(target) == count { return try reshaped(target) }
         let out = Tensor.zeros(target)
+        let m = Shape.count(target)
+        // Fast path: target is trailing (bias-like): a column sum.
+        if m > 0 && Tensor.isTrailing(target, of: shape) {
+            Kernels.sumRows(data, rows: count / m, cols: m, into: out.data)
+            return out
+        }
         let rank = shape.count
         let st = Tensor.broadcastStrides(target, rank: rank, outShape: shape)
         let o = out.data, p = data
-        // Fast path: target is a suffix (bias-like): fold rows.
-        if target.count <= rank && Array(shape.suffix(target.count)) == target {
-            let m = Shape.count(target)
-            var base = 0
-            while base < count {
-                for j in 0..<m { o[j] += p[base + j] }
-                base += m
-            }
-            return out
-        }
         var idx = [Int](repeating: 0, count: rank)
         var it = 0
         for i in 0..<count {
@@ -127,47 +124,55 @@ extension Tensor {
     /// `x * scale + shift`.
     public func affine(scale: Float, shift: Float) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        let p = data, o = out.data
-        for i in 0..<count { o[i] = p[i] * scale + shift }
-        return Tensor.record(out, "affine", [self]) { g in [g.scaled(scale)] }
+        Kernels.affine(data, scale: scale, shift: shift, out.data, count: count)
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("affine", [self]) { g in [g.scaled(scale)] }
+        return out
     }
 
-    /// Applies `f` elementwise; `df(x, y)` gives dy/dx from the input and output.
-    func unary(_ name: String, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
+    /// A pointwise function of `Kernels.Pointwise`.
+    func pointwise(_ name: String, _ f: Kernels.Pointwise) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        let p = data, o = out.data
-        for i in 0..<count { o[i] = f(p[i]) }
-        return Tensor.record(out, name, [self]) { [self] g in
+        Kernels.pointwiseForward(f, x: data, y: out.data, count: count)
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn(name, [self]) { [self] g in
             let gi = Tensor(uninitializedShape: self.shape)
-            let x = self.data, y = out.data, gp = g.data, r = gi.data
-            for i in 0..<self.count { r[i] = gp[i] * df(x[i], y[i]) }
+            Kernels.pointwiseBackward(f, x: self.data, y: out.data, dy: g.data, dx: gi.data, count: self.count)
             return [gi]
         }
+        return out
+    }
+
+    /// An activation of `Kernels.Activation` (its backward reads the saved input).
+    func activationOp(_ name: String, _ act: Kernels.Activation) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.activationForward(act, x: data, y: out.data, count: count)
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn(name, [self]) { [self] g in
+            let gi = Tensor(uninitializedShape: self.shape)
+            Kernels.activationBackward(act, x: self.data, y: act.backwardUsesOutput ? out.data : nil,
+                                       dy: g.data, dx: gi.data, count: self.count)
+            return [gi]
+        }
+        return out
     }
 
     /// e^x.
-    public func exp() -> Tensor { unary("exp", { Foundation.exp($0) }, { _, y in y }) }
+    public func exp() -> Tensor { activationOp("exp", .exp) }
     /// Natural log.
-    public func log() -> Tensor { unary("log", { Foundation.log($0) }, { x, _ in 1 / x }) }
+    public func log() -> Tensor { pointwise("log", .log) }
     /// Square root.
-    public func sqrt() -> Tensor { unary("sqrt", { $0.squareRoot() }, { _, y in 0.5 / y }) }
+    public func sqrt() -> Tensor { pointwise("sqrt", .sqrt) }
     /// x^p for a constant exponent.
-    public func pow(_ p: Float) -> Tensor {
-        unary("pow", { Foundation.pow($0, p) }, { x, _ in p * Foundation.pow(x, p - 1) })
-    }
+    public func pow(_ p: Float) -> Tensor { pointwise("pow", .pow(p)) }
     /// Hyperbolic tangent.
-    public func tanh() -> Tensor { unary("tanh", { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
+    public func tanh() -> Tensor { activationOp("tanh", .tanh) }
     /// Logistic sigmoid.
-    public func sigmoid() -> Tensor { unary("sigmoid", { 1 / (1 + Foundation.exp(-$0)) }, { _, y in y * (1 - y) }) }
+    public func sigmoid() -> Tensor { activationOp("sigmoid", .sigmoid) }
     /// max(x, 0).
-    public func relu() -> Tensor { unary("relu", { Swift.max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
+    public func relu() -> Tensor { activationOp("relu", .relu) }
     /// log(sigmoid(x)), computed stably (DPO's loss).
-    public func logSigmoid() -> Tensor {
-        unary("logsigmoid", { x in Swift.min(x, 0) - Foundation.log1p(Foundation.exp(-abs(x))) },
-              { x, _ in 1 / (1 + Foundation.exp(x)) })
-    }
+    public func logSigmoid() -> Tensor { pointwise("logsigmoid", .logSigmoid) }
     /// Clamps into [lo, hi]; the gradient is zero where clamped.
-    public func clamped(_ lo: Float, _ hi: Float) -> Tensor {
-        unary("clamp", { Swift.min(Swift.max($0, lo), hi) }, { x, _ in (x >= lo && x <= hi) ? 1 : 0 })
-    }
+    public func clamped(_ lo: Float, _ hi: Float) -> Tensor { pointwise("clamp", .clamp(lo, hi)) }
 }

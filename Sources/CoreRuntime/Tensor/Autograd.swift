@@ -32,11 +32,24 @@ extension Tensor {
     /// the backward function. Ops call this once with their freshly computed output.
     @inline(__always)
     static func record(_ out: Tensor, _ name: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
-        if GradMode.isEnabled && inputs.contains(where: { $0.isTracked }) {
+        if inputs.contains(where: { $0.isTracked }) && GradMode.isEnabled {
             out.gradFn = GradFn(name, inputs, backward)
         }
         return out
     }
+
+    /// Whether an op on `x` must record its backward (checked before building the closure, so that
+    /// inference allocates no closures and keeps no saved activations).
+    @inline(__always)
+    static func recording(_ x: Tensor) -> Bool { x.isTracked && GradMode.isEnabled }
+
+    /// Whether an op on `a` and `b` must record its backward.
+    @inline(__always)
+    static func recording(_ a: Tensor, _ b: Tensor) -> Bool { (a.isTracked || b.isTracked) && GradMode.isEnabled }
+
+    /// Whether an op on `inputs` must record its backward.
+    @inline(__always)
+    static func recording(_ inputs: [Tensor]) -> Bool { inputs.contains(where: { $0.isTracked }) && GradMode.isEnabled }
 
     /// Reverse-mode differentiation from this tensor. A non-scalar root needs an explicit seed
     /// gradient of its shape. Gradients accumulate into the `grad` of leaf tensors that require them;
@@ -64,8 +77,14 @@ extension Tensor {
             }
         }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed ?? Tensor.full(shape, 1)]
+        // Nodes are dropped from `order` as they are processed, so intermediate outputs (and what
+        // their backward closures saved) are freed as early as possible.
+        var pending: [Tensor?] = order.reversed()
+        order.removeAll()
         try withNoGrad {
-            for t in order.reversed() {
+            for index in pending.indices {
+                guard let t = pending[index] else { continue }
+                pending[index] = nil
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
                 guard let fn = t.gradFn else {
                     if t.requiresGrad { try t.accumulateGrad(g) }
@@ -92,8 +111,7 @@ extension Tensor {
             throw HalluError("backward: gradient of shape \(g.shape) for a tensor of shape \(shape)")
         }
         if let existing = grad {
-            let p = existing.data, q = g.data
-            for i in 0..<count { p[i] += q[i] }
+            Kernels.add(existing.data, g.data, existing.data, count: count)
         } else {
             // Always copy: an op may hand the same gradient tensor to several inputs, and the
             // in-place accumulation above must never write into a buffer another leaf holds.
@@ -102,13 +120,25 @@ extension Tensor {
         }
     }
 
-    /// `a + b` for two gradients of the same shape, reusing `a` when nothing else holds it.
+    /// `a + b` for two gradients of the same shape (a fresh tensor: either may be shared).
     static func accumulated(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         guard a.count == b.count else { throw HalluError("backward: gradients of shapes \(a.shape) and \(b.shape)") }
         let out = Tensor(uninitializedShape: a.shape)
-        let p = a.data, q = b.data, o = out.data
-        for i in 0..<a.count { o[i] = p[i] + q[i] }
+        Kernels.add(a.data, b.data, out.data, count: a.count)
         return out
+    }
+
+    /// Where a backward kernel may write this tensor's gradient directly: for a leaf that requires
+    /// a gradient, its `grad` buffer (created on first use) and whether the kernel must add to it
+    /// (true) or may overwrite it (false, a fresh buffer). Nil for any other tensor, whose gradient
+    /// goes back to the engine as usual. Writing straight into the leaf saves the temporary, its
+    /// copy and the sum that `accumulateGrad` would cost.
+    func leafGradTarget() -> (pointer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
+        guard requiresGrad && gradFn == nil else { return nil }
+        if let g = grad, g.count == count { return (g.data, true) }
+        let g = Tensor(uninitializedShape: shape)
+        grad = g
+        return (g.data, false)
     }
 
     /// Clears the accumulated gradient.

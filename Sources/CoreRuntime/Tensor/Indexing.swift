@@ -6,19 +6,24 @@ extension Tensor {
     public static func embedding(_ table: Tensor, _ ids: [Int]) throws -> Tensor {
         guard table.rank == 2 else { throw HalluError("embedding: table must be 2-D, got \(table.shape)") }
         let v = table.shape[0], d = table.shape[1]
-        for id in ids where id < 0 || id >= v {
-            throw HalluError("embedding: id \(id) is out of range for a table of \(v) rows")
+        var ids32 = [Int32](repeating: 0, count: ids.count)
+        for (i, id) in ids.enumerated() {
+            guard id >= 0 && id < v else { throw HalluError("embedding: id \(id) is out of range for a table of \(v) rows") }
+            ids32[i] = Int32(truncatingIfNeeded: id)
         }
         let out = Tensor(uninitializedShape: [ids.count, d])
-        for (i, id) in ids.enumerated() { (out.data + i * d).update(from: table.data + id * d, count: d) }
-        return record(out, "embedding", [table]) { g in
+        try ids32.withUnsafeBufferPointer { p in
+            try Kernels.embeddingForward(table: table.data, vocab: v, dim: d, ids: p.baseAddress!, count: ids.count, out: out.data)
+        }
+        guard recording(table) else { return out }
+        out.gradFn = GradFn("embedding", [table]) { g in
             let gt = Tensor.zeros(table.shape)
-            for (i, id) in ids.enumerated() {
-                let dst = gt.data + id * d, src = g.data + i * d
-                for j in 0..<d { dst[j] += src[j] }
+            ids32.withUnsafeBufferPointer { p in
+                Kernels.embeddingBackward(dOut: g.data, ids: p.baseAddress!, count: ids32.count, dTable: gt.data, vocab: v, dim: d)
             }
             return [gt]
         }
+        return out
     }
 
     /// Selects entries `index` along axis 0 (rows of any rank).
@@ -39,11 +44,13 @@ extension Tensor {
         for i in index where i < 0 || i >= n { throw HalluError("gather: index \(i) out of range for last axis \(n)") }
         let out = Tensor(uninitializedShape: Array(shape.dropLast()))
         for r in 0..<rows { out.data[r] = data[r * n + index[r]] }
-        return Tensor.record(out, "gather", [self]) { [shape] g in
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("gather", [self]) { [shape] g in
             let gi = Tensor.zeros(shape)
             for r in 0..<rows { gi.data[r * n + index[r]] = g.data[r] }
             return [gi]
         }
+        return out
     }
 
     /// Replaces elements where `mask` (broadcast to this shape from its trailing dimensions) is true.
@@ -72,11 +79,13 @@ extension Tensor {
         }
         let out = Tensor(uninitializedShape: shape)
         for i in 0..<count { out.data[i] = keep[i] ? data[i] : value }
-        return Tensor.record(out, "masked_fill", [self]) { [shape] g in
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("masked_fill", [self]) { [shape] g in
             let gi = Tensor(uninitializedShape: shape)
             for i in 0..<g.count { gi.data[i] = keep[i] ? g.data[i] : 0 }
             return [gi]
         }
+        return out
     }
 }
 
@@ -90,10 +99,12 @@ extension Tensor {
         for s in segment where s < 0 || s >= buckets { throw HalluError("segmentSum: segment \(s) out of range 0..<\(buckets)") }
         let out = Tensor.zeros([buckets])
         for i in 0..<segment.count { out.data[segment[i]] += data[i] }
-        return Tensor.record(out, "segment_sum", [self]) { [shape] g in
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("segment_sum", [self]) { [shape] g in
             let gi = Tensor(uninitializedShape: shape)
             for i in 0..<segment.count { gi.data[i] = g.data[segment[i]] }
             return [gi]
         }
+        return out
     }
 }

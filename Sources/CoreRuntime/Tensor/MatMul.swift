@@ -11,6 +11,14 @@ extension Tensor {
                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
+    /// The gradient buffer of `t` for a GEMM to write into: the leaf's own `grad` (beta 1 when it
+    /// already holds a gradient) or a fresh tensor handed back to the engine.
+    static func gradientTarget(_ t: Tensor) -> (tensor: Tensor?, pointer: UnsafeMutablePointer<Float>, beta: Float) {
+        if let leaf = t.leafGradTarget() { return (nil, leaf.pointer, leaf.accumulate ? 1 : 0) }
+        let g = Tensor(uninitializedShape: t.shape)
+        return (g, g.data, 0)
+    }
+
     /// `self @ other` for `[..., M, K] @ [..., K, N]`. Leading dimensions must match, or `other` is 2-D
     /// and shared by every batch.
     public func matmul(_ other: Tensor) throws -> Tensor {
@@ -24,53 +32,39 @@ extension Tensor {
         guard shared || batchA == batchB else {
             throw HalluError("matmul: batch dimensions differ: \(shape) @ \(other.shape)")
         }
-        if shared {
-            // One big GEMM: fold the batch into M.
-            let rows = count / k
-            let out = Tensor(uninitializedShape: batchA + [m, n])
-            Tensor.gemm(transA: false, transB: false, m: rows, n: n, k: k, a: data, lda: k, b: other.data, ldb: n, c: out.data, ldc: n)
-            return Tensor.record(out, "matmul", [self, other]) { [self] g in
-                var ga: Tensor? = nil, gb: Tensor? = nil
-                if self.isTracked {
-                    ga = Tensor(uninitializedShape: self.shape)
-                    Tensor.gemm(transA: false, transB: true, m: rows, n: k, k: n, a: g.data, lda: n, b: other.data, ldb: n, c: ga!.data, ldc: k)
-                }
-                if other.isTracked {
-                    gb = Tensor(uninitializedShape: other.shape)
-                    Tensor.gemm(transA: true, transB: false, m: k, n: n, k: rows, a: self.data, lda: k, b: g.data, ldb: n, c: gb!.data, ldc: n)
-                }
-                return [ga, gb]
-            }
-        }
-        let batch = Shape.count(batchA)
+        // A shared right operand folds the batch into M: one big GEMM.
+        let batch = shared ? 1 : Shape.count(batchA)
+        let rows = shared ? count / Swift.max(k, 1) : m
         let out = Tensor(uninitializedShape: batchA + [m, n])
-        for i in 0..<batch {
-            Tensor.gemm(transA: false, transB: false, m: m, n: n, k: k, a: data + i * m * k, lda: k,
-                        b: other.data + i * k * n, ldb: n, c: out.data + i * m * n, ldc: n)
-        }
-        return Tensor.record(out, "bmm", [self, other]) { [self] g in
+        BLAS.sgemmStridedBatched(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1,
+                                 a: data, lda: k, strideA: rows * k, b: other.data, ldb: n, strideB: k * n,
+                                 beta: 0, c: out.data, ldc: n, strideC: rows * n, batch: batch)
+        guard Tensor.recording(self, other) else { return out }
+        out.gradFn = GradFn(shared ? "matmul" : "bmm", [self, other]) { [self] g in
             var ga: Tensor? = nil, gb: Tensor? = nil
             if self.isTracked {
-                ga = Tensor(uninitializedShape: self.shape)
-                for i in 0..<batch {
-                    Tensor.gemm(transA: false, transB: true, m: m, n: k, k: n, a: g.data + i * m * n, lda: n,
-                                b: other.data + i * k * n, ldb: n, c: ga!.data + i * m * k, ldc: k)
-                }
+                let t = Tensor.gradientTarget(self)
+                BLAS.sgemmStridedBatched(transA: false, transB: true, m: rows, n: k, k: n, alpha: 1,
+                                         a: g.data, lda: n, strideA: rows * n, b: other.data, ldb: n, strideB: k * n,
+                                         beta: t.beta, c: t.pointer, ldc: k, strideC: rows * k, batch: batch)
+                ga = t.tensor
             }
             if other.isTracked {
-                gb = Tensor(uninitializedShape: other.shape)
-                for i in 0..<batch {
-                    Tensor.gemm(transA: true, transB: false, m: k, n: n, k: m, a: self.data + i * m * k, lda: k,
-                                b: g.data + i * m * n, ldb: n, c: gb!.data + i * k * n, ldc: n)
-                }
+                let t = Tensor.gradientTarget(other)
+                BLAS.sgemmStridedBatched(transA: true, transB: false, m: k, n: n, k: rows, alpha: 1,
+                                         a: self.data, lda: k, strideA: rows * k, b: g.data, ldb: n, strideB: rows * n,
+                                         beta: t.beta, c: t.pointer, ldc: n, strideC: k * n, batch: batch)
+                gb = t.tensor
             }
             return [ga, gb]
         }
+        return out
     }
 
     /// `x @ weight^T + bias` for `x [..., in]`, `weight [out, in]` (the PyTorch/Hugging Face layout),
-    /// `bias [out]`: one GEMM forward, two (plus a column sum) backward.
-    public static func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) throws -> Tensor {
+    /// `bias [out]`: one GEMM forward, two (plus a column sum) backward. With `residual` (the shape
+    /// of the output), the result is `residual + x @ weight^T + bias`, summed inside the GEMM.
+    public static func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, residual: Tensor? = nil) throws -> Tensor {
         guard weight.rank == 2, let inF = x.shape.last, inF == weight.shape[1] else {
             throw HalluError("linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
         }
@@ -78,28 +72,58 @@ extension Tensor {
         if let bias, bias.shape != [outF] {
             throw HalluError("linear: bias \(bias.shape) does not match weight \(weight.shape)")
         }
+        let outShape = Array(x.shape.dropLast()) + [outF]
+        if let residual, residual.count != Shape.count(outShape) {
+            throw HalluError("linear: residual \(residual.shape) does not match the output \(outShape)")
+        }
         let rows = x.count / Swift.max(inF, 1)
-        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outF])
-        if let bias {
-            for r in 0..<rows { (out.data + r * outF).update(from: bias.data, count: outF) }
+        let out = Tensor(uninitializedShape: outShape)
+        var beta: Float = 0
+        if let residual {
+            if let bias {
+                Kernels.arithmetic(.add, residual.data, row: bias.data, out.data, rows: rows, cols: outF)
+            } else {
+                Kernels.copy(residual.data, out.data, count: out.count)
+            }
+            beta = 1
+        } else if let bias {
+            Kernels.repeatMiddleAxis(bias.data, outer: 1, n: rows, inner: outF, out.data)
+            beta = 1
         }
         gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF,
-             beta: bias == nil ? 0 : 1, c: out.data, ldc: outF)
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        return record(out, "linear", inputs) { g in
-            var gx: Tensor? = nil, gw: Tensor? = nil, gbias: Tensor? = nil
+             beta: beta, c: out.data, ldc: outF)
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        if let residual { inputs.append(residual) }
+        guard recording(inputs) else { return out }
+        out.gradFn = GradFn("linear", inputs) { g in
+            var grads: [Tensor?] = [nil, nil]
             if x.isTracked {
-                gx = Tensor(uninitializedShape: x.shape)
-                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.data, lda: outF, b: weight.data, ldb: inF, c: gx!.data, ldc: inF)
+                let t = gradientTarget(x)
+                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.data, lda: outF, b: weight.data, ldb: inF,
+                     beta: t.beta, c: t.pointer, ldc: inF)
+                grads[0] = t.tensor
             }
             if weight.isTracked {
-                gw = Tensor(uninitializedShape: weight.shape)
-                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: x.data, ldb: inF, c: gw!.data, ldc: inF)
+                let t = gradientTarget(weight)
+                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: x.data, ldb: inF,
+                     beta: t.beta, c: t.pointer, ldc: inF)
+                grads[1] = t.tensor
             }
-            if let bias, bias.isTracked {
-                gbias = try g.sumTo([outF])
+            if let bias {
+                var gb: Tensor? = nil
+                if bias.isTracked {
+                    if let leaf = bias.leafGradTarget() {
+                        Kernels.sumRows(g.data, rows: rows, cols: outF, into: leaf.pointer, accumulate: leaf.accumulate)
+                    } else {
+                        gb = try g.sumTo([outF])
+                    }
+                }
+                grads.append(gb)
             }
-            return bias == nil ? [gx, gw] : [gx, gw, gbias]
+            if let residual { grads.append(residual.isTracked ? try g.reshaped(residual.shape) : nil) }
+            return grads
         }
+        return out
     }
 }

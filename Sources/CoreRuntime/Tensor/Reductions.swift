@@ -9,11 +9,10 @@ extension Tensor {
 
     /// Sum of every element (a scalar).
     public func sum() -> Tensor {
-        var acc: Double = 0
-        let p = data
-        for i in 0..<count { acc += Double(p[i]) }
-        let out = Tensor(scalar: Float(acc))
-        return Tensor.record(out, "sum", [self]) { [shape] g in [Tensor.full(shape, g.item)] }
+        let out = Tensor(scalar: Float(Kernels.sum(data, count: count)))
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("sum", [self]) { [shape] g in [Tensor.full(shape, g.item)] }
+        return out
     }
 
     /// Mean of every element (a scalar).
@@ -25,20 +24,15 @@ extension Tensor {
         let (outer, n, inner) = around(ax)
         var outShape = shape
         if keepDim { outShape[ax] = 1 } else { outShape.remove(at: ax) }
-        let out = Tensor.zeros(outShape)
-        let p = data, o = out.data
-        for a in 0..<outer {
-            for k in 0..<n {
-                let src = p + (a * n + k) * inner, dst = o + a * inner
-                for j in 0..<inner { dst[j] += src[j] }
-            }
-        }
-        return Tensor.record(out, "sum_axis", [self]) { [shape] g in
+        let out = Tensor(uninitializedShape: outShape)
+        Kernels.sumMiddleAxis(data, outer: outer, n: n, inner: inner, out.data)
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("sum_axis", [self]) { [shape] g in
             let gi = Tensor(uninitializedShape: shape)
-            let gp = g.data, r = gi.data
-            for a in 0..<outer { for k in 0..<n { (r + (a * n + k) * inner).update(from: gp + a * inner, count: inner) } }
+            Kernels.repeatMiddleAxis(g.data, outer: outer, n: n, inner: inner, gi.data)
             return [gi]
         }
+        return out
     }
 
     /// Mean over one axis.
@@ -65,12 +59,14 @@ extension Tensor {
                 arg[a * inner + j] = Int32(bi)
             }
         }
-        return Tensor.record(out, "max_axis", [self]) { [shape] g in
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("max_axis", [self]) { [shape] g in
             let gi = Tensor.zeros(shape)
             let gp = g.data, r = gi.data
             for a in 0..<outer { for j in 0..<inner { r[(a * n + Int(arg[a * inner + j])) * inner + j] = gp[a * inner + j] } }
             return [gi]
         }
+        return out
     }
 
     /// Index of the maximum along the last axis, per row (no gradient).

@@ -14,10 +14,12 @@ extension Tensor {
             throw HalluError("reshape: cannot reshape \(shape) into \(newShape)")
         }
         let out = Tensor(storage: storage, shape: s)
-        return Tensor.record(out, "reshape", [self]) { [shape] g in [try g.reshaped(shape)] }
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("reshape", [self]) { [shape] g in [try g.reshaped(shape)] }
+        return out
     }
 
-    /// Reorders dimensions (a copy).
+    /// Reorders dimensions (a copy). Attention reads `[B, T, H, D]` directly, so the model needs none.
     public func permuted(_ perm: [Int]) throws -> Tensor {
         guard perm.count == rank, Set(perm) == Set(0..<rank) else {
             throw HalluError("permute: \(perm) is not a permutation of the axes of shape \(shape)")
@@ -30,7 +32,9 @@ extension Tensor {
         Tensor.stridedCopy(from: data, strides: src, shape: outShape, to: out.data)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return Tensor.record(out, "permute", [self]) { g in [try g.permuted(inverse)] }
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("permute", [self]) { g in [try g.permuted(inverse)] }
+        return out
     }
 
     /// Swaps two dimensions (a copy).
@@ -77,11 +81,13 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape)
         let m = range.count * inner
         for a in 0..<outer { (out.data + a * m).update(from: data + (a * n + range.lowerBound) * inner, count: m) }
-        return Tensor.record(out, "slice", [self]) { [shape] g in
+        guard Tensor.recording(self) else { return out }
+        out.gradFn = GradFn("slice", [self]) { [shape] g in
             let gi = Tensor.zeros(shape)
             for a in 0..<outer { (gi.data + (a * n + range.lowerBound) * inner).update(from: g.data + a * m, count: m) }
             return [gi]
         }
+        return out
     }
 
     /// Joins tensors along `axis`; all other dimensions must agree.
@@ -103,9 +109,11 @@ extension Tensor {
             offsets.append(offset)
             offset += p.shape[ax]
         }
-        return record(out, "concat", parts) { g in
+        guard recording(parts) else { return out }
+        out.gradFn = GradFn("concat", parts) { g in
             try zip(parts, offsets).map { p, off in p.isTracked ? try g.slice(axis: ax, off..<(off + p.shape[ax])) : nil }
         }
+        return out
     }
 
     /// Splits along `axis` into pieces of the given sizes.

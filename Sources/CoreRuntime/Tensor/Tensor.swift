@@ -8,6 +8,8 @@ import Foundation
 public final class Tensor {
     /// Dimensions, outermost first.
     public let shape: [Int]
+    /// Number of elements.
+    public let count: Int
     /// The shared buffer. Reshaped tensors share storage with their source.
     public let storage: TensorStorage
     /// Whether gradients flow to (and accumulate in) this tensor.
@@ -21,6 +23,7 @@ public final class Tensor {
     public init(storage: TensorStorage, shape: [Int], requiresGrad: Bool = false) {
         self.storage = storage
         self.shape = shape
+        self.count = Shape.count(shape)
         self.requiresGrad = requiresGrad
     }
 
@@ -49,8 +52,6 @@ public final class Tensor {
         self.init(storage: TensorStorage(count: 1, repeating: scalar), shape: [])
     }
 
-    /// Number of elements.
-    @inline(__always) public var count: Int { storage.count == Shape.count(shape) ? storage.count : Shape.count(shape) }
     /// Number of dimensions.
     public var rank: Int { shape.count }
     /// Read-only pointer to the first element.
@@ -71,7 +72,7 @@ public final class Tensor {
     /// A deep copy, cut off from the graph.
     public func copy() -> Tensor {
         let t = Tensor(uninitializedShape: shape)
-        t.data.update(from: data, count: count)
+        Kernels.copy(data, t.data, count: count)
         return t
     }
 
@@ -84,7 +85,7 @@ public final class Tensor {
 extension Tensor {
     /// All zeros.
     public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
-        Tensor(storage: TensorStorage(count: Shape.count(shape), repeating: 0), shape: shape, requiresGrad: requiresGrad)
+        full(shape, 0, requiresGrad: requiresGrad)
     }
 
     /// All ones.
@@ -94,7 +95,10 @@ extension Tensor {
 
     /// Every element `value`.
     public static func full(_ shape: [Int], _ value: Float, requiresGrad: Bool = false) -> Tensor {
-        Tensor(storage: TensorStorage(count: Shape.count(shape), repeating: value), shape: shape, requiresGrad: requiresGrad)
+        let t = Tensor(uninitializedShape: shape)
+        Kernels.fill(t.data, value: value, count: t.count)
+        t.requiresGrad = requiresGrad
+        return t
     }
 
     /// 0, 1, ..., n-1.
@@ -129,7 +133,7 @@ extension Tensor {
     /// Copies another tensor's elements in place (no graph); shapes must have the same element count.
     public func assign(_ other: Tensor) throws {
         guard other.count == count else { throw HalluError("assign: shape \(other.shape) into shape \(shape)") }
-        data.update(from: other.data, count: count)
+        if other.data != data { Kernels.copy(other.data, data, count: count) }
     }
 }
 
