@@ -19,6 +19,16 @@ public final class HADPOMethod: Method {
         settings = try DPOSettings(resolved, method: id)
     }
 
+    /// Trains on HA-DPO's own pairs (desc_data.json + pope_data.json) when the data folder has them,
+    /// and on every preference pair otherwise (e.g. a folder with only an HSA-DPO file).
+    public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {
+        var out = data
+        let own = data.preferences.filter { $0.format == .hadpo }
+        if !own.isEmpty { out.preferences = own }
+        context.log("ha-dpo: training on \(out.preferences.count) preference pairs")
+        return out
+    }
+
     public func prepare(_ context: TrainContext) throws {
         try settings.prepareReference(context.data.preferences, context)
     }
