@@ -147,7 +147,8 @@ public enum BLAS {
         }
     }
 
-    /// A batch of independent products given by pointer lists (all of the same shape).
+    /// A batch of independent products given by pointer lists (all of the same shape; the `c`
+    /// pointers must not overlap, since small products run concurrently).
     public static func sgemmBatched(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                     a: [UnsafePointer<Float>], lda: Int, b: [UnsafePointer<Float>], ldb: Int,
                                     beta: Float, c: [UnsafeMutablePointer<Float>], ldc: Int) {
