@@ -126,7 +126,8 @@ public enum BLAS {
     ///
     /// Small products run in parallel across the batch (each single-threaded); large ones run one
     /// after the other, each using every thread. A stride of 0 reuses the same matrix (e.g. one
-    /// weight for every batch item); `strideC` must not be 0 unless `batch == 1`.
+    /// weight for every batch item); with `strideC == 0` the products are applied to the one C in
+    /// batch order.
     public static func sgemmStridedBatched(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                            a: UnsafePointer<Float>, lda: Int, strideA: Int,
                                            b: UnsafePointer<Float>, ldb: Int, strideB: Int,
@@ -138,14 +139,16 @@ public enum BLAS {
                   a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
                   beta: beta, c: c + i * strideC, ldc: ldc)
         }
-        if batch > 1 && m * n * max(k, 1) < smallProduct {
+        // A shared output (strideC == 0) is updated in batch order, never concurrently.
+        if batch > 1 && strideC != 0 && m * n * max(k, 1) < smallProduct {
             Parallel.forEach(count: batch) { r in for i in r { one(i) } }
         } else {
             for i in 0..<batch { one(i) }
         }
     }
 
-    /// A batch of independent products given by pointer lists (all of the same shape).
+    /// A batch of independent products given by pointer lists (all of the same shape; the `c`
+    /// pointers must not overlap, since small products run concurrently).
     public static func sgemmBatched(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                     a: [UnsafePointer<Float>], lda: Int, b: [UnsafePointer<Float>], ldb: Int,
                                     beta: Float, c: [UnsafeMutablePointer<Float>], ldc: Int) {

@@ -32,10 +32,11 @@ public enum Parallel {
 
     /// The thread count from the environment (`HALLU_THREADS`), or the number of active cores.
     public static var defaultThreads: Int {
-        if let s = ProcessInfo.processInfo.environment["HALLU_THREADS"], let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 {
-            return min(n, 256)
-        }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        guard let s = ProcessInfo.processInfo.environment["HALLU_THREADS"], !s.isEmpty else { return cores }
+        if let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 { return min(n, 256) }
+        FileHandle.standardError.write(Data("hallu: warning: HALLU_THREADS=\(s) is not a positive integer; using \(cores) threads\n".utf8))
+        return cores
     }
 
     /// Number of chunks `forEach(count:minChunk:)` cuts `count` items into: at most `threads`, and
