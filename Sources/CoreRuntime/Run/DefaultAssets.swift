@@ -49,7 +49,7 @@ public enum DefaultAssets {
         c.clip = 1.0
         c.freezeVision = false
         c.saveEvery = 250
-        c.steps = preset == "tiny" ? 150 : 1500
+        c.steps = preset == "tiny" ? 150 : 1000
         if preset == "tiny" { c.warmupSteps = 10 }
         return c
     }
