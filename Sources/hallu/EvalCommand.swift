@@ -1,0 +1,269 @@
+import CoreRuntime
+import Foundation
+
+/// One subcommand of a command that has several (`hallu eval chair`, `hallu data stats`). The parent
+/// command declares the union of all flags (so `--help` lists them and typos get a suggestion); each
+/// subcommand names the ones it accepts, and the dispatcher rejects the others.
+struct Subcommand {
+    let name: String
+    let usage: String
+    /// Names of the parent's flags this subcommand accepts.
+    let flags: [String]
+    /// Positional arguments after the subcommand name, e.g. `["DIR", "N"]`.
+    var positionals: [String] = []
+    let run: (Arguments, [String]) throws -> Int32
+}
+
+enum SubcommandDispatch {
+    /// Runs the subcommand named by the first positional argument, after checking its flags and
+    /// positional arguments.
+    static func run(_ command: String, _ subcommands: [Subcommand], _ args: Arguments) throws -> Int32 {
+        let names = subcommands.map(\.name)
+        guard let name = args.positionals.first else {
+            throw HalluError("hallu \(command): give a subcommand (\(names.joined(separator: ", "))). See `hallu \(command) --help`.")
+        }
+        guard let sub = subcommands.first(where: { $0.name == name }) else {
+            let hint = Suggest.nearest(name, in: names).map { " Did you mean \"\($0)\"?" } ?? ""
+            throw HalluError("hallu \(command): unknown subcommand \"\(name)\".\(hint) Known: \(names.joined(separator: ", ")).")
+        }
+        for given in args.values.keys.sorted() where !sub.flags.contains(given) {
+            let hint = Suggest.nearest(given, in: sub.flags).map { " (did you mean --\($0)?)" } ?? ""
+            throw HalluError("hallu \(command) \(name): --\(given) does not apply here\(hint). Usage: \(sub.usage)")
+        }
+        let rest = Array(args.positionals.dropFirst())
+        if rest.count < sub.positionals.count {
+            let missing = sub.positionals[rest.count...].joined(separator: " ")
+            throw HalluError("hallu \(command) \(name): missing \(missing). Usage: \(sub.usage)")
+        }
+        if rest.count > sub.positionals.count {
+            let extra = rest[sub.positionals.count...].map { "\"\($0)\"" }.joined(separator: " ")
+            throw HalluError("hallu \(command) \(name): unexpected argument \(extra). Usage: \(sub.usage)")
+        }
+        return try sub.run(args, rest)
+    }
+}
+
+extension Arguments {
+    /// The value of a flag that must be given.
+    func required(_ name: String, _ context: String) throws -> String {
+        guard let v = string(name), !v.isEmpty else {
+            throw HalluError("\(context): --\(name) is required")
+        }
+        return v
+    }
+
+    /// An integer flag that must be at least `minimum`.
+    func int(_ name: String, atLeast minimum: Int) throws -> Int? {
+        guard let v = try int(name) else { return nil }
+        guard v >= minimum else { throw HalluError("--\(name): must be at least \(minimum), got \(v)") }
+        return v
+    }
+}
+
+/// Fails with a message naming the flag when a file given on the command line does not exist.
+/// `label` says where the path came from, e.g. "--captions".
+func requireFile(_ path: String, _ label: String) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw HalluError("\(label) \(path): no such file")
+    }
+    guard !isDir.boolValue else { throw HalluError("\(label) \(path): is a folder, expected a file") }
+}
+
+/// Fails with a message naming the flag when a folder given on the command line does not exist.
+func requireFolder(_ path: String, _ label: String) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw HalluError("\(label) \(path): no such folder")
+    }
+    guard isDir.boolValue else { throw HalluError("\(label) \(path): is a file, expected a folder") }
+}
+
+/// `hallu eval`: CHAIR, POPE and SHR of output files, or all three of a checkpoint.
+struct EvalCommand: Command {
+    let name = "eval"
+    let summary = "score outputs with CHAIR, POPE, SHR"
+    var usage: String {
+        "hallu eval <chair|pope|shr|model> ...\n" + subcommands.map { "  " + $0.usage }.joined(separator: "\n")
+    }
+    let flags = [
+        Flag(name: "captions", value: "FILE", help: "chair: captions, JSON list or JSONL"),
+        Flag(name: "gt", value: "FILE", help: "chair: ground-truth objects {\"<image id>\": [words]} (.gz ok)"),
+        Flag(name: "caption-key", value: "KEY", help: "chair, shr: caption text key", defaultText: "caption, else text"),
+        Flag(name: "image-id-key", value: "KEY", help: "chair, shr: image id key", defaultText: "image_id, else image, imageId"),
+        Flag(name: "details", value: "FILE", help: "chair, shr: also write per-caption detail as JSON"),
+        Flag(name: "questions", value: "FILE", help: "pope: questions (POPE's JSONL)"),
+        Flag(name: "answers", value: "FILE", help: "pope: the model's answers"),
+        Flag(name: "answer-key", value: "KEY", help: "pope: answer text key", defaultText: "answer, else text"),
+        Flag(name: "split", value: "NAME=QUESTIONS:ANSWERS", help: "pope: one split of several (repeat)", repeats: true),
+        Flag(name: "responses", value: "FILE", help: "shr: responses, {\"<image id>\": text} or records"),
+        Flag(name: "facts", value: "FILE", help: "shr: scene facts per image"),
+        Flag(name: "judge", value: "gt|chat", help: "shr: ground-truth judge or a chat model", defaultText: "gt"),
+        Flag(name: "judge-url", value: "URL", help: "shr: OpenAI-compatible server of the chat judge"),
+        Flag(name: "judge-model", value: "M", help: "shr: model name of the chat judge"),
+        Flag(name: "judge-key-env", value: "VAR", help: "shr: environment variable holding the judge's API key"),
+        Flag(name: "model", value: "DIR", help: "model: checkpoint folder"),
+        Flag(name: "adapter", value: "DIR", help: "model: LoRA adapter folder to apply"),
+        Flag(name: "data", value: "DIR", help: "model: data folder whose eval split is used", defaultText: "the cached default world"),
+        Flag(name: "images", value: "N", help: "model: use the first N eval images", defaultText: "all"),
+        Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "64"),
+        Flag(name: "batch-size", value: "N", help: "model: prompts per generation batch", defaultText: "64"),
+        Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
+        Flag(name: "json", value: nil, help: "print JSON"),
+    ]
+
+    var subcommands: [Subcommand] {
+        [Subcommand(name: "chair", usage: "hallu eval chair --captions FILE --gt FILE [--caption-key K] [--image-id-key K] [--details FILE] [--json]",
+                    flags: ["captions", "gt", "caption-key", "image-id-key", "details", "json"], run: { a, _ in try chair(a) }),
+         Subcommand(name: "pope", usage: "hallu eval pope (--questions FILE --answers FILE | --split NAME=QUESTIONS:ANSWERS ...) [--answer-key K] [--json]",
+                    flags: ["questions", "answers", "answer-key", "split", "json"], run: { a, _ in try pope(a) }),
+         Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
+                    flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
+                    run: { a, _ in try shr(a) }),
+         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--json]",
+                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json"], run: { a, _ in try model(a) })]
+    }
+
+    func run(_ args: Arguments) throws -> Int32 {
+        try SubcommandDispatch.run(name, subcommands, args)
+    }
+
+    func chair(_ args: Arguments) throws -> Int32 {
+        let captions = try args.required("captions", "hallu eval chair"), gt = try args.required("gt", "hallu eval chair")
+        try requireFile(captions, "--captions")
+        try requireFile(gt, "--gt")
+        let report = try CHAIREval.run(captionsPath: captions, gtPath: gt, captionKey: args.string("caption-key"),
+                                       imageIdKey: args.string("image-id-key"))
+        if let details = args.string("details") {
+            try AtomicFile.write(try report.detailsJSON(), to: URL(fileURLWithPath: details))
+        }
+        if args.flag("json") { try printJSON(encodable: report) } else { print(report.renderTable()) }
+        return 0
+    }
+
+    func pope(_ args: Arguments) throws -> Int32 {
+        let splits = try args.all("split").map(Self.parseSplit)
+        let key = args.string("answer-key")
+        if !splits.isEmpty {
+            guard args.string("questions") == nil, args.string("answers") == nil else {
+                throw HalluError("hallu eval pope: give either --questions and --answers, or --split (not both)")
+            }
+            let names = splits.map(\.name)
+            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+                throw HalluError("--split: split \"\(dup)\" is given twice")
+            }
+            for s in splits {
+                try requireFile(s.questionsPath, "--split \(s.name)")
+                try requireFile(s.answersPath, "--split \(s.name)")
+            }
+            let report = try POPEEval.run(splits: splits, answerKey: key)
+            if args.flag("json") { try printJSON(encodable: report) } else { print(report.renderTable()) }
+            return 0
+        }
+        let questions = try args.required("questions", "hallu eval pope"), answers = try args.required("answers", "hallu eval pope")
+        try requireFile(questions, "--questions")
+        try requireFile(answers, "--answers")
+        let metrics = try POPEEval.run(questionsPath: questions, answersPath: answers, answerKey: key)
+        if args.flag("json") { try printJSON(encodable: metrics) } else { print(metrics.renderTable()) }
+        return 0
+    }
+
+    /// `NAME=QUESTIONS:ANSWERS`. When a path itself holds ':', the split point is the one at which
+    /// both files exist.
+    static func parseSplit(_ text: String) throws -> (name: String, questionsPath: String, answersPath: String) {
+        let form = "--split \(text): expected NAME=QUESTIONS:ANSWERS, e.g. random=coco_pope_random.json:answers.jsonl"
+        guard let eq = text.firstIndex(of: "=") else { throw HalluError(form) }
+        let name = String(text[..<eq]), paths = String(text[text.index(after: eq)...])
+        let colons = paths.indices.filter { paths[$0] == ":" }
+        guard !name.isEmpty, !colons.isEmpty else { throw HalluError(form) }
+        let candidates = colons.map { (String(paths[..<$0]), String(paths[paths.index(after: $0)...])) }
+            .filter { !$0.0.isEmpty && !$0.1.isEmpty }
+        guard let first = candidates.first else { throw HalluError(form) }
+        let fm = FileManager.default
+        let pick = candidates.first { fm.fileExists(atPath: $0.0) && fm.fileExists(atPath: $0.1) } ?? first
+        return (name, pick.0, pick.1)
+    }
+
+    func shr(_ args: Arguments) throws -> Int32 {
+        let responses = try args.required("responses", "hallu eval shr"), facts = try args.required("facts", "hallu eval shr")
+        try requireFile(responses, "--responses")
+        try requireFile(facts, "--facts")
+        let judge = try Self.judge(args)
+        let report = try SHREval.run(responsesPath: responses, sceneFactsPath: facts, judge: judge,
+                                     textKey: args.string("caption-key"), imageIdKey: args.string("image-id-key"))
+        if let details = args.string("details") {
+            try CheckpointJSON.write(report.images, to: URL(fileURLWithPath: details))
+        }
+        if args.flag("json") { try printJSON(encodable: report) } else { print(report.renderTable()) }
+        return 0
+    }
+
+    static func judge(_ args: Arguments) throws -> SentenceJudge {
+        let kind = args.string("judge") ?? "gt"
+        let chatFlags = ["judge-url", "judge-model", "judge-key-env"].filter { args.string($0) != nil }
+        switch kind {
+        case "gt":
+            if let f = chatFlags.first { throw HalluError("--\(f) is for --judge chat; the gt judge reads the scene facts only") }
+            return SceneGroundTruthJudge()
+        case "chat":
+            let text = try args.required("judge-url", "hallu eval shr --judge chat")
+            let model = try args.required("judge-model", "hallu eval shr --judge chat")
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                throw HalluError("--judge-url \(text): expected an http(s) URL such as http://127.0.0.1:8000")
+            }
+            return try ChatSentenceJudge(config: ChatJudgeConfig(url: url, model: model, apiKeyVariable: args.string("judge-key-env")))
+        default:
+            throw HalluError("--judge \(kind): expected gt or chat")
+        }
+    }
+
+    func model(_ args: Arguments) throws -> Int32 {
+        let modelPath = try args.required("model", "hallu eval model")
+        try requireFolder(modelPath, "--model")
+        let modelDir = URL(fileURLWithPath: modelPath).standardizedFileURL
+        let adapter = args.string("adapter").map { URL(fileURLWithPath: $0) }
+        if let adapter { try requireFolder(adapter.path, "--adapter") }
+        var settings = EvalSettings()
+        settings.images = try args.int("images", atLeast: 1)
+        settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1) ?? settings.maxNewTokens
+        settings.batchSize = try args.int("batch-size", atLeast: 1) ?? settings.batchSize
+        let dataDir: URL
+        if let d = args.string("data") {
+            try requireFolder(d, "--data")
+            dataDir = URL(fileURLWithPath: d)
+            let needed = [SceneWorld.Files.chairPrompts, SceneWorld.Files.chairGT, SceneWorld.Files.shrFacts]
+                + POPEStrategy.allCases.map(SceneWorld.Files.pope)
+            if let missing = needed.first(where: { !FileManager.default.fileExists(atPath: dataDir.appendingPathComponent($0).path) }) {
+                throw HalluError.file(d, "no \(missing); --data needs a scene world's eval files (see `hallu data synth`)")
+            }
+        } else {
+            dataDir = try DefaultAssets.world(seed: 0, log: eprint)
+        }
+        let out = URL(fileURLWithPath: args.string("out") ?? "eval-\(Self.displayName(modelDir))")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter)
+        var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
+        evaluation.log = eprint
+        eprint("evaluating \(modelDir.path) on \(dataDir.path)")
+        let metrics = try evaluation.run(outDir: out)
+        try CheckpointJSON.write(metrics, to: out.appendingPathComponent("metrics.json"))
+        if args.flag("json") {
+            try printJSON(encodable: metrics)
+        } else {
+            print([metrics.chair.renderTable(), metrics.pope.renderTable(), metrics.shr.renderTable()].joined(separator: "\n\n"))
+            print("\ngenerations and metrics.json in \(out.path)")
+        }
+        return 0
+    }
+
+    /// The checkpoint's name for the default output folder: the folder's name, or its parent's when the
+    /// folder is a run's `model` folder (runs/<name>/model).
+    static func displayName(_ dir: URL) -> String {
+        let last = dir.lastPathComponent
+        if last == "model" {
+            let parent = dir.deletingLastPathComponent().lastPathComponent
+            if !parent.isEmpty && parent != "/" { return parent }
+        }
+        return last
+    }
+}
