@@ -54,3 +54,27 @@ if extras:
             vals = [v for v in vals if v is not None]
             if vals:
                 print(f"- {name}: {k} = {statistics.mean(vals):.3f}")
+
+# scoring-eos: how well the drop decision finds the world's known overly detailed descriptions.
+world = os.environ.get("HALLU_WORLD", os.path.expanduser(os.path.join(os.environ.get("HALLU_CACHE", "~/.cache/hallu"), "world-seed0")))
+scenes = os.path.join(world, "scenes.jsonl")
+if os.path.isfile(scenes):
+    over = {}
+    for line in open(scenes):
+        r = json.loads(line)
+        if r.get("split") == "train":
+            over["%06d-detail" % r["id"]] = bool(r.get("over_detailed"))
+    for name in sorted(os.listdir(root)):
+        f = os.path.join(root, name, "scores.csv")
+        if not name.startswith("scoring-eos") or not os.path.isfile(f):
+            continue
+        import csv
+        rows_ = list(csv.DictReader(open(f)))
+        dropped = {r["id"] for r in rows_ if r["kept"].strip().lower() in ("false", "0", "no")}
+        truth = {i for i, o in over.items() if o}
+        detail_dropped = {i for i in dropped if i in over}
+        tp = len(detail_dropped & truth)
+        prec = tp / max(len(dropped), 1)
+        rec = tp / max(len(truth), 1)
+        print(f"\n- {name}: dropped {len(dropped)} of {len(rows_)} samples ({len(detail_dropped)} detailed descriptions); "
+              f"precision {prec:.3f} and recall {rec:.3f} against the {len(truth)} known overly detailed descriptions")
