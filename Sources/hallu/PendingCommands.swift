@@ -1,4 +1,3 @@
 import CoreRuntime
 // Commands whose implementation lands with their layers.
 struct SweepCommand: Command { let name = "sweep"; let summary = "run ablation sweeps"; let usage = "hallu sweep"; let flags: [Flag] = []; func run(_ args: Arguments) throws -> Int32 { throw HalluError("sweep: not available in this build") } }
-struct BenchCommand: Command { let name = "bench"; let summary = "benchmark against PyTorch"; let usage = "hallu bench"; let flags: [Flag] = []; func run(_ args: Arguments) throws -> Int32 { throw HalluError("bench: not available in this build") } }
