@@ -7,7 +7,10 @@ import Foundation
 /// rejected side's implicit reward inside the sigmoid.
 ///
 /// Pairs come from a `PreferenceSource`: by default the run's preference data (the
-/// `hsa_dpo_preference` format); a detect-then-rewrite pipeline plugs in by setting `source`.
+/// `hsa_dpo_preference` format); with `pipeline=true`, HSA-DPO's detect-then-rewrite pipeline
+/// (`HSAPipeline`: the model describes training images, a detector labels hallucinated sentences
+/// with type and severity, the rewrite makes the chosen side, the severities the score). Any other
+/// source plugs in by setting `source`.
 public final class HSADPOMethod: Method {
     public init() {}
     public var id: String { "hsadpo" }
@@ -16,7 +19,7 @@ public final class HSADPOMethod: Method {
         DPOSettings.options(labelSmoothing: false) + [
             MethodOption("use_chosen_score", "false", "weight the chosen side's reward by the pair's chosen_score (missing = 1)"),
             MethodOption("use_rejected_score", "true", "weight the rejected side's reward by the pair's rejected_score (missing = 1)"),
-        ]
+        ] + HSAPipelineSettings.options()
     }
     public var dataKinds: [DataKind] { [.preference] }
     /// The parsed shared DPO options.
@@ -25,6 +28,8 @@ public final class HSADPOMethod: Method {
     public private(set) var useRejectedScore = true
     /// Where the training pairs come from.
     public var source: PreferenceSource = DatasetPreferences()
+    /// The parsed pipeline options (used when `pipeline` is true).
+    public private(set) var pipeline = HSAPipelineSettings()
 
     public func configure(_ values: [String: String]) throws {
         let resolved = try OptionValues.resolve(options, overrides: values, method: id)
@@ -32,6 +37,12 @@ public final class HSADPOMethod: Method {
         let o = OptionValues(method: id, values: resolved)
         useChosenScore = try o.bool("use_chosen_score")
         useRejectedScore = try o.bool("use_rejected_score")
+        pipeline = try HSAPipelineSettings(resolved, method: id)
+        if pipeline.enabled {
+            source = HSAPipeline(settings: pipeline)
+        } else if source is HSAPipeline {
+            source = DatasetPreferences()
+        }
     }
 
     /// Takes the pairs from `source` and checks every score that will be used, so that a bad score
@@ -59,6 +70,13 @@ public final class HSADPOMethod: Method {
         let w = try HSADPOLoss.weights(pairs, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
         let lp = try DPO.logProbs(pairs, context, sftObjective: settings.sftObjective(context))
         return try HSADPOLoss.loss(lp, beta: settings.beta, chosenWeights: w.chosen, rejectedWeights: w.rejected, gamma: settings.gamma)
+    }
+
+    /// With the pipeline: the pairs it made, hallucinated sentences by type, and the detector's
+    /// sentence-level precision, recall, F1 and type accuracy (held-out detection records, and the
+    /// pipeline's own descriptions against the ground truth when the world's is available).
+    public func evaluate(_ context: TrainContext) throws -> [String: Double] {
+        (source as? HSAPipeline)?.metrics ?? [:]
     }
 }
 
