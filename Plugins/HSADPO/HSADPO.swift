@@ -49,7 +49,10 @@ public final class HSADPOMethod: Method {
     /// fails before training rather than mid-run.
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {
         var out = data
-        out.preferences = try source.pairs(data, context)
+        // HSA-DPO's own pairs (with severity scores) when the folder has them; otherwise every pair.
+        let own = data.preferences.filter { $0.format == .hsadpo }
+        if !own.isEmpty { out.preferences = own }
+        out.preferences = try source.pairs(out, context)
         _ = try HSADPOLoss.weights(out.preferences, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
         return out
     }
