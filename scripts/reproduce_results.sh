@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 BIN=${HALLU_BIN:-$PWD/.build/release/hallu}
 OUT=${1:-runs/results}
 SEEDS=${SEEDS:-"0 1 2"}
-STEPS=${STEPS:-150}
-EVAL=${EVAL_IMAGES:-200}
+STEPS=${STEPS:-100}
+EVAL=${EVAL_IMAGES:-500}
 mkdir -p "$OUT"
 
 # The baseline (trained once, cached); its own evaluation is not needed here.
@@ -16,14 +16,14 @@ mkdir -p "$OUT"
 
 common="--steps $STEPS --eval-images $EVAL --threads 1 --runs-dir $OUT"
 cells=(
-  "sft|--set lr=3e-4 --set batch_size=32"
-  "selective-eos|--set lr=3e-4 --set batch_size=32"
-  "scoring-eos|--set lr=3e-4 --set batch_size=32"
-  "ha-dpo|--set lr=1e-5 --set batch_size=16"
-  "hsadpo|--set lr=1e-5 --set batch_size=16"
-  "hsadpo-noscore|--method hsadpo --set hsadpo.use_rejected_score=false --set lr=1e-5 --set batch_size=16"
-  "hsadpo-pipeline|--method hsadpo --set hsadpo.pipeline=true --set lr=1e-5 --set batch_size=16"
-  "hacl|--set lr=3e-4 --set batch_size=16"
+  "sft|--set lr=3e-4 --set batch_size=16"
+  "selective-eos|--set lr=3e-4 --set batch_size=16"
+  "scoring-eos|--set lr=3e-4 --set batch_size=16"
+  "ha-dpo|--set lr=1e-5 --set batch_size=8"
+  "hsadpo|--set lr=1e-5 --set batch_size=8"
+  "hsadpo-noscore|--method hsadpo --set hsadpo.use_rejected_score=false --set lr=1e-5 --set batch_size=8"
+  "hsadpo-pipeline|--method hsadpo --set hsadpo.pipeline=true --set lr=1e-5 --set batch_size=8"
+  "hacl|--set lr=3e-4 --set batch_size=8"
 )
 jobs=()
 for seed in $SEEDS; do
