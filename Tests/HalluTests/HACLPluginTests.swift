@@ -3,7 +3,7 @@ import Testing
 @testable import CoreRuntime
 
 /// The built plugin library (`swift build` produces it next to the test bundle).
-private let pluginPath = TestPaths.repo.appendingPathComponent(".build/debug/libHACL.so").path
+private let pluginPath = TestPaths.builtLibrary("HACL")
 
 private func loadHACL(_ overrides: [String: String] = [:]) throws -> Method {
     let registry = PluginRegistry()

@@ -4,7 +4,7 @@ import Testing
 
 /// The built plugin library (`swift build` makes it; `swift test` alone does not relink it).
 private func loadSelectiveEOSPlugin() throws -> PluginRegistry {
-    let lib = TestPaths.repo.appendingPathComponent(".build/debug/libSelectiveEOS.so").path
+    let lib = TestPaths.builtLibrary("SelectiveEOS")
     guard FileManager.default.fileExists(atPath: lib) else {
         throw HalluError.file(lib, "not built; run `swift build` before `swift test`")
     }

@@ -31,3 +31,15 @@ enum TestText {
                          "No, there is no kite in the image. A plate with a cake and a fork."]
     static let tokenizer: Tokenizer = Tokenizer.train(corpus: corpus, vocabSize: 320)
 }
+
+extension TestPaths {
+    /// A built plugin library of the configuration the tests were built in.
+    static func builtLibrary(_ name: String) -> String {
+        #if DEBUG
+        let config = "debug"
+        #else
+        let config = "release"
+        #endif
+        return repo.appendingPathComponent(".build/\(config)/lib\(name).so").path
+    }
+}
