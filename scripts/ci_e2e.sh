@@ -38,7 +38,7 @@ b=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['final_loss']
 echo "   identical weights and final loss ($a) after kill -9 and --resume"
 
 echo "== 3. new-method scaffold"
-"$BIN" new-method Foo --out "$T/Foo"
+"$BIN" new-method Foo --out "$T/Foo" --core "$PWD/Sources/CoreRuntime"
 (cd "$T/Foo" && swift build 2>&1 | tail -1)
 "$BIN" run --plugin "$T/Foo/.build/debug/libFoo.so" --method foo --base "$BASE" --steps 3 --skip-eval --runs-dir "$T/runs" --name foo
 test -f "$T/runs/foo/summary.json"
