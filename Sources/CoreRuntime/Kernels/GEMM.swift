@@ -22,15 +22,34 @@ public enum GEMM {
             scale(c: c, ldc: ldc, m: m, n: n, beta: beta)
             return
         }
+        partitioned(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                    threads: threads, rowUnit: mr, columnUnit: nr) { ta, tb, m, n, k, a, lda, b, ldb, c, ldc in
+            serial(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// One thread's product: `c = op(a) op(b)` for the block it was given (alpha and beta are the caller's).
+    typealias SerialProduct = (Bool, Bool, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int,
+                               UnsafeMutablePointer<Float>, Int) -> Void
+
+    /// Splits a product across `Parallel` threads and runs `serial` on each block: the rows of C in
+    /// whole units of `rowUnit` (or its columns in units of `columnUnit` when there are few rows).
+    /// Each block packs the whole of the operand it does not split, so the larger dimension is cut
+    /// (duplicating the smaller operand's packing), given enough units per thread. The k loop is
+    /// never split, and the cut depends only on the sizes and the thread count, so every element of
+    /// C is computed the same way on every run with that thread count.
+    static func partitioned(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int?, rowUnit: Int, columnUnit: Int,
+                            _ serial: SerialProduct) {
         let t = max(1, min(threads ?? Parallel.threads, Parallel.effectiveThreads))
         // Splitting below ~1 MFLOP costs more in wake-ups than it saves.
         let work = m * n * k
         var parts = 1
         var byRows = true
         if t > 1 && work >= 1 << 17 {
-            // Each part packs the whole of the operand it does not split, so split the larger
-            // dimension (duplicating the smaller operand's packing), given enough register tiles.
-            let rowsOK = m >= t * 2 * mr, colsOK = n >= t * 2 * nr
+            let rowsOK = m >= t * 2 * rowUnit, colsOK = n >= t * 2 * columnUnit
             if rowsOK && (m >= n || !colsOK) {
                 parts = t
             } else if colsOK {
@@ -38,12 +57,11 @@ public enum GEMM {
             }
         }
         if parts == 1 {
-            serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            serial(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
             return
         }
-        // Cut along whole register tiles so that tile boundaries match the serial case.
-        let unit = byRows ? mr : nr
+        // Cut along whole units so that tile boundaries match the serial case.
+        let unit = byRows ? rowUnit : columnUnit
         let total = byRows ? m : n
         let tiles = (total + unit - 1) / unit
         Parallel.run(chunks: parts) { p in
@@ -51,13 +69,9 @@ public enum GEMM {
             let lo = t0.lowerBound * unit, hi = min(total, t0.upperBound * unit)
             if lo >= hi { return }
             if byRows {
-                serial(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                       a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
-                       beta: beta, c: c + lo * ldc, ldc: ldc)
+                serial(transA, transB, hi - lo, n, k, transA ? a + lo : a + lo * lda, lda, b, ldb, c + lo * ldc, ldc)
             } else {
-                serial(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
-                       a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb,
-                       beta: beta, c: c + lo, ldc: ldc)
+                serial(transA, transB, m, hi - lo, k, a, lda, transB ? b + lo * ldb : b + lo, ldb, c + lo, ldc)
             }
         }
     }

@@ -164,6 +164,18 @@ public final class LlavaModel: Module {
         return (try languageModel.logits(picked), targets, layout)
     }
 
+    /// Summed log-probability of the supervised tokens of each sequence: `[B]` (DPO's policy and
+    /// reference terms). `imageFeatures` replaces the vision forward when given.
+    public func sequenceLogProbs(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil) throws -> Tensor {
+        let (x, layout) = try embed(inputs, imageFeatures: imageFeatures)
+        let h = try languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
+        let (rows, targets) = LlavaModel.shiftedTargets(layout)
+        let d = config.text.hiddenSize
+        let logits = try languageModel.logits(h.reshaped([-1, d]).indexSelect(rows))
+        let tokenLogp = try Tensor.crossEntropyRows(logits, targets: targets).scaled(-1)
+        return try tokenLogp.segmentSum(rows.map { $0 / layout.length }, count: inputs.ids.count)
+    }
+
     /// The standard causal-LM loss: mean cross-entropy over supervised tokens.
     public func loss(_ inputs: LlavaInputs) throws -> Tensor {
         let (logits, targets, _) = try supervisedLogits(inputs)

@@ -26,12 +26,44 @@ public final class ReferencePolicy {
 
     /// Summed log-probs `[2B]` of the sequences under the reference, without a tape.
     public func logProbs(_ inputs: LlavaInputs, context: TrainContext) throws -> [Float] {
+        try logProbs(inputs, imageFeatures: nil)
+    }
+
+    /// Summed log-probs of the sequences under the reference, without a tape; `imageFeatures`
+    /// (the reference's own) replaces the vision forward when given.
+    func logProbs(_ inputs: LlavaInputs, imageFeatures: Tensor?) throws -> [Float] {
         try withNoGrad {
             if frozenCopy == nil { policy.setLoRAEnabled(false) }
             defer { if frozenCopy == nil { policy.setLoRAEnabled(true) } }
-            let ctx = frozenCopy.map { TrainContext(model: $0, codec: context.codec, images: context.images, config: context.config, runDir: context.runDir) } ?? context
-            return try ctx.sequenceLogProbs(inputs).values
+            return try model.sequenceLogProbs(inputs, imageFeatures: imageFeatures).values
         }
+    }
+
+    /// Whether the reference's image features equal the policy's: adapters only (no frozen copy)
+    /// and none in the vision tower or the projector.
+    var sharesImageFeatures: Bool {
+        guard frozenCopy == nil else { return false }
+        return !policy.namedModules().contains { name, m in
+            (name.hasPrefix("model.vision_tower") || name.hasPrefix("model.multi_modal_projector")) && (m as? Linear)?.lora != nil
+        }
+    }
+
+    /// Reference log-probs `[2B]` of `TrainContext.preferenceInputs`' batch, whose images are the
+    /// pairs' images twice (chosen, then rejected): the vision tower runs once per pair, or not at
+    /// all when the policy's features (`policyFeatures`) are the reference's too.
+    public func pairedLogProbs(_ inputs: LlavaInputs, policyFeatures: Tensor?) throws -> [Float] {
+        var feats: Tensor? = nil
+        if let policyFeatures, sharesImageFeatures {
+            feats = policyFeatures.detach()
+        } else if let px = inputs.pixels, px.shape[0] % 2 == 0, px.shape[0] > 0 {
+            feats = try withNoGrad {
+                if frozenCopy == nil { policy.setLoRAEnabled(false) }
+                defer { if frozenCopy == nil { policy.setLoRAEnabled(true) } }
+                let f = try model.imageFeatures(px.slice(axis: 0, 0..<(px.shape[0] / 2)))
+                return try Tensor.concat([f, f], axis: 0)
+            }
+        }
+        return try logProbs(inputs, imageFeatures: feats)
     }
 }
 
@@ -55,7 +87,7 @@ public enum DPO {
         if pairs.allSatisfy({ ctx.reference.cache[$0.id] != nil }) {
             for p in pairs { let (c, r) = ctx.reference.cache[p.id]!; refC.append(c); refR.append(r) }
         } else {
-            let ref = try ctx.reference.logProbs(inputs, context: ctx)
+            let ref = try ctx.reference.pairedLogProbs(inputs, policyFeatures: feats)
             refC = Array(ref[0..<b]); refR = Array(ref[b..<(2 * b)])
         }
         return LogProbs(policyChosen: try policy.slice(axis: 0, 0..<b), policyRejected: try policy.slice(axis: 0, b..<(2 * b)),
@@ -95,7 +127,7 @@ public enum DPO {
         for start in stride(from: 0, to: pairs.count, by: batchSize) {
             let chunk = Array(pairs[start..<min(start + batchSize, pairs.count)])
             let (inputs, _) = try ctx.preferenceInputs(chunk)
-            let ref = try ctx.reference.logProbs(inputs, context: ctx)
+            let ref = try ctx.reference.pairedLogProbs(inputs, policyFeatures: nil)
             for (i, p) in chunk.enumerated() {
                 ctx.reference.cache[p.id] = (ref[i], ref[chunk.count + i])
                 out[p.id] = [Double(ref[i]), Double(ref[chunk.count + i])]
