@@ -13,7 +13,8 @@ enum ModelBench {
         var largeIterations = 3
         var newTokens = 32
         var beta: Float = 0.1
-        var lr: Float = 1e-4
+        /// Whether to run the PyTorch reference at all.
+        var useReference = true
 
         static let quick = Options(warmup: 1, iterations: 2, largeIterations: 1, newTokens: 8)
     }
@@ -29,7 +30,7 @@ enum ModelBench {
         defer { try? FileManager.default.removeItem(at: dir) }
         let modelDir = dir.appendingPathComponent("model")
         try LlavaModel(config, seed: 0).save(to: modelDir, tokenizerJSON: nil, preprocessor: nil)
-        let (torch, why) = TorchReference.locate(threads: threads)
+        let (torch, why) = o.useReference ? TorchReference.locate(threads: threads) : (nil, "reference disabled")
         if let why { log("model bench: \(why); reporting hallu alone (reference null)") }
         log("model bench: small preset (\(LlavaModel(config).parameterCount) parameters, vocabulary \(BenchWorkload.vocab)), "
             + "\(threads) threads, BLAS \(BLAS.backendName)")
