@@ -136,8 +136,8 @@ enum ModelBench {
         let f = try model.imageFeatures(w.pixels)
         let feats = try Tensor.concat([f, f], axis: 0)
         let inputs = LlavaInputs(ids: w.ids, pixels: try w.pixels.repeated(2), labels: w.labels)
-        let policy = try model.sequenceLogProbs(inputs, imageFeatures: feats)
         let refLP = try ref.pairedLogProbs(inputs, policyFeatures: feats)
+        let policy = try model.sequenceLogProbs(inputs, imageFeatures: feats)
         let lp = DPO.LogProbs(policyChosen: try policy.slice(axis: 0, 0..<b), policyRejected: try policy.slice(axis: 0, b..<(2 * b)),
                               refChosen: Array(refLP[0..<b]), refRejected: Array(refLP[b..<(2 * b)]))
         return try DPO.loss(lp, beta: beta).loss

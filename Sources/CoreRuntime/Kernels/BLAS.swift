@@ -9,6 +9,9 @@ import Foundation
 /// 2. `libopenblas.so.0`.
 /// 3. The built-in SIMD GEMM (`GEMM`).
 ///
+/// Products with at most `GEMM.skinnyRows` rows (decoding steps) always use the built-in
+/// unpacked kernel: a packing library would copy the whole weight for a few rows.
+///
 /// A library that lets hallu set its thread count (OpenBLAS) runs single-threaded, and hallu splits
 /// each product across its own `Parallel` pool: one set of threads for every kernel, instead of
 /// OpenBLAS's spinning workers competing with hallu's for the same cores. A library without that
@@ -109,6 +112,10 @@ public enum BLAS {
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m <= 0 || n <= 0 { return }
+        if !transA && m <= GEMM.skinnyRows && k > 0 {
+            GEMM.skinny(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
         if let e = backend.external, k > 0 {
             guard e.setThreads != nil else {
                 e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
@@ -180,6 +187,11 @@ public enum BLAS {
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m <= 0 || n <= 0 { return }
+        if !transA && m <= GEMM.skinnyRows && k > 0 {
+            GEMM.skinny(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                        threads: 1)
+            return
+        }
         if let e = backend.external, k > 0, e.setThreads != nil || m * n * k < smallProduct {
             e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

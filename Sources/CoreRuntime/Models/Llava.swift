@@ -69,7 +69,7 @@ public final class LlavaModel: Module {
         }
         var h = try visionTower.hiddenStates(pixels, layerCount: layer)
         if config.visionFeatureSelectStrategy == .default { h = try h.slice(axis: 1, 1..<h.shape[1]) }
-        return try projector2(projector1(h).activation(config.projectorHiddenAct.rawValue))
+        return try projector2.project(projector1.project(h).activation(config.projectorHiddenAct.rawValue))
     }
 
     /// Splices image features into the token embeddings and right-pads: `[B, T, D]` plus the layout.

@@ -82,7 +82,8 @@ public enum DPO {
     public static func logProbs(_ pairs: [PreferencePair], _ ctx: TrainContext) throws -> LogProbs {
         let (inputs, feats) = try ctx.preferenceInputs(pairs)
         let b = pairs.count
-        let policy = try ctx.sequenceLogProbs(inputs, features: feats)
+        // The reference runs first, while the policy has no activations alive: its own temporary
+        // memory then never adds to the policy's.
         var refC: [Float] = [], refR: [Float] = []
         if pairs.allSatisfy({ ctx.reference.cache[$0.id] != nil }) {
             for p in pairs { let (c, r) = ctx.reference.cache[p.id]!; refC.append(c); refR.append(r) }
@@ -90,6 +91,7 @@ public enum DPO {
             let ref = try ctx.reference.pairedLogProbs(inputs, policyFeatures: feats)
             refC = Array(ref[0..<b]); refR = Array(ref[b..<(2 * b)])
         }
+        let policy = try ctx.sequenceLogProbs(inputs, features: feats)
         return LogProbs(policyChosen: try policy.slice(axis: 0, 0..<b), policyRejected: try policy.slice(axis: 0, b..<(2 * b)),
                         refChosen: refC, refRejected: refR)
     }
