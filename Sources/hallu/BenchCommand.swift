@@ -11,17 +11,15 @@ struct BenchCommand: Command {
 
     func run(_ args: Arguments) throws -> Int32 {
         let suite = args.positionals.first ?? "all"
-        guard ["kernels", "model", "e2e", "all"].contains(suite) else {
-            let hint = Suggest.nearest(suite, in: ["kernels", "model", "e2e", "all"]).map { " (did you mean \($0)?)" } ?? ""
+        guard Bench.suites.contains(suite) else {
+            let hint = Suggest.nearest(suite, in: Bench.suites).map { " (did you mean \($0)?)" } ?? ""
             throw HalluError("bench: unknown suite \"\(suite)\"\(hint); use kernels, model, e2e or all")
         }
-        let results = try BenchSuites.run(suite: suite, quick: args.flag("quick"), log: { eprint($0) })
+        let results = try Bench.run(suite: suite, quick: args.flag("quick"), log: { eprint($0) })
         if args.flag("json") {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(data: try enc.encode(results), encoding: .utf8)!)
+            print(String(decoding: try Bench.json(results), as: UTF8.self))
         } else {
-            print(BenchSuites.markdown(results))
+            print(Bench.markdown(results))
         }
         return 0
     }

@@ -9,8 +9,13 @@ import Foundation
 /// 2. `libopenblas.so.0`.
 /// 3. The built-in SIMD GEMM (`GEMM`).
 ///
-/// OpenBLAS gets the same thread count as `Parallel.threads`. `OPENBLAS_CORETYPE` is left as the
-/// environment sets it.
+/// Products with at most `GEMM.skinnyRows` rows (decoding steps) always use the built-in
+/// unpacked kernel: a packing library would copy the whole weight for a few rows.
+///
+/// A library that lets hallu set its thread count (OpenBLAS) runs single-threaded, and hallu splits
+/// each product across its own `Parallel` pool: one set of threads for every kernel, instead of
+/// OpenBLAS's spinning workers competing with hallu's for the same cores. A library without that
+/// control threads itself. `OPENBLAS_CORETYPE` is left as the environment sets it.
 ///
 /// All matrices are row-major float32. Shapes are trusted: callers validate them.
 public enum BLAS {
@@ -65,7 +70,7 @@ public enum BLAS {
         }
         for (i, lib) in candidates.enumerated() {
             if let e = open(lib) {
-                e.setThreads?(Int32(Parallel.threads))
+                e.setThreads?(1)
                 return Backend(external: e, warning: warning)
             }
             if i == 0 && candidates.count > 1 {
@@ -95,10 +100,9 @@ public enum BLAS {
                         name: name, library: lib, coreName: core)
     }
 
-    /// Called by `Parallel.threads` when the thread count changes.
-    static func threadCountDidChange(_ n: Int) {
-        backend.external?.setThreads?(Int32(n))
-    }
+    /// Called by `Parallel.threads` when the thread count changes: a library hallu splits stays
+    /// single-threaded, and one that threads itself cannot be told.
+    static func threadCountDidChange(_ n: Int) {}
 
     /// `c = alpha * op(a) * op(b) + beta * c`, with op(a) `m x k`, op(b) `k x n`, c `m x n`.
     ///
@@ -108,17 +112,30 @@ public enum BLAS {
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m <= 0 || n <= 0 { return }
+        if !transA && m <= GEMM.skinnyRows && k > 0 {
+            GEMM.skinny(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
         if let e = backend.external, k > 0 {
-            e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            guard e.setThreads != nil else {
+                e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
+                        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                return
+            }
+            GEMM.partitioned(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                             threads: nil, rowUnit: 16, columnUnit: 16) { ta, tb, m, n, k, a, lda, b, ldb, c, ldc in
+                e.sgemm(rowMajor, ta ? trans : noTrans, tb ? trans : noTrans, Int32(m), Int32(n), Int32(k),
+                        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         } else {
             GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
 
-    /// Products below this many multiply-adds (m*n*k) are single-threaded inside OpenBLAS, so
-    /// batches of them can safely run side by side on hallu's threads.
+    /// Products below this many multiply-adds (m*n*k) run on one thread (OpenBLAS also keeps them
+    /// single-threaded when it threads itself), so batches of them can run side by side on hallu's
+    /// threads.
     static let smallProduct = 1 << 18
 
     /// A batch of independent products: for `i` in `0..<batch`,
@@ -166,13 +183,19 @@ public enum BLAS {
     }
 
     /// A product that must stay on the calling thread (used inside kernels that are already
-    /// parallel, e.g. attention over heads): OpenBLAS for products it keeps single-threaded,
-    /// the built-in kernel otherwise.
+    /// parallel, e.g. attention over heads): the external library when it runs single-threaded
+    /// (always for one hallu sets to one thread, else for small products), the built-in kernel
+    /// otherwise.
     static func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m <= 0 || n <= 0 { return }
-        if let e = backend.external, k > 0, m * n * k < smallProduct {
+        if !transA && m <= GEMM.skinnyRows && k > 0 {
+            GEMM.skinny(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                        threads: 1)
+            return
+        }
+        if let e = backend.external, k > 0, e.setThreads != nil || m * n * k < smallProduct {
             e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         } else {

@@ -22,15 +22,34 @@ public enum GEMM {
             scale(c: c, ldc: ldc, m: m, n: n, beta: beta)
             return
         }
+        partitioned(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                    threads: threads, rowUnit: mr, columnUnit: nr) { ta, tb, m, n, k, a, lda, b, ldb, c, ldc in
+            serial(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// One thread's product: `c = op(a) op(b)` for the block it was given (alpha and beta are the caller's).
+    typealias SerialProduct = (Bool, Bool, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int,
+                               UnsafeMutablePointer<Float>, Int) -> Void
+
+    /// Splits a product across `Parallel` threads and runs `serial` on each block: the rows of C in
+    /// whole units of `rowUnit` (or its columns in units of `columnUnit` when there are few rows).
+    /// Each block packs the whole of the operand it does not split, so the larger dimension is cut
+    /// (duplicating the smaller operand's packing), given enough units per thread. The k loop is
+    /// never split, and the cut depends only on the sizes and the thread count, so every element of
+    /// C is computed the same way on every run with that thread count.
+    static func partitioned(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int?, rowUnit: Int, columnUnit: Int,
+                            _ serial: SerialProduct) {
         let t = max(1, min(threads ?? Parallel.threads, Parallel.effectiveThreads))
         // Splitting below ~1 MFLOP costs more in wake-ups than it saves.
         let work = m * n * k
         var parts = 1
         var byRows = true
         if t > 1 && work >= 1 << 17 {
-            // Each part packs the whole of the operand it does not split, so split the larger
-            // dimension (duplicating the smaller operand's packing), given enough register tiles.
-            let rowsOK = m >= t * 2 * mr, colsOK = n >= t * 2 * nr
+            let rowsOK = m >= t * 2 * rowUnit, colsOK = n >= t * 2 * columnUnit
             if rowsOK && (m >= n || !colsOK) {
                 parts = t
             } else if colsOK {
@@ -38,12 +57,11 @@ public enum GEMM {
             }
         }
         if parts == 1 {
-            serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            serial(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
             return
         }
-        // Cut along whole register tiles so that tile boundaries match the serial case.
-        let unit = byRows ? mr : nr
+        // Cut along whole units so that tile boundaries match the serial case.
+        let unit = byRows ? rowUnit : columnUnit
         let total = byRows ? m : n
         let tiles = (total + unit - 1) / unit
         Parallel.run(chunks: parts) { p in
@@ -51,13 +69,9 @@ public enum GEMM {
             let lo = t0.lowerBound * unit, hi = min(total, t0.upperBound * unit)
             if lo >= hi { return }
             if byRows {
-                serial(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                       a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
-                       beta: beta, c: c + lo * ldc, ldc: ldc)
+                serial(transA, transB, hi - lo, n, k, transA ? a + lo : a + lo * lda, lda, b, ldb, c + lo * ldc, ldc)
             } else {
-                serial(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
-                       a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb,
-                       beta: beta, c: c + lo, ldc: ldc)
+                serial(transA, transB, m, hi - lo, k, a, lda, transB ? b + lo * ldb : b + lo, ldb, c + lo, ldc)
             }
         }
     }
@@ -306,6 +320,149 @@ public enum GEMM {
             let be = SIMD8<Float>(repeating: beta)
             store8(p, (load8(p) * be).addingProduct(v0, al))
             store8(p + 8, (load8(p + 8) * be).addingProduct(v1, al))
+        }
+    }
+}
+
+extension GEMM {
+    /// Rows of A up to which `skinny` beats a packed product: a decoding step multiplies a handful
+    /// of rows by every weight, and packing the weight would cost as much as the product.
+    static let skinnyRows = 8
+
+    /// `c = alpha * a * op(b) + beta * c` for few rows of A (no transpose of A), reading B in place
+    /// (no packing). With `transB`, each output is a dot product of a row of A and a row of B;
+    /// without, a sum of rows of B weighted by A. Columns are split across threads for large
+    /// products; every element is computed the same way whatever the split.
+    static func skinny(transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
+        if m <= 0 || n <= 0 { return }
+        let t = max(1, min(threads ?? Parallel.threads, Parallel.effectiveThreads))
+        let blocks = (n + 31) / 32
+        let parts = t > 1 && m * n * k >= 1 << 16 ? min(t, blocks) : 1
+        let run = { (cols: Range<Int>) in
+            if transB {
+                skinnyDot(m: m, cols: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            } else {
+                skinnyAxpy(m: m, cols: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
+        }
+        if parts == 1 { run(0..<n); return }
+        Parallel.run(chunks: parts) { p in
+            let r = Parallel.chunk(p, of: parts, count: blocks)
+            let lo = r.lowerBound * 32, hi = min(n, r.upperBound * 32)
+            if lo < hi { run(lo..<hi) }
+        }
+    }
+
+    @inline(__always)
+    static func store(_ p: UnsafeMutablePointer<Float>, _ v: Float, alpha: Float, beta: Float) {
+        p.pointee = beta == 0 ? v * alpha : (beta == 1 ? p.pointee.addingProduct(v, alpha) : (p.pointee * beta).addingProduct(v, alpha))
+    }
+
+    /// The four lane sums of four vectors, each summed in `hsum`'s order.
+    @inline(__always)
+    static func hsum4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD4<Float> {
+        let a4 = a.lowHalf + a.highHalf, b4 = b.lowHalf + b.highHalf
+        let c4 = c.lowHalf + c.highHalf, d4 = d.lowHalf + d.highHalf
+        let ab = SIMD4(lowHalf: a4.lowHalf + a4.highHalf, highHalf: b4.lowHalf + b4.highHalf)
+        let cd = SIMD4(lowHalf: c4.lowHalf + c4.highHalf, highHalf: d4.lowHalf + d4.highHalf)
+        return SIMD4(lowHalf: ab.evenHalf, highHalf: cd.evenHalf) + SIMD4(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
+    }
+
+    /// c[i, j] = Σ_p a[i, p] b[j, p] for j in `cols`: a tile of two rows of A by four rows of B
+    /// (eight accumulators), SIMD along p.
+    private static func skinnyDot(m: Int, cols: Range<Int>, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                  b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let k8 = k & ~7
+        var j = cols.lowerBound
+        while j < cols.upperBound {
+            let nb = min(4, cols.upperBound - j)
+            let b0 = b + j * ldb
+            let b1 = nb > 1 ? b0 + ldb : b0, b2 = nb > 2 ? b0 + 2 * ldb : b0, b3 = nb > 3 ? b0 + 3 * ldb : b0
+            var i = 0
+            while i + 1 < m {
+                let a0 = a + i * lda, a1 = a0 + lda
+                var s00 = SIMD8<Float>(), s01 = SIMD8<Float>(), s02 = SIMD8<Float>(), s03 = SIMD8<Float>()
+                var s10 = SIMD8<Float>(), s11 = SIMD8<Float>(), s12 = SIMD8<Float>(), s13 = SIMD8<Float>()
+                var p = 0
+                while p < k8 {
+                    let x0 = load8(a0 + p), x1 = load8(a1 + p)
+                    var w = load8(b0 + p)
+                    s00 = s00.addingProduct(x0, w); s10 = s10.addingProduct(x1, w)
+                    w = load8(b1 + p)
+                    s01 = s01.addingProduct(x0, w); s11 = s11.addingProduct(x1, w)
+                    w = load8(b2 + p)
+                    s02 = s02.addingProduct(x0, w); s12 = s12.addingProduct(x1, w)
+                    w = load8(b3 + p)
+                    s03 = s03.addingProduct(x0, w); s13 = s13.addingProduct(x1, w)
+                    p += 8
+                }
+                var r0 = hsum4(s00, s01, s02, s03), r1 = hsum4(s10, s11, s12, s13)
+                while p < k {
+                    let w = SIMD4<Float>(b0[p], b1[p], b2[p], b3[p])
+                    r0 = r0.addingProduct(a0[p], w); r1 = r1.addingProduct(a1[p], w)
+                    p += 1
+                }
+                for q in 0..<nb {
+                    store(c + i * ldc + j + q, r0[q], alpha: alpha, beta: beta)
+                    store(c + (i + 1) * ldc + j + q, r1[q], alpha: alpha, beta: beta)
+                }
+                i += 2
+            }
+            if i < m {
+                // The last row alone: the same sums in the same order as in a pair.
+                let a0 = a + i * lda
+                var s00 = SIMD8<Float>(), s01 = SIMD8<Float>(), s02 = SIMD8<Float>(), s03 = SIMD8<Float>()
+                var p = 0
+                while p < k8 {
+                    let x0 = load8(a0 + p)
+                    s00 = s00.addingProduct(x0, load8(b0 + p)); s01 = s01.addingProduct(x0, load8(b1 + p))
+                    s02 = s02.addingProduct(x0, load8(b2 + p)); s03 = s03.addingProduct(x0, load8(b3 + p))
+                    p += 8
+                }
+                var r0 = hsum4(s00, s01, s02, s03)
+                while p < k {
+                    r0 = r0.addingProduct(a0[p], SIMD4<Float>(b0[p], b1[p], b2[p], b3[p]))
+                    p += 1
+                }
+                for q in 0..<nb { store(c + i * ldc + j + q, r0[q], alpha: alpha, beta: beta) }
+            }
+            j += 4
+        }
+    }
+
+    /// c[i, cols] = Σ_p a[i, p] b[p, cols]: 32 columns at a time, SIMD along the columns.
+    private static func skinnyAxpy(m: Int, cols: Range<Int>, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                   b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var j = cols.lowerBound
+        while j < cols.upperBound {
+            let w = min(32, cols.upperBound - j)
+            for i in 0..<m {
+                let ar = a + i * lda
+                var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+                if w == 32 {
+                    for p in 0..<k {
+                        let x = SIMD8<Float>(repeating: ar[p]), br = b + p * ldb + j
+                        s0 = s0.addingProduct(x, load8(br)); s1 = s1.addingProduct(x, load8(br + 8))
+                        s2 = s2.addingProduct(x, load8(br + 16)); s3 = s3.addingProduct(x, load8(br + 24))
+                    }
+                    let cr = c + i * ldc + j
+                    storeRow(cr, s0, s1, alpha, beta)
+                    storeRow(cr + 16, s2, s3, alpha, beta)
+                } else {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { acc in
+                        let t = acc.baseAddress!
+                        t.update(repeating: 0, count: 32)
+                        for p in 0..<k {
+                            let x = ar[p], br = b + p * ldb + j
+                            for q in 0..<w { t[q] = t[q].addingProduct(x, br[q]) }
+                        }
+                        for q in 0..<w { store(c + i * ldc + j + q, t[q], alpha: alpha, beta: beta) }
+                    }
+                }
+            }
+            j += 32
         }
     }
 }

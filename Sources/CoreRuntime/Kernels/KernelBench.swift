@@ -142,9 +142,14 @@ public enum KernelBench {
                            beta: 0, c: c, ldc: n)
             }
             if let direct {
+                // Direct OpenBLAS with its own threads (hallu keeps it single-threaded and splits products itself).
+                let setThreads = BLAS.external?.setThreads
+                let threads = Int32(Parallel.threads)
                 let call = {
+                    setThreads?(threads)
                     direct(BLAS.rowMajor, ta ? BLAS.trans : BLAS.noTrans, tb ? BLAS.trans : BLAS.noTrans,
                            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(n))
+                    setThreads?(1)
                 }
                 let (tBLAS, tDirect) = secondsPaired(minTime: minTime, viaBLAS, call)
                 out.append(BenchResult(name: "gemm \(tag) via BLAS (\(BLAS.backendName))", unit: "GFLOP/s",

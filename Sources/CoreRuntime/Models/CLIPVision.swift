@@ -87,8 +87,9 @@ public final class CLIPEncoderLayer: Module {
         let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]), hd = d / heads
         let h = try norm1(x)
         func split(_ y: Tensor) throws -> Tensor { try y.reshaped([b, t, heads, hd]) }
-        let a = try Tensor.attention(split(qProj(h)), split(kProj(h)), split(vProj(h)), layout: .bthd, causal: false)
-        let y = try outProj.adding(a.reshaped([b, t, d]), to: x)
-        return try fc2.adding(fc1(norm2(y)).activation(act), to: y)
+        let a = try Tensor.attention(split(qProj.project(h)), split(kProj.project(h)), split(vProj.project(h)),
+                                     layout: .bthd, causal: false)
+        let y = try outProj.project(a.reshaped([b, t, d]), residual: x)
+        return try fc2.project(fc1.project(norm2(y)).activation(act), residual: y)
     }
 }

@@ -101,7 +101,7 @@ public final class LlamaModel: Module {
 
     /// Vocabulary logits for hidden rows `[..., D]`.
     public func logits(_ h: Tensor) throws -> Tensor {
-        if let lmHead { return try lmHead(h) }
+        if let lmHead { return try lmHead.project(h) }
         return try Tensor.linear(h, embedTokens.weight, nil)
     }
 }
@@ -141,9 +141,9 @@ public final class LlamaDecoderLayer: Module {
         let (b, t) = (x.shape[0], x.shape[1])
         let h = try inputNorm(x)
         // Heads stay in the projections' [B, T, H, D] layout: rotary and attention read it directly.
-        let q = try Tensor.rope(qProj(h).reshaped([b, t, heads, headDim]), positions: positions, theta: theta, layout: .bthd)
-        let k = try Tensor.rope(kProj(h).reshaped([b, t, kvHeads, headDim]), positions: positions, theta: theta, layout: .bthd)
-        let v = try vProj(h).reshaped([b, t, kvHeads, headDim])
+        let q = try Tensor.rope(qProj.project(h).reshaped([b, t, heads, headDim]), positions: positions, theta: theta, layout: .bthd)
+        let k = try Tensor.rope(kProj.project(h).reshaped([b, t, kvHeads, headDim]), positions: positions, theta: theta, layout: .bthd)
+        let v = try vProj.project(h).reshaped([b, t, kvHeads, headDim])
         let a: Tensor
         if let cache {
             let c = try cache.append(layer: index, keys: k, values: v)
@@ -151,17 +151,25 @@ public final class LlamaDecoderLayer: Module {
         } else {
             a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask)
         }
-        let y = try oProj.adding(a.reshaped([b, t, heads * headDim]), to: x)
+        let y = try oProj.project(a.reshaped([b, t, heads * headDim]), residual: x)
         let m = try postNorm(y)
-        let inner = act == "silu" ? try Tensor.swiglu(gateProj(m), upProj(m)) : try gateProj(m).activation(act) * upProj(m)
-        return try downProj.adding(inner, to: y)
+        let gate = try gateProj.project(m), up = try upProj.project(m)
+        let inner = act == "silu" ? try Tensor.swiglu(gate, up) : try gate.activation(act) * up
+        return try downProj.project(inner, residual: y)
     }
 }
 
 extension Linear {
-    /// `residual + self(x)`, with the sum done by the GEMM when no adapter is active.
-    func adding(_ x: Tensor, to residual: Tensor) throws -> Tensor {
-        if let lora, lora.enabled { return try residual + self(x) }
-        return try Tensor.linear(x, weight, bias, residual: residual)
+    /// `self(x)` (plus `residual` when given), with an active adapter fused into the product
+    /// (`Tensor.loraLinear`) and the residual summed inside the GEMM. An adapter with dropout in
+    /// training goes through `Linear` itself.
+    func project(_ x: Tensor, residual: Tensor? = nil) throws -> Tensor {
+        guard let lora, lora.enabled else { return try Tensor.linear(x, weight, bias, residual: residual) }
+        if lora.dropout > 0 && GradMode.isEnabled {
+            let y = try self(x)
+            return try residual.map { try $0 + y } ?? y
+        }
+        return try Tensor.loraLinear(x, weight: weight, bias: bias, loraA: lora.a, loraB: lora.b, scaling: lora.scaling,
+                                     residual: residual)
     }
 }

@@ -69,7 +69,7 @@ public final class LlavaModel: Module {
         }
         var h = try visionTower.hiddenStates(pixels, layerCount: layer)
         if config.visionFeatureSelectStrategy == .default { h = try h.slice(axis: 1, 1..<h.shape[1]) }
-        return try projector2(projector1(h).activation(config.projectorHiddenAct.rawValue))
+        return try projector2.project(projector1.project(h).activation(config.projectorHiddenAct.rawValue))
     }
 
     /// Splices image features into the token embeddings and right-pads: `[B, T, D]` plus the layout.
@@ -162,6 +162,12 @@ public final class LlavaModel: Module {
         let d = config.text.hiddenSize
         let picked = try h.reshaped([-1, d]).indexSelect(rows)
         return (try languageModel.logits(picked), targets, layout)
+    }
+
+    /// Summed log-probability of the supervised tokens of each sequence: `[B]` (DPO's policy and
+    /// reference terms). `imageFeatures` replaces the vision forward when given.
+    public func sequenceLogProbs(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil) throws -> Tensor {
+        try DPO.sequenceForward(self, inputs, features: imageFeatures).logps
     }
 
     /// The standard causal-LM loss: mean cross-entropy over supervised tokens.

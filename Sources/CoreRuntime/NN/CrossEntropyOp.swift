@@ -29,7 +29,7 @@ extension Tensor {
         }
         let out = Tensor(uninitializedShape: [n])
         let lse = Tensor(uninitializedShape: [n])
-        try t32.withUnsafeBufferPointer { tp in
+        _ = try t32.withUnsafeBufferPointer { tp in
             try withOptionalInt32(ex32) { ep in
                 try Kernels.crossEntropyForward(logits: logits.data, rows: n, vocab: v, targets: tp.baseAddress!, excluded: ep,
                                                 ignoreIndex: Int32(ignoreIndex), loss: out.data, lse: lse.data)

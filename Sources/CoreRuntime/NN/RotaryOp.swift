@@ -42,8 +42,9 @@ extension Tensor {
             Kernels.rotaryForward(x: x.data, y: out.data, table: table, positions: p.baseAddress!, batch: b, heads: h, seq: t, layout: layout)
         }
         guard recording(x) else { return out }
+        let shape = x.shape
         out.gradFn = GradFn("rope", [x]) { g in
-            let gi = Tensor(uninitializedShape: x.shape)
+            let gi = Tensor(uninitializedShape: shape)
             pos.withUnsafeBufferPointer { p in
                 Kernels.rotaryBackward(dy: g.data, dx: gi.data, table: table, positions: p.baseAddress!, batch: b, heads: h, seq: t, layout: layout)
             }

@@ -11,9 +11,11 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.softmaxForward(x: data, y: out.data, rows: rows, cols: n)
         guard Tensor.recording(self) else { return out }
-        out.gradFn = GradFn("softmax", [self]) { g in
-            let gi = Tensor(uninitializedShape: out.shape)
-            Kernels.softmaxBackward(y: out.data, dy: g.data, dx: gi.data, rows: rows, cols: n)
+        // The output's storage, not the output: the output owns this step, which must not own it.
+        let y = out.storage
+        out.gradFn = GradFn("softmax", [self]) { [shape] g in
+            let gi = Tensor(uninitializedShape: shape)
+            Kernels.softmaxBackward(y: y.pointer, dy: g.data, dx: gi.data, rows: rows, cols: n)
             return [gi]
         }
         return out
@@ -25,9 +27,10 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.logSoftmaxForward(x: data, y: out.data, rows: rows, cols: n)
         guard Tensor.recording(self) else { return out }
-        out.gradFn = GradFn("log_softmax", [self]) { g in
-            let gi = Tensor(uninitializedShape: out.shape)
-            Kernels.logSoftmaxBackward(y: out.data, dy: g.data, dx: gi.data, rows: rows, cols: n)
+        let y = out.storage
+        out.gradFn = GradFn("log_softmax", [self]) { [shape] g in
+            let gi = Tensor(uninitializedShape: shape)
+            Kernels.logSoftmaxBackward(y: y.pointer, dy: g.data, dx: gi.data, rows: rows, cols: n)
             return [gi]
         }
         return out
@@ -39,9 +42,10 @@ extension Tensor {
         let out = Tensor(uninitializedShape: Array(shape.dropLast()))
         Kernels.logSumExpForward(x: data, out: out.data, rows: rows, cols: n)
         guard Tensor.recording(self) else { return out }
+        let lse = out.storage
         out.gradFn = GradFn("logsumexp", [self]) { [self] g in
             let gi = Tensor(uninitializedShape: self.shape)
-            Kernels.logSumExpBackward(x: self.data, lse: out.data, dOut: g.data, dx: gi.data, rows: rows, cols: n)
+            Kernels.logSumExpBackward(x: self.data, lse: lse.pointer, dOut: g.data, dx: gi.data, rows: rows, cols: n)
             return [gi]
         }
         return out

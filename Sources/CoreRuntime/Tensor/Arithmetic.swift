@@ -41,23 +41,22 @@ extension Tensor {
             }
         }
         guard recording(a, b) else { return out }
-        out.gradFn = GradFn(name, [a, b]) { g in
-            var ga: Tensor? = nil, gb: Tensor? = nil
-            switch op {
-            case .add:
-                if a.isTracked { ga = try g.sumTo(a.shape) }
-                if b.isTracked { gb = try g.sumTo(b.shape) }
-            case .sub:
-                if a.isTracked { ga = try g.sumTo(a.shape) }
-                if b.isTracked { gb = try g.scaled(-1).sumTo(b.shape) }
-            case .mul:
-                if a.isTracked { ga = try (g * b).sumTo(a.shape) }
-                if b.isTracked { gb = try (g * a).sumTo(b.shape) }
-            case .div:
-                if a.isTracked { ga = try (g / b).sumTo(a.shape) }
-                if b.isTracked { gb = try (g * a / (b * b)).scaled(-1).sumTo(b.shape) }
+        // Save only what the backward pass reads: nothing for + and -, the other operand for * and /.
+        let (shapeA, shapeB, needA, needB) = (a.shape, b.shape, a.isTracked, b.isTracked)
+        switch op {
+        case .add, .sub:
+            out.gradFn = GradFn(name, [a, b]) { g in
+                [needA ? try g.sumTo(shapeA) : nil, needB ? try (op == .sub ? g.scaled(-1) : g).sumTo(shapeB) : nil]
             }
-            return [ga, gb]
+        case .mul:
+            let sa = needB ? a : nil, sb = needA ? b : nil
+            out.gradFn = GradFn(name, [a, b]) { g in
+                [try sb.map { try (g * $0).sumTo(shapeA) }, try sa.map { try (g * $0).sumTo(shapeB) }]
+            }
+        case .div:
+            out.gradFn = GradFn(name, [a, b]) { g in
+                [needA ? try (g / b).sumTo(shapeA) : nil, needB ? try (g * a / (b * b)).scaled(-1).sumTo(shapeB) : nil]
+            }
         }
         return out
     }
@@ -135,9 +134,11 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.pointwiseForward(f, x: data, y: out.data, count: count)
         guard Tensor.recording(self) else { return out }
+        // The output's storage, not the output: the output owns this step, which must not own it.
+        let y = out.storage
         out.gradFn = GradFn(name, [self]) { [self] g in
             let gi = Tensor(uninitializedShape: self.shape)
-            Kernels.pointwiseBackward(f, x: self.data, y: out.data, dy: g.data, dx: gi.data, count: self.count)
+            Kernels.pointwiseBackward(f, x: self.data, y: y.pointer, dy: g.data, dx: gi.data, count: self.count)
             return [gi]
         }
         return out
@@ -148,9 +149,10 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.activationForward(act, x: data, y: out.data, count: count)
         guard Tensor.recording(self) else { return out }
+        let y = act.backwardUsesOutput ? out.storage : nil
         out.gradFn = GradFn(name, [self]) { [self] g in
             let gi = Tensor(uninitializedShape: self.shape)
-            Kernels.activationBackward(act, x: self.data, y: act.backwardUsesOutput ? out.data : nil,
+            Kernels.activationBackward(act, x: self.data, y: y.map { UnsafePointer($0.pointer) },
                                        dy: g.data, dx: gi.data, count: self.count)
             return [gi]
         }

@@ -1,16 +1,45 @@
 import Foundation
 
-/// The recorded step that produced a tensor: its inputs and how to map the output's gradient to theirs.
+/// The recorded step that produced a tensor: where its inputs' gradients go, and how to map the
+/// output's gradient to theirs.
+///
+/// The graph links steps to steps, not tensors to tensors: an edge holds the producing step of a
+/// computed input (or the input itself when it is a leaf that requires a gradient), so an
+/// intermediate tensor is freed as soon as nothing but the graph would hold it. What a backward
+/// pass needs is exactly what its closure captured (e.g. a linear layer keeps its input only when
+/// its weight needs a gradient).
 final class GradFn {
+    /// Where one input's gradient goes.
+    enum Edge {
+        /// The input needs no gradient.
+        case none
+        /// A leaf that accumulates its gradient in `grad`.
+        case leaf(Tensor)
+        /// A computed input: its gradient continues through the step that produced it.
+        case node(GradFn)
+    }
+
     let name: String
-    let inputs: [Tensor]
+    private(set) var edges: [Edge]
     /// Given dL/d(output), returns dL/d(input) for each input (nil where an input needs none).
-    let backward: (Tensor) throws -> [Tensor?]
+    private(set) var backward: ((Tensor) throws -> [Tensor?])?
 
     init(_ name: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) throws -> [Tensor?]) {
         self.name = name
-        self.inputs = inputs
+        self.edges = inputs.map { t in
+            if let fn = t.gradFn, fn.isLive { return .node(fn) }
+            return t.requiresGrad && t.gradFn == nil ? .leaf(t) : .none
+        }
         self.backward = backward
+    }
+
+    /// False once a backward pass has run through this step without `retainGraph`.
+    var isLive: Bool { backward != nil }
+
+    /// Drops the closure (and what it saved) and the edges.
+    func release() {
+        backward = nil
+        edges = []
     }
 }
 
@@ -53,7 +82,8 @@ extension Tensor {
 
     /// Reverse-mode differentiation from this tensor. A non-scalar root needs an explicit seed
     /// gradient of its shape. Gradients accumulate into the `grad` of leaf tensors that require them;
-    /// the graph is released afterwards unless `retainGraph`.
+    /// the graph is released afterwards unless `retainGraph` (a released graph cannot be run again:
+    /// its tensors become constants).
     public func backward(_ seed: Tensor? = nil, retainGraph: Bool = false) throws {
         if seed == nil && count != 1 {
             throw HalluError("backward: the root has shape \(shape); pass a seed gradient or reduce to a scalar first")
@@ -61,46 +91,44 @@ extension Tensor {
         if let seed, seed.shape != shape {
             throw HalluError("backward: seed shape \(seed.shape) does not match root shape \(shape)")
         }
-        // Topological order by iterative DFS (deep graphs would overflow a recursive one).
-        var order: [Tensor] = []
+        let rootGrad = seed ?? Tensor.full(shape, 1)
+        guard let root = gradFn, root.isLive else {
+            if requiresGrad && gradFn == nil { try withNoGrad { try accumulateGrad(rootGrad) } }
+            return
+        }
+        // Topological order of the steps by iterative DFS (deep graphs would overflow a recursive one).
+        var order: [GradFn] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Bool)] = [(self, false)]
-        while let (t, expanded) = stack.popLast() {
-            if expanded { order.append(t); continue }
-            if visited.contains(ObjectIdentifier(t)) { continue }
-            visited.insert(ObjectIdentifier(t))
-            stack.append((t, true))
-            if let fn = t.gradFn {
-                for inp in fn.inputs where inp.isTracked && !visited.contains(ObjectIdentifier(inp)) {
-                    stack.append((inp, false))
-                }
+        var stack: [(GradFn, Bool)] = [(root, false)]
+        while let (fn, expanded) = stack.popLast() {
+            if expanded { order.append(fn); continue }
+            if !visited.insert(ObjectIdentifier(fn)).inserted { continue }
+            stack.append((fn, true))
+            for case .node(let input) in fn.edges where input.isLive && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
             }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed ?? Tensor.full(shape, 1)]
-        // Nodes are dropped from `order` as they are processed, so intermediate outputs (and what
-        // their backward closures saved) are freed as early as possible.
-        var pending: [Tensor?] = order.reversed()
-        order.removeAll()
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): rootGrad]
         try withNoGrad {
-            for index in pending.indices {
-                guard let t = pending[index] else { continue }
-                pending[index] = nil
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-                guard let fn = t.gradFn else {
-                    if t.requiresGrad { try t.accumulateGrad(g) }
+            // Steps are dropped as they are processed, so what their closures saved is freed early.
+            for fn in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(fn)), let body = fn.backward else {
+                    if !retainGraph { fn.release() }
                     continue
                 }
-                let inGrads = try fn.backward(g)
-                for (inp, ig) in zip(fn.inputs, inGrads) {
-                    guard let ig, inp.isTracked else { continue }
-                    let key = ObjectIdentifier(inp)
-                    if let existing = grads[key] {
-                        grads[key] = try Tensor.accumulated(existing, ig)
-                    } else {
-                        grads[key] = ig
+                let inGrads = try body(g)
+                for (edge, ig) in zip(fn.edges, inGrads) {
+                    guard let ig else { continue }
+                    switch edge {
+                    case .none: continue
+                    case .leaf(let t): try t.accumulateGrad(ig)
+                    case .node(let input):
+                        guard input.isLive else { continue }
+                        let key = ObjectIdentifier(input)
+                        grads[key] = try grads[key].map { try Tensor.accumulated($0, ig) } ?? ig
                     }
                 }
-                if !retainGraph { t.gradFn = nil }
+                if !retainGraph { fn.release() }
             }
         }
     }
@@ -134,12 +162,15 @@ extension Tensor {
     /// goes back to the engine as usual. Writing straight into the leaf saves the temporary, its
     /// copy and the sum that `accumulateGrad` would cost.
     func leafGradTarget() -> (pointer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
-        guard requiresGrad && gradFn == nil else { return nil }
+        guard isLeafRequiringGrad else { return nil }
         if let g = grad, g.count == count { return (g.data, true) }
         let g = Tensor(uninitializedShape: shape)
         grad = g
         return (g.data, false)
     }
+
+    /// A leaf that accumulates a gradient (the `.leaf` edge of the graph).
+    var isLeafRequiringGrad: Bool { requiresGrad && gradFn == nil }
 
     /// Clears the accumulated gradient.
     public func zeroGrad() { grad = nil }

@@ -16,12 +16,23 @@ extension Tensor {
             try Kernels.embeddingForward(table: table.data, vocab: v, dim: d, ids: p.baseAddress!, count: ids.count, out: out.data)
         }
         guard recording(table) else { return out }
+        // Only the ids and the table's shape are needed (and the table itself when it is a leaf
+        // whose gradient is written in place).
+        let (leafTable, shape) = (leaf(table), table.shape)
         out.gradFn = GradFn("embedding", [table]) { g in
-            let gt = Tensor.zeros(table.shape)
-            ids32.withUnsafeBufferPointer { p in
-                Kernels.embeddingBackward(dOut: g.data, ids: p.baseAddress!, count: ids32.count, dTable: gt.data, vocab: v, dim: d)
+            var fresh: Tensor? = nil
+            var target: UnsafeMutablePointer<Float>
+            if let t = leafTable?.leafGradTarget() {
+                target = t.pointer
+                if !t.accumulate { target.update(repeating: 0, count: v * d) }
+            } else {
+                fresh = Tensor.zeros(shape)
+                target = fresh!.data
             }
-            return [gt]
+            ids32.withUnsafeBufferPointer { p in
+                Kernels.embeddingBackward(dOut: g.data, ids: p.baseAddress!, count: ids32.count, dTable: target, vocab: v, dim: d)
+            }
+            return [fresh]
         }
         return out
     }

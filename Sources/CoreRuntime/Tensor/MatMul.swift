@@ -11,13 +11,16 @@ extension Tensor {
                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
-    /// The gradient buffer of `t` for a GEMM to write into: the leaf's own `grad` (beta 1 when it
-    /// already holds a gradient) or a fresh tensor handed back to the engine.
-    static func gradientTarget(_ t: Tensor) -> (tensor: Tensor?, pointer: UnsafeMutablePointer<Float>, beta: Float) {
-        if let leaf = t.leafGradTarget() { return (nil, leaf.pointer, leaf.accumulate ? 1 : 0) }
-        let g = Tensor(uninitializedShape: t.shape)
+    /// The gradient buffer for a GEMM to write into: the leaf's own `grad` (beta 1 when it already
+    /// holds a gradient) or a fresh tensor of `shape` handed back to the engine.
+    static func gradientTarget(leaf: Tensor?, shape: [Int]) -> (tensor: Tensor?, pointer: UnsafeMutablePointer<Float>, beta: Float) {
+        if let t = leaf?.leafGradTarget() { return (nil, t.pointer, t.accumulate ? 1 : 0) }
+        let g = Tensor(uninitializedShape: shape)
         return (g, g.data, 0)
     }
+
+    /// `t` when it is a leaf that requires a gradient (a backward pass may write into its `grad`).
+    static func leaf(_ t: Tensor?) -> Tensor? { t.flatMap { $0.isLeafRequiringGrad ? $0 : nil } }
 
     /// `self @ other` for `[..., M, K] @ [..., K, N]`. Leading dimensions must match, or `other` is 2-D
     /// and shared by every batch.
@@ -40,19 +43,23 @@ extension Tensor {
                                  a: data, lda: k, strideA: rows * k, b: other.data, ldb: n, strideB: k * n,
                                  beta: 0, c: out.data, ldc: n, strideC: rows * n, batch: batch)
         guard Tensor.recording(self, other) else { return out }
-        out.gradFn = GradFn(shared ? "matmul" : "bmm", [self, other]) { [self] g in
+        // Each operand is kept only when the other one needs a gradient.
+        let (needA, needB, shapeA, shapeB) = (isTracked, other.isTracked, shape, other.shape)
+        let a = needB ? self : nil, b = needA ? other : nil
+        let leafA = Tensor.leaf(self), leafB = Tensor.leaf(other)
+        out.gradFn = GradFn(shared ? "matmul" : "bmm", [self, other]) { g in
             var ga: Tensor? = nil, gb: Tensor? = nil
-            if self.isTracked {
-                let t = Tensor.gradientTarget(self)
+            if let b {
+                let t = Tensor.gradientTarget(leaf: leafA, shape: shapeA)
                 BLAS.sgemmStridedBatched(transA: false, transB: true, m: rows, n: k, k: n, alpha: 1,
-                                         a: g.data, lda: n, strideA: rows * n, b: other.data, ldb: n, strideB: k * n,
+                                         a: g.data, lda: n, strideA: rows * n, b: b.data, ldb: n, strideB: k * n,
                                          beta: t.beta, c: t.pointer, ldc: k, strideC: rows * k, batch: batch)
                 ga = t.tensor
             }
-            if other.isTracked {
-                let t = Tensor.gradientTarget(other)
+            if let a {
+                let t = Tensor.gradientTarget(leaf: leafB, shape: shapeB)
                 BLAS.sgemmStridedBatched(transA: true, transB: false, m: k, n: n, k: rows, alpha: 1,
-                                         a: self.data, lda: k, strideA: rows * k, b: g.data, ldb: n, strideB: rows * n,
+                                         a: a.data, lda: k, strideA: rows * k, b: g.data, ldb: n, strideB: rows * n,
                                          beta: t.beta, c: t.pointer, ldc: n, strideC: k * n, batch: batch)
                 gb = t.tensor
             }
@@ -95,33 +102,40 @@ extension Tensor {
         var inputs = [x, weight]
         if let bias { inputs.append(bias) }
         if let residual { inputs.append(residual) }
+        let hasBias = bias != nil, hasResidual = residual != nil
         guard recording(inputs) else { return out }
+        // The input is kept only when the weight needs a gradient (not for a frozen or LoRA base
+        // weight), the weight only when the input does.
+        let xs = weight.isTracked ? x : nil, ws = x.isTracked ? weight : nil
+        let (leafX, leafW, leafB, xShape) = (leaf(x), leaf(weight), leaf(bias), x.shape)
+        let biasTracked = bias?.isTracked ?? false
+        let residualShape = residual.flatMap { $0.isTracked ? $0.shape : nil }
         out.gradFn = GradFn("linear", inputs) { g in
             var grads: [Tensor?] = [nil, nil]
-            if x.isTracked {
-                let t = gradientTarget(x)
-                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.data, lda: outF, b: weight.data, ldb: inF,
+            if let ws {
+                let t = gradientTarget(leaf: leafX, shape: xShape)
+                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.data, lda: outF, b: ws.data, ldb: inF,
                      beta: t.beta, c: t.pointer, ldc: inF)
                 grads[0] = t.tensor
             }
-            if weight.isTracked {
-                let t = gradientTarget(weight)
-                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: x.data, ldb: inF,
+            if let xs {
+                let t = gradientTarget(leaf: leafW, shape: [outF, inF])
+                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: xs.data, ldb: inF,
                      beta: t.beta, c: t.pointer, ldc: inF)
                 grads[1] = t.tensor
             }
-            if let bias {
+            if hasBias {
                 var gb: Tensor? = nil
-                if bias.isTracked {
-                    if let leaf = bias.leafGradTarget() {
-                        Kernels.sumRows(g.data, rows: rows, cols: outF, into: leaf.pointer, accumulate: leaf.accumulate)
+                if biasTracked {
+                    if let target = leafB?.leafGradTarget() {
+                        Kernels.sumRows(g.data, rows: rows, cols: outF, into: target.pointer, accumulate: target.accumulate)
                     } else {
                         gb = try g.sumTo([outF])
                     }
                 }
                 grads.append(gb)
             }
-            if let residual { grads.append(residual.isTracked ? try g.reshaped(residual.shape) : nil) }
+            if hasResidual { grads.append(try residualShape.map { try g.reshaped($0) }) }
             return grads
         }
         return out

@@ -110,8 +110,9 @@ extension Tensor {
             offset += p.shape[ax]
         }
         guard recording(parts) else { return out }
+        let pieces = zip(parts, offsets).map { p, off in (tracked: p.isTracked, range: off..<(off + p.shape[ax])) }
         out.gradFn = GradFn("concat", parts) { g in
-            try zip(parts, offsets).map { p, off in p.isTracked ? try g.slice(axis: ax, off..<(off + p.shape[ax])) : nil }
+            try pieces.map { $0.tracked ? try g.slice(axis: ax, $0.range) : nil }
         }
         return out
     }

@@ -9,6 +9,7 @@ public final class TensorStorage {
 
     /// Allocates uninitialised storage for `count` floats.
     public init(count: Int) {
+        _ = TensorStorage.allocatorTuned
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
@@ -23,4 +24,19 @@ public final class TensorStorage {
     }
 
     deinit { free(pointer) }
+
+    private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+
+    /// Training allocates and frees the same activation sizes every step. By default glibc serves
+    /// large blocks with fresh `mmap`s and returns freed memory at once, so every step pays page
+    /// faults and zeroing for memory it had a moment ago. Keeping blocks on the heap and not
+    /// trimming it makes them reusable; `PeakMemory.reset` still trims on request.
+    private static let allocatorTuned: Bool = {
+        guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "mallopt") else { return false }
+        let mallopt = unsafeBitCast(f, to: Mallopt.self)
+        let mmapThreshold: Int32 = -3, trimThreshold: Int32 = -1
+        _ = mallopt(mmapThreshold, 32 << 20)  // glibc's largest allowed value
+        _ = mallopt(trimThreshold, Int32.max)
+        return true
+    }()
 }

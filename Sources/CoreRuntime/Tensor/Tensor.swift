@@ -64,7 +64,7 @@ public final class Tensor {
     public var item: Float { data[0] }
 
     /// Whether this tensor is part of a recorded graph (a leaf that requires grad, or computed from one).
-    public var isTracked: Bool { requiresGrad || gradFn != nil }
+    public var isTracked: Bool { requiresGrad || (gradFn?.isLive ?? false) }
 
     /// A tensor sharing storage but cut off from the graph.
     public func detach() -> Tensor { Tensor(storage: storage, shape: shape) }

@@ -55,15 +55,32 @@ public final class ReferencePolicy {
     /// Summed log-probs `[2B]` of the sequences under the reference, without a tape. When the pixels
     /// are one set of images repeated twice (a preference batch), each image is encoded once.
     public func logProbs(_ inputs: LlavaInputs, context: TrainContext) throws -> [Float] {
+        try logProbs(inputs, policyFeatures: nil)
+    }
+
+    /// As `logProbs(_:context:)`; `policyFeatures` (the policy's image features for `inputs`) are
+    /// reused when they are the reference's too, so the vision tower does not run again.
+    public func logProbs(_ inputs: LlavaInputs, policyFeatures: Tensor?) throws -> [Float] {
         try withNoGrad {
             if frozenCopy == nil { policy.setLoRAEnabled(false) }
             defer { if frozenCopy == nil { policy.setLoRAEnabled(true) } }
             var features: Tensor? = nil
-            if let px = inputs.pixels, let half = Self.repeatedHalf(px) {
+            if let policyFeatures, sharesImageFeatures {
+                features = policyFeatures.detach()
+            } else if let px = inputs.pixels, let half = Self.repeatedHalf(px) {
                 let f = try model.imageFeatures(half)
                 features = try Tensor.concat([f, f], axis: 0)
             }
             return try DPO.sequenceForward(model, inputs, features: features).logps.values
+        }
+    }
+
+    /// Whether the reference's image features equal the policy's: adapters off is the reference
+    /// (no frozen copy) and no adapter sits in the vision tower or the projector.
+    var sharesImageFeatures: Bool {
+        guard frozenCopy == nil else { return false }
+        return !policy.namedModules().contains { name, m in
+            (name.hasPrefix("model.vision_tower") || name.hasPrefix("model.multi_modal_projector")) && (m as? Linear)?.lora != nil
         }
     }
 
@@ -147,6 +164,9 @@ public enum DPO {
         guard !pairs.isEmpty else { throw HalluError("preference loss: the batch has no preference pairs (does the data hold any?)") }
         let b = pairs.count
         let (inputs, feats) = try ctx.preferenceInputs(pairs)
+        // The reference runs before the policy's forward pass: its temporary memory is then never
+        // alive together with the policy's saved activations.
+        let (refC, refR) = try referenceLogProbs(pairs, inputs, feats, ctx)
         let out = try sequenceForward(ctx.model, inputs, features: feats)
         let supervised = out.sequenceOfRow.reduce(into: [Int](repeating: 0, count: 2 * b)) { $0[$1] += 1 }
         if let empty = supervised.firstIndex(of: 0) {
@@ -156,15 +176,15 @@ public enum DPO {
         if let sftObjective {
             (sft, tokens) = try chosenSFT(logits: out.logits, targets: out.targets, sequenceOfRow: out.sequenceOfRow, chosen: b, objective: sftObjective)
         }
-        let (refC, refR) = try referenceLogProbs(pairs, inputs, ctx)
         return LogProbs(policyChosen: try out.logps.slice(axis: 0, 0..<b), policyRejected: try out.logps.slice(axis: 0, b..<(2 * b)),
                         refChosen: refC, refRejected: refR, chosenSFT: sft, chosenTokens: tokens)
     }
 
-    private static func referenceLogProbs(_ pairs: [PreferencePair], _ inputs: LlavaInputs, _ ctx: TrainContext) throws -> ([Float], [Float]) {
+    private static func referenceLogProbs(_ pairs: [PreferencePair], _ inputs: LlavaInputs, _ features: Tensor?,
+                                          _ ctx: TrainContext) throws -> ([Float], [Float]) {
         let cached = pairs.compactMap { ctx.reference.cache[cacheKey($0)] }
         if cached.count == pairs.count { return (cached.map(\.0), cached.map(\.1)) }
-        let ref = try ctx.reference.logProbs(inputs, context: ctx)
+        let ref = try ctx.reference.logProbs(inputs, policyFeatures: features)
         return (Array(ref[0..<pairs.count]), Array(ref[pairs.count...]))
     }
 

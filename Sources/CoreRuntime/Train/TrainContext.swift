@@ -69,13 +69,7 @@ public final class TrainContext {
 
     /// Summed log-probability of the supervised tokens of each sequence: `[B]`.
     public func sequenceLogProbs(_ inputs: LlavaInputs, features: Tensor? = nil) throws -> Tensor {
-        let (x, layout) = try model.embed(inputs, imageFeatures: features)
-        let h = try model.languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
-        let (rows, targets) = LlavaModel.shiftedTargets(layout)
-        let d = model.config.text.hiddenSize
-        let logits = try model.languageModel.logits(h.reshaped([-1, d]).indexSelect(rows))
-        let tokenLogp = try Tensor.crossEntropyRows(logits, targets: targets).scaled(-1)
-        return try tokenLogp.segmentSum(rows.map { $0 / layout.length }, count: inputs.ids.count)
+        try model.sequenceLogProbs(inputs, imageFeatures: features)
     }
 }
 

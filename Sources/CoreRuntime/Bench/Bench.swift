@@ -1,0 +1,67 @@
+import Foundation
+
+/// `hallu bench`: throughput of the kernels and of the whole model, each next to a reference
+/// measured in the same run on the same machine and thread count (direct OpenBLAS for matrix
+/// products, `bench/torch_reference.py` for the model).
+public enum Bench {
+    /// The suites `run` accepts.
+    public static let suites = ["kernels", "model", "e2e", "all"]
+
+    /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
+    /// (training steps, generation, peak memory against PyTorch), `e2e` (not measured here: an end
+    /// to end `hallu run` is timed by the command line), or `all`. `quick` shortens every
+    /// measurement (smoke tests). Progress and cross-checks go to `log`.
+    public static func run(suite: String, quick: Bool = false, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+        switch suite {
+        case "kernels":
+            log("kernel bench: \(Parallel.threads) threads, BLAS \(BLAS.backendName)\(BLAS.coreName.map { " (\($0))" } ?? "")")
+            let r = KernelBench.run(quick: quick)
+            return r + gemmSummary(r)
+        case "model":
+            return try ModelBench.run(quick ? .quick : ModelBench.Options(), log: log)
+        case "e2e":
+            log("e2e bench: timing `hallu run` end to end belongs to the command line; nothing measured here")
+            return []
+        case "all":
+            return try run(suite: "kernels", quick: quick, log: log) + run(suite: "model", quick: quick, log: log)
+        default:
+            throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
+        }
+    }
+
+    /// One line over every GEMM shape: the geometric mean of hallu's matrix products through
+    /// `BLAS.sgemm` relative to calling OpenBLAS directly.
+    static func gemmSummary(_ results: [BenchResult]) -> [BenchResult] {
+        let ratios = results.filter { $0.name.contains(" via BLAS") }.compactMap(\.ratio).filter { $0 > 0 }
+        guard !ratios.isEmpty else { return [] }
+        let g = Foundation.exp(ratios.map { Foundation.log($0) }.reduce(0, +) / Double(ratios.count))
+        return [BenchResult(name: "gemm via CoreRuntime vs direct OpenBLAS (geometric mean of \(ratios.count) shapes)",
+                            unit: "x", hallu: g, reference: 1, referenceName: "openblas-direct", ratio: g)]
+    }
+
+    /// A Markdown table of results (the figures in docs/PERFORMANCE.md).
+    public static func markdown(_ results: [BenchResult]) -> String {
+        func num(_ v: Double?) -> String {
+            guard let v else { return "-" }
+            if v == 0 { return "0" }
+            let a = Swift.abs(v)
+            if a >= 1000 { return String(format: "%.0f", v) }
+            if a >= 10 { return String(format: "%.1f", v) }
+            return String(format: "%.3g", v)
+        }
+        var out = "| benchmark | unit | hallu | reference | reference name | ratio | peak RSS MB |\n"
+        out += "|---|---|---|---|---|---|---|\n"
+        for r in results {
+            let ratio = r.ratio.map { String(format: "%.2fx", $0) } ?? "-"
+            out += "| \(r.name) | \(r.unit) | \(num(r.hallu)) | \(num(r.reference)) | \(r.referenceName ?? "-") | \(ratio) | \(num(r.peakRssMB)) |\n"
+        }
+        return out
+    }
+
+    /// The results as the `bench --json` list.
+    public static func json(_ results: [BenchResult]) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted]
+        return try enc.encode(results)
+    }
+}
