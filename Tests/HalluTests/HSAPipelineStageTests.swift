@@ -183,9 +183,9 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
     #expect(s == HSAPipelineSettings())
     #expect(!s.enabled && s.images == 2000 && s.detector == .groundTruth && s.rewrite == .remove && s.score == .sum)
     var v = defaults
-    v["pipeline"] = "true"; v["detector"] = "model"; v["rewrite"] = "correct"; v["score"] = "max"; v["detector_granularity"] = "response"
+    v["pipeline"] = "true"; v["detector"] = "model"; v["rewrite"] = "correct"; v["score"] = "max"; v["detector_granularity"] = "sentence"
     let t = try HSAPipelineSettings(v, method: "hsadpo")
-    #expect(t.enabled && t.detector == .model && t.rewrite == .correct && t.score == .max && t.granularity == .response)
+    #expect(t.enabled && t.detector == .model && t.rewrite == .correct && t.score == .max && t.granularity == .sentence)
     for (k, bad) in [("detector", "oracle"), ("rewrite", "fix"), ("score", "mean"), ("pipeline_images", "0"),
                      ("pipeline_temperature", "-1"), ("detector_heldout", "-2"), ("detector_lr", "0")] {
         var b = defaults
