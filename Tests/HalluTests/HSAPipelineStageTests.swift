@@ -55,6 +55,22 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
     #expect(throws: HalluError.self) { try d.detect([DetectionQuery(id: "9", image: "/elsewhere.png", question: "", sentences: ["A cup."])]) }
 }
 
+@Test func twoWordCategoryNamesAreJudgedAndCorrectedWhole() throws {
+    // CHAIR does not merge "dining table"; its attributes and relations must still be checked.
+    let scene = SceneFacts(objects: [SceneFacts.Object(category: "umbrella", colour: "blue", size: "small"),
+                                     SceneFacts.Object(category: "dining table", colour: "yellow", size: "small")],
+                           relations: [SceneFacts.Relation(subject: 0, relation: "left of", object: 1)])
+    let d = GroundTruthDetector(truth: pipelineTruth(scene))
+    let sentences = ["There is a yellow dining table to the right of the umbrella.", "There is a purple dining table to the right of the umbrella.",
+                     "There is a large yellow dining table on the right.", "There is a blue umbrella to the right of the dining table."]
+    let labels = try d.detect([DetectionQuery(id: "1", image: "/data/images/train/000001.png", question: "", sentences: sentences)])[0]
+    #expect(labels.map(\.type) == [nil, .attribute, .attribute, .relation])
+    let out = try ResponseRewriter(mode: .correct).rewrite(Array(labels[1...]), scene: scene)
+    #expect(out.chosen == "There is a yellow dining table to the right of the umbrella. There is a yellow dining table on the right. "
+            + "There is a blue umbrella to the left of the dining table.")
+    #expect(out.corrected == 3)
+}
+
 @Test func rewriteRemoveDropsFlaggedSentences() throws {
     let labels: [DetectionSentence] = [.correct("The image shows a kitchen."), .hallucination("There is a red truck at the top left.", .object),
                                        .correct("There is a white dog below the cup."), .hallucination("There is also a sink in the kitchen.", .object)]
@@ -167,9 +183,9 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
     #expect(s == HSAPipelineSettings())
     #expect(!s.enabled && s.images == 2000 && s.detector == .groundTruth && s.rewrite == .remove && s.score == .sum)
     var v = defaults
-    v["pipeline"] = "true"; v["detector"] = "model"; v["rewrite"] = "correct"; v["score"] = "max"; v["detector_granularity"] = "response"
+    v["pipeline"] = "true"; v["detector"] = "model"; v["rewrite"] = "correct"; v["score"] = "max"; v["detector_granularity"] = "sentence"
     let t = try HSAPipelineSettings(v, method: "hsadpo")
-    #expect(t.enabled && t.detector == .model && t.rewrite == .correct && t.score == .max && t.granularity == .response)
+    #expect(t.enabled && t.detector == .model && t.rewrite == .correct && t.score == .max && t.granularity == .sentence)
     for (k, bad) in [("detector", "oracle"), ("rewrite", "fix"), ("score", "mean"), ("pipeline_images", "0"),
                      ("pipeline_temperature", "-1"), ("detector_heldout", "-2"), ("detector_lr", "0")] {
         var b = defaults

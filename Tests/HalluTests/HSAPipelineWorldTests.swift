@@ -52,3 +52,39 @@ func pipelineWorldData() throws -> (examples: [DetectionExample], truth: SceneTr
     // axis or the renamed object's colour matches another undescribed object.
     #expect(total == 60 && Double(same) / Double(total) > 0.8, "\(same) of \(total)")
 }
+
+@Test func badSceneFilesAndMissingTruthAreNamedErrors() throws {
+    let dir = TestPaths.tempDir("hsapipe-bad")
+    let image = pipelineWorld.appendingPathComponent("images/train/000000.png").path
+    let good = #"{"id": 0, "split": "train", "image": "\#(image)", "scene": "park", "objects": [{"category": "dog", "color": "red", "size": "small", "box": [0, 0, 8, 8]}], "relations": []}"#
+    func expectError(_ text: String, _ fragments: [String]) {
+        try! AtomicFile.write(text, to: dir.appendingPathComponent("scenes.jsonl"))
+        do {
+            _ = try SceneTruth.load(folder: dir)
+            Issue.record("accepted: \(text)")
+        } catch let e as HalluError {
+            for f in fragments { #expect(e.message.contains(f), "\(e.message)") }
+        } catch { Issue.record("\(error)") }
+    }
+    expectError(good + "\n" + good.replacingOccurrences(of: #""split": "train", "#, with: ""), ["scenes.jsonl:2", "\"split\""])
+    expectError(good.replacingOccurrences(of: "dog", with: "unicorn"), ["scenes.jsonl:1", "unicorn"])
+    expectError(good.replacingOccurrences(of: "000000.png", with: "missing.png"), ["scenes.jsonl", "missing.png"])
+    expectError("{\"id\": 0,\n", ["scenes.jsonl:1"])
+    try AtomicFile.write(good, to: dir.appendingPathComponent("scenes.jsonl"))
+    #expect(try SceneTruth.load(folder: dir).trainImages.count == 1)
+
+    // The ground-truth detector on data without scenes.jsonl, and rewrite=correct without a scene.
+    let ctx = try pipelineContext(runDir: TestPaths.tempDir("hsapipe-bad-run"))
+    let empty = TestPaths.tempDir("hsapipe-empty")
+    var s = HSAPipelineSettings()
+    s.enabled = true
+    s.images = 2
+    let pipeline = HSAPipeline(settings: s)
+    pipeline.dataDir = empty
+    do {
+        _ = try pipeline.pairs(TrainingData(preferences: dpoPairs(2)), ctx)
+        Issue.record("expected an error")
+    } catch let e as HalluError {
+        #expect(e.message.contains("scenes.jsonl") && e.message.contains("detector=model or chat"))
+    }
+}

@@ -31,8 +31,9 @@ public final class GroundTruthDetector: HallucinationDetector {
 
     /// The label of one sentence against one scene.
     public func classify(_ sentence: String, scene: SceneFacts) -> DetectionSentence {
-        guard judge.judge(sentence: sentence, scene: scene) == .hallucination else { return .correct(sentence) }
-        let parse = judge.parser.parse(sentence)
+        let judged = GroundTruthDetector.judgeable(sentence)
+        guard judge.judge(sentence: judged, scene: scene) == .hallucination else { return .correct(sentence) }
+        let parse = judge.parser.parse(judged)
         let mentions = GroundTruthDetector.objectMentions(parse)
         let present = Set(scene.objects.map(\.category))
         if let m = mentions.first(where: { !present.contains($0.node) }) {
@@ -49,6 +50,28 @@ public final class GroundTruthDetector: HallucinationDetector {
         // judge); the most severe type keeps such a sentence out of the chosen answer.
         return .hallucination(sentence, .object, reason: "The sentence does not match the image.")
     }
+
+    /// The sentence as the judge should see it. CHAIR merges only some two-word names into one token;
+    /// "dining table" stays two words whose second ("table") is the mention, so the judge would read
+    /// "dining" as the word before the object and miss "a purple dining table" or "left of the dining
+    /// table". Such names are shortened to their last word, a synonym of the same category.
+    public static func judgeable(_ sentence: String) -> String {
+        var s = sentence
+        for (phrase, short) in shortenedNames {
+            s = s.replacingOccurrences(of: phrase, with: short, options: [.caseInsensitive])
+        }
+        return s
+    }
+
+    /// Two-word category names CHAIR does not merge, whose last word is a synonym of the same category.
+    static let shortenedNames: [(String, String)] = {
+        let v = CHAIRVocabulary.standard
+        return v.categories.compactMap { name -> (String, String)? in
+            let parts = name.split(separator: " ").map(String.init)
+            guard parts.count == 2, v.doubleWords[name] == nil, let last = parts.last, v.nodeWord[last] == name else { return nil }
+            return (name, last)
+        }
+    }()
 
     /// CHAIR mentions as the ground-truth judge reads them: "orange" directly before another object
     /// word, a colour or a size is a colour, not the fruit.

@@ -43,13 +43,14 @@ public final class HSAPipeline: PreferenceSource {
         var seconds: [String: Double] = [:]
         var clock = Date()
         let truth = SceneTruth.exists(in: dir) ? try SceneTruth.load(folder: dir) : nil
-        let detector = try self.detector ?? makeDetector(dir: dir, truth: truth, ctx: ctx)
+        let labelled = try Dataset.load(dir.path, kinds: [.detection]).detection
+        let heldout = Array(labelled.suffix(settings.heldout))
+        let detector = try self.detector ?? makeDetector(dir: dir, truth: truth, training: Array(labelled.dropLast(settings.heldout)), ctx: ctx)
         seconds["detector_setup"] = Date().timeIntervalSince(clock)
 
         // Detector quality on held-out labelled records.
         clock = Date()
         var report = DetectorReport(detector: detector.name, heldout: nil, sampled: nil, note: Self.note(detector))
-        let heldout = try heldoutExamples(dir)
         if !heldout.isEmpty {
             let predicted = try detector.detect(heldout.map(DetectionQuery.init))
             report.heldout = try DetectorMetrics.compute(reference: heldout.map(\.sentences), predicted: predicted)
@@ -150,14 +151,9 @@ public final class HSAPipeline: PreferenceSource {
         return out
     }
 
-    /// The last `heldout` records of the detection file (none when the folder has no such file).
-    func heldoutExamples(_ dir: URL) throws -> [DetectionExample] {
-        guard settings.heldout > 0 else { return [] }
-        let all = try Dataset.load(dir.path, kinds: [.detection]).detection
-        return Array(all.suffix(settings.heldout))
-    }
-
-    func makeDetector(dir: URL, truth: SceneTruth?, ctx: TrainContext) throws -> HallucinationDetector {
+    /// The detector the settings name; `training` holds the labelled records a model detector learns from
+    /// (those of `hsa_dpo_detection.jsonl` before the held-out ones).
+    func makeDetector(dir: URL, truth: SceneTruth?, training train: [DetectionExample], ctx: TrainContext) throws -> HallucinationDetector {
         switch settings.detector {
         case .groundTruth:
             guard let truth else { throw HalluError.file(dir.path, "hsadpo detector=ground-truth needs scenes.jsonl (scene world); use detector=model or chat") }
@@ -175,8 +171,6 @@ public final class HSAPipeline: PreferenceSource {
                 d.batchSize = settings.batchSize
                 return d
             }
-            let all = try Dataset.load(dir.path, kinds: [.detection]).detection
-            let train = Array(all.dropLast(settings.heldout))
             guard !train.isEmpty else {
                 throw HalluError.file(dir.path, "hsadpo detector=model needs hsa_dpo_detection.jsonl with more than detector_heldout (\(settings.heldout)) records")
             }

@@ -26,7 +26,7 @@ public struct HSAPipelineSettings: Equatable, Sendable {
     /// used to measure the detector.
     public var heldout = 200
     public var detectorTraining = ModelDetector.Training()
-    public var granularity = DetectorGranularity.sentence
+    public var granularity = DetectorGranularity.response
     /// A saved detector to use instead of training one.
     public var detectorModel: String? = nil
     public var judgeURL: String? = nil
@@ -53,7 +53,7 @@ public struct HSAPipelineSettings: Equatable, Sendable {
             MethodOption("detector_steps", "\(d.detectorTraining.steps)", "model detector: SFT steps"),
             MethodOption("detector_lr", "\(d.detectorTraining.lr)", "model detector: peak learning rate (cosine schedule)"),
             MethodOption("detector_batch_size", "\(d.detectorTraining.batchSize)", "model detector: conversations per step"),
-            MethodOption("detector_granularity", d.granularity.rawValue, "model detector prompt: sentence (one verdict per sentence) or response (numbered sentences, one line each)"),
+            MethodOption("detector_granularity", d.granularity.rawValue, "model detector prompt: response (the numbered sentences, one answer line each; measured better) or sentence (one verdict per sentence)"),
             MethodOption("detector_model", "", "model detector: a saved detector folder (e.g. runs/<name>/detector/model) to use instead of training one"),
             MethodOption("judge_url", "", "chat detector: endpoint root, its /v1, or the full /v1/chat/completions URL"),
             MethodOption("judge_model", d.judgeModel, "chat detector: model name"),

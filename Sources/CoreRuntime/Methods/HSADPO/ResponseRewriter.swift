@@ -46,10 +46,10 @@ public struct ResponseRewriter {
             let renames = renameMap(labels, scene: scene)
             for l in labels {
                 guard l.hallucinated else { kept.append(l.text); continue }
-                if judge.judge(sentence: l.text, scene: scene) == .correct {
+                if isFaithful(l.text, scene) {
                     kept.append(l.text); out.keptAsFaithful += 1
                 } else if let fixed = correct(l.text, scene: scene, renames: renames),
-                          judge.judge(sentence: fixed, scene: scene) == .correct {
+                          isFaithful(fixed, scene) {
                     kept.append(fixed); out.corrected += 1
                 } else {
                     out.removed += 1
@@ -62,6 +62,10 @@ public struct ResponseRewriter {
 
     // MARK: correction
 
+    func isFaithful(_ sentence: String, _ scene: SceneFacts) -> Bool {
+        judge.judge(sentence: GroundTruthDetector.judgeable(sentence), scene: scene) == .correct
+    }
+
     /// For each absent category named by a flagged sentence, a drawn category the response does not
     /// mention yet: the one whose colour matches the colour word before the mention, else the first
     /// in reading order. A category is given out once.
@@ -69,12 +73,12 @@ public struct ResponseRewriter {
         let present = scene.objects.map(\.category)
         var described = Set<String>()
         for l in labels {
-            for m in GroundTruthDetector.objectMentions(judge.parser.parse(l.text)) where present.contains(m.node) { described.insert(m.node) }
+            for m in GroundTruthDetector.objectMentions(judge.parser.parse(GroundTruthDetector.judgeable(l.text))) where present.contains(m.node) { described.insert(m.node) }
         }
         var map: [String: String] = [:]
         var free = scene.objects.filter { !described.contains($0.category) }
         for l in labels where l.hallucinated {
-            let parse = judge.parser.parse(l.text)
+            let parse = judge.parser.parse(GroundTruthDetector.judgeable(l.text))
             for m in GroundTruthDetector.objectMentions(parse) where !present.contains(m.node) && map[m.node] == nil {
                 guard !free.isEmpty else { continue }
                 let colour = m.index > 0 ? SceneGroundTruthJudge.colourWords[parse.words[m.index - 1]] : nil
@@ -168,12 +172,16 @@ struct SurfaceTokens {
 
     struct Mention { var node: String; var range: Range<Int> }
 
-    /// Object words in order (two-token names first, as CHAIR's double-word merge does).
+    /// Object words in order (two-token names first, as CHAIR's double-word merge does, and two-word
+    /// category names such as "dining table" as one mention).
     func mentions() -> [Mention] {
         var out: [Mention] = []
         var i = 0
         while i < tokens.count {
-            if i + 1 < tokens.count, let merged = vocabulary.doubleWords[core(i) + " " + core(i + 1)],
+            // chair.py's table makes "" an object word; only real words count.
+            guard !core(i).isEmpty else { i += 1; continue }
+            let pair = i + 1 < tokens.count && !core(i + 1).isEmpty ? core(i) + " " + core(i + 1) : ""
+            if !pair.isEmpty, let merged = vocabulary.doubleWords[pair] ?? (vocabulary.objectWords.contains(pair) ? pair : nil),
                vocabulary.objectWords.contains(merged), let node = vocabulary.nodeWord[merged] {
                 out.append(Mention(node: node, range: i..<(i + 2))); i += 2; continue
             }
