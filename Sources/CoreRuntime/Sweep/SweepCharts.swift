@@ -102,7 +102,7 @@ enum SweepChart {
     static func scatter(title: String, xLabel: String, yLabel: String,
                         points: [(colour: String, x: Double, y: Double, tip: String)],
                         means: [(colour: String, x: Double, y: Double, tip: String)],
-                        width: Double = 560, height: Double = 320) -> String {
+                        width: Double = 545, height: Double = 320) -> String {
         let all = points + means
         guard !all.isEmpty else { return "" }
         var frame = Frame(width: width, height: height, yTicks: ticks(all.map(\.y).min()!, all.map(\.y).max()!))
@@ -123,7 +123,7 @@ enum SweepChart {
     /// Lines: thin ones per cell and a thick one per configuration (the mean over its seeds).
     static func lines(title: String, xLabel: String, thin: [(colour: String, points: [(Double, Double)])],
                       thick: [(colour: String, points: [(Double, Double)], tip: String)],
-                      width: Double = 1000, height: Double = 340) -> String {
+                      width: Double = 545, height: Double = 320) -> String {
         let pts = thin.flatMap(\.points) + thick.flatMap(\.points)
         guard !pts.isEmpty else { return "" }
         var frame = Frame(width: width, height: height, yTicks: ticks(pts.map(\.1).min()!, pts.map(\.1).max()!))

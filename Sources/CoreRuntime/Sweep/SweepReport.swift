@@ -8,8 +8,8 @@ public enum SweepReport {
     static let css = """
     body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1160px}
     h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}
-    table{border-collapse:collapse;font-size:12.5px}td,th{padding:3px 7px;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}
-    th{background:#f6f6f6;font-weight:600}td.l,th.l{text-align:left;white-space:normal}.best{font-weight:bold;color:#075e07}
+    table{border-collapse:collapse;font-size:12.5px}td,th{padding:3px 6px;vertical-align:top;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}
+    th{background:#f6f6f6;font-weight:600}td.l,th.l{text-align:left;white-space:normal;min-width:190px}th.grp{text-align:center;border-bottom:1px solid #bbb}.sd{color:#777;font-size:11px}.best{font-weight:bold;color:#075e07}
     .sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
     .charts svg{margin:4px 6px 4px 0;border:1px solid #eee;background:#fff}.muted{color:#666;font-size:12.5px}
     .failed{color:#a00;font-weight:600}.interrupted,.pending{color:#8a6d00}
@@ -26,6 +26,9 @@ public enum SweepReport {
         if failed > 0 { h += ", <span class=\"failed\">\(failed) failed</span>" }
         h += ". Values are mean ± sample standard deviation over seeds; n = finished seeds / planned.</p>"
         h += "<h2>Results</h2>" + table(r)
+        h += "<h2>Hallucination against length, and training</h2><div class=\"charts\">" + scatter(r) + curves(r) + "</div>"
+        h += "<p class=\"muted\">Left: CHAIRi against words per description; small dots are cells (one per seed), rings are configuration means. "
+        h += "Right: training loss per step; thin lines are cells, thick lines the mean over a configuration's seeds.</p>"
         h += "<h2>Metrics</h2><div class=\"charts\">"
         for m in r.metrics {
             let items = r.rows.enumerated().map { i, row in
@@ -34,11 +37,7 @@ public enum SweepReport {
             let arrow = m.lowerIsBetter.map { $0 ? " (lower is better)" : " (higher is better)" } ?? ""
             h += SweepChart.bars(title: m.title + arrow, items: items, decimals: m.decimals)
         }
-        h += "</div>"
-        h += "<h2>CHAIRi against description length</h2><div class=\"charts\">" + scatter(r) + "</div>"
-        h += "<p class=\"muted\">Small dots: cells (one per seed). Rings: configuration means.</p>"
-        h += "<h2>Training loss</h2><div class=\"charts\">" + curves(r) + "</div>"
-        h += "<p class=\"muted\">Thin lines: each cell's loss per step (metrics.jsonl). Thick lines: the mean over a configuration's seeds.</p>"
+        h += "</div><p class=\"muted\">Bars: mean over seeds, numbered as in the table; whiskers: ± one sample standard deviation.</p>"
         h += "<h2>Cells</h2>" + cellTable(r)
         return h + "</body></html>\n"
     }
@@ -47,10 +46,25 @@ public enum SweepReport {
         "<span class=\"sw\" style=\"background:\(SweepChart.colour(i))\"></span>\(i + 1). \(SweepChart.esc(label))"
     }
 
-    /// The results table; the best mean of each metric with a direction is in bold.
+    /// The results table (metrics grouped under CHAIR and each POPE split; the spread under each
+    /// mean); the best mean of each metric with a direction is in bold.
     static func table(_ r: SweepResults) -> String {
-        var h = "<table><tr><th class=\"l\">configuration</th><th>n</th>"
-        for m in r.metrics { h += "<th>\(SweepChart.esc(m.title))</th>" }
+        var groups: [(name: String?, count: Int)] = []
+        for m in r.metrics {
+            if let last = groups.last, last.name != nil, last.name == m.group { groups[groups.count - 1].count += 1 } else { groups.append((m.group, 1)) }
+        }
+        var h = "<table><tr><th class=\"l\" rowspan=\"2\">configuration</th><th rowspan=\"2\">n</th>"
+        var i = 0
+        for g in groups {
+            if let name = g.name {
+                h += "<th colspan=\"\(g.count)\" class=\"grp\">\(SweepChart.esc(name))</th>"
+            } else {
+                h += "<th rowspan=\"2\">\(SweepChart.esc(r.metrics[i].title))</th>"
+            }
+            i += g.count
+        }
+        h += "</tr><tr>"
+        for m in r.metrics where m.group != nil { h += "<th>\(SweepChart.esc(m.short ?? m.title))</th>" }
         h += "</tr>"
         var best: [String: Double] = [:]
         for m in r.metrics {
@@ -61,9 +75,12 @@ public enum SweepReport {
         for (i, row) in r.rows.enumerated() {
             h += "<tr><td class=\"l\">\(legendCell(i, row.configuration.label))</td><td>\(row.seeds.count)/\(row.planned)</td>"
             for m in r.metrics {
-                let s = row.stats[m.id]
-                let isBest = s != nil && best[m.id] != nil && SweepResults.fixed(s!.mean, m.decimals) == SweepResults.fixed(best[m.id]!, m.decimals)
-                h += "<td\(isBest ? " class=\"best\"" : "")>\(SweepResults.cellText(s, m).replacingOccurrences(of: " ± ", with: " ±&#8239;"))</td>"
+                guard let s = row.stats[m.id] else { h += "<td>-</td>"; continue }
+                let mean = SweepResults.fixed(s.mean, m.decimals)
+                let isBest = best[m.id].map { SweepResults.fixed($0, m.decimals) == mean } ?? false
+                h += "<td\(isBest ? " class=\"best\"" : "")>\(mean)"
+                if let sd = s.std { h += "<br><span class=\"sd\">±\(SweepResults.fixed(sd, m.decimals))</span>" }
+                h += "</td>"
             }
             h += "</tr>"
         }
@@ -115,9 +132,8 @@ public enum SweepReport {
             thick.append((colour, mean, "\(i + 1). \(row.configuration.label)"))
         }
         guard !thin.isEmpty else { return "<p class=\"muted\">no training metrics yet</p>" }
-        var legend = "<p>"
-        for (i, row) in r.rows.enumerated() { legend += legendCell(i, row.configuration.label) + " &nbsp; " }
-        return SweepChart.lines(title: "loss per optimiser step", xLabel: "step", thin: thin, thick: thick) + legend + "</p>"
+        // Colours follow the table's numbering, which serves as the legend.
+        return SweepChart.lines(title: "training loss per optimiser step", xLabel: "step", thin: thin, thick: thick)
     }
 
     static func cellTable(_ r: SweepResults) -> String {

@@ -10,6 +10,10 @@ public struct SweepMetric: Equatable {
     public var lowerIsBetter: Bool?
     /// Decimals in results.md and the report.
     public var decimals: Int
+    /// Column group in the report's table ("CHAIR", "POPE random"; nil: none) and the heading
+    /// under it.
+    public var group: String? = nil
+    public var short: String? = nil
 }
 
 /// Mean and spread of one metric over the finished seeds of a configuration.
@@ -64,14 +68,14 @@ public struct SweepResults {
 
     /// The metric columns, in table order, for the POPE splits present.
     public static func metricList(popeSplits splits: [String]) -> [SweepMetric] {
-        var m = [SweepMetric(id: "chair_s", title: "CHAIRs", lowerIsBetter: true, decimals: 3),
-                 SweepMetric(id: "chair_i", title: "CHAIRi", lowerIsBetter: true, decimals: 3),
-                 SweepMetric(id: "chair_recall", title: "recall", lowerIsBetter: false, decimals: 3),
-                 SweepMetric(id: "chair_len", title: "len", lowerIsBetter: nil, decimals: 1)]
+        var m = [SweepMetric(id: "chair_s", title: "CHAIRs", lowerIsBetter: true, decimals: 3, group: "CHAIR", short: "CHAIRs"),
+                 SweepMetric(id: "chair_i", title: "CHAIRi", lowerIsBetter: true, decimals: 3, group: "CHAIR", short: "CHAIRi"),
+                 SweepMetric(id: "chair_recall", title: "recall", lowerIsBetter: false, decimals: 3, group: "CHAIR", short: "recall"),
+                 SweepMetric(id: "chair_len", title: "len", lowerIsBetter: nil, decimals: 1, group: "CHAIR", short: "len")]
         for s in splits {
-            m += [SweepMetric(id: "pope_\(s)_acc", title: "POPE \(s) acc", lowerIsBetter: false, decimals: 3),
-                  SweepMetric(id: "pope_\(s)_f1", title: "POPE \(s) F1", lowerIsBetter: false, decimals: 3),
-                  SweepMetric(id: "pope_\(s)_yes", title: "POPE \(s) yes", lowerIsBetter: nil, decimals: 3)]
+            m += [SweepMetric(id: "pope_\(s)_acc", title: "POPE \(s) acc", lowerIsBetter: false, decimals: 3, group: "POPE \(s)", short: "acc"),
+                  SweepMetric(id: "pope_\(s)_f1", title: "POPE \(s) F1", lowerIsBetter: false, decimals: 3, group: "POPE \(s)", short: "F1"),
+                  SweepMetric(id: "pope_\(s)_yes", title: "POPE \(s) yes", lowerIsBetter: nil, decimals: 3, group: "POPE \(s)", short: "yes")]
         }
         m += [SweepMetric(id: "shr", title: "SHR", lowerIsBetter: true, decimals: 3),
               SweepMetric(id: "final_loss", title: "final loss", lowerIsBetter: nil, decimals: 4),

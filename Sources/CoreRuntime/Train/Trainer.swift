@@ -77,7 +77,13 @@ public final class Trainer {
         let data = context.data, n = context.config.batchSize
         for kind in kinds {
             let key = kind.rawValue
-            if state.streams[key] == nil { state.streams[key] = SampleStream(count: data.count(kind), seed: context.config.seed &+ UInt64(key.hashValueStable)) }
+            let grouped = context.config.groupByLength
+            if state.streams[key] == nil {
+                state.streams[key] = SampleStream(count: data.count(kind), seed: context.config.seed &+ UInt64(key.hashValueStable),
+                                                  groupBatch: grouped ? n : nil, lengths: grouped ? data.lengths(kind) : nil)
+            } else if grouped, state.streams[key]!.lengths == nil {
+                state.streams[key]!.lengths = data.lengths(kind)   // a resumed stream
+            }
             let idx = state.streams[key]!.next(n)
             switch kind {
             case .sft: batch.conversations = idx.map { data.conversations[$0] }
