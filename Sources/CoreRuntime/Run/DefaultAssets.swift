@@ -49,7 +49,10 @@ public enum DefaultAssets {
         c.clip = 1.0
         c.freezeVision = false
         c.saveEvery = 250
-        c.steps = preset == "tiny" ? 150 : 1000
+        // Batches of similar length: the world mixes ~100-token descriptions with ~40-token yes/no
+        // questions, and random batches spend over half their rows on padding.
+        c.groupByLength = true
+        c.steps = preset == "tiny" ? 150 : 1500
         if preset == "tiny" { c.warmupSteps = 10 }
         return c
     }
