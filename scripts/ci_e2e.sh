@@ -42,4 +42,13 @@ echo "== 3. new-method scaffold"
 (cd "$T/Foo" && swift build 2>&1 | tail -1)
 "$BIN" run --plugin "$T/Foo/.build/debug/libFoo.so" --method foo --base "$BASE" --steps 3 --skip-eval --runs-dir "$T/runs" --name foo
 test -f "$T/runs/foo/summary.json"
+
+echo "== 4. end-to-end bench harness (tiny preset; a smoke test, not a measurement)"
+"$BIN" bench e2e --quick --json > "$T/bench-e2e.json"
+python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r) == 2 and all(x['unit'] == 's' and x['hallu'] > 0 and x['peak_rss_mb'] > 0 for x in r), r
+print('   ' + '; '.join('%s: %.1f s, %.0f MB' % (x['name'], x['hallu'], x['peak_rss_mb']) for x in r))
+" "$T/bench-e2e.json"
 echo "e2e: all passed"

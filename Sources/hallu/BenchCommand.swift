@@ -15,7 +15,8 @@ struct BenchCommand: Command {
             let hint = Suggest.nearest(suite, in: Bench.suites).map { " (did you mean \($0)?)" } ?? ""
             throw HalluError("bench: unknown suite \"\(suite)\"\(hint); use kernels, model, e2e or all")
         }
-        let results = try Bench.run(suite: suite, quick: args.flag("quick"), log: { eprint($0) })
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, log: { eprint($0) })
         if args.flag("json") {
             print(String(decoding: try Bench.json(results), as: UTF8.self))
         } else {

@@ -64,18 +64,33 @@ func dpoSteps(_ ctx: TrainContext, _ pairs: [PreferencePair], steps: Int, lr: Fl
     #expect(moved > 10, "only \(moved) policy tensors changed")
 }
 
-@Test func loraWithOtherTrainableWeightsUsesAFrozenCopy() throws {
+@Test func loraWithOtherTrainableWeightsKeepsTheirStartingValues() throws {
     let ctx = dpoContext(lora: true)
-    // A trained projector would change an adapters-off reference, so the reference must be a copy.
+    // The projector trains beside the adapters: the reference must keep its starting values.
     #expect(ctx.model.setTrainable(true, prefixes: ["model.multi_modal_projector"]) == 4)
     for (n, t) in ctx.model.namedParameters() where n.contains("lora_B") { for i in 0..<t.count { t.data[i] = 0.02 } }
     let pairs = dpoPairs(2)
     let (inputs, _) = try ctx.preferenceInputs(pairs)
-    #expect(ctx.reference.mode == .frozenCopy)
-    // The copy is the policy as it stood (adapters folded in).
-    let ref = try ctx.reference.logProbs(inputs, context: ctx)
-    let policy = try withNoGrad { try DPO.logProbs(pairs, ctx) }
-    for (a, b) in zip(ref, policy.policyChosen.values + policy.policyRejected.values) { #expect(abs(a - b) < 1e-4, "\(a) vs \(b)") }
+    #expect(ctx.reference.mode == .adaptersOff)
+    #expect(!ctx.reference.sharesImageFeatures)
+    let refBefore = try ctx.reference.logProbs(inputs, context: ctx)
+    // The reference is the policy without adapters (its state is restored after each reference pass).
+    ctx.model.setLoRAEnabled(false)
+    let noAdapters = try withNoGrad { try DPO.sequenceForward(ctx.model, inputs, features: nil).logps.values }
+    #expect(try ctx.reference.logProbs(inputs, context: ctx) == refBefore)
+    #expect(ctx.model.namedModules().allSatisfy { (($0.1 as? Linear)?.lora?.enabled ?? false) == false })
+    ctx.model.setLoRAEnabled(true)
+    for (a, b) in zip(refBefore, noAdapters) { #expect(abs(a - b) < 1e-4, "\(a) vs \(b)") }
+    let projector = { snapshot(ctx.model.namedParameters().filter { $0.0.hasPrefix("model.multi_modal_projector") }) }
+    let projectorStart = projector(), referenceStart = snapshot(ctx.reference.parameters)
+    _ = try dpoSteps(ctx, pairs, steps: 3, lr: 1e-2)
+    #expect(changedTensors(projector(), projectorStart).count == 4, "the projector did not train")
+    #expect(changedTensors(snapshot(ctx.reference.parameters), referenceStart).isEmpty)
+    #expect(try ctx.reference.logProbs(inputs, context: ctx) == refBefore)
+    // The swap puts the trained values back: the policy's projector is the same after a reference pass.
+    let trained = projector()
+    _ = try ctx.reference.logProbs(inputs, context: ctx)
+    #expect(projector() == trained)
 }
 
 @Test func precomputedReferenceIsCachedInTheRunFolder() throws {

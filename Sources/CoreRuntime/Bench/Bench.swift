@@ -8,10 +8,11 @@ public enum Bench {
     public static let suites = ["kernels", "model", "e2e", "all"]
 
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
-    /// (training steps, generation, peak memory against PyTorch), `e2e` (not measured here: an end
-    /// to end `hallu run` is timed by the command line), or `all`. `quick` shortens every
-    /// measurement (smoke tests). Progress and cross-checks go to `log`.
-    public static func run(suite: String, quick: Bool = false, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+    /// (training steps, generation, peak memory against PyTorch), `e2e` (`hallu run --method hsadpo`
+    /// end to end in child processes of `executable`, the hallu binary), or `all`. `quick` shortens
+    /// every measurement (smoke tests). Progress and cross-checks go to `log`.
+    public static func run(suite: String, quick: Bool = false, executable: String? = nil,
+                           log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         switch suite {
         case "kernels":
             log("kernel bench: \(Parallel.threads) threads, BLAS \(BLAS.backendName)\(BLAS.coreName.map { " (\($0))" } ?? "")")
@@ -20,10 +21,13 @@ public enum Bench {
         case "model":
             return try ModelBench.run(quick ? .quick : ModelBench.Options(), log: log)
         case "e2e":
-            log("e2e bench: timing `hallu run` end to end belongs to the command line; nothing measured here")
-            return []
+            guard let executable else {
+                log("e2e bench: needs the hallu executable (run it as `hallu bench e2e`); nothing measured")
+                return []
+            }
+            return try EndToEndBench.run(executable: executable, quick: quick, log: log)
         case "all":
-            return try run(suite: "kernels", quick: quick, log: log) + run(suite: "model", quick: quick, log: log)
+            return try ["kernels", "model", "e2e"].flatMap { try run(suite: $0, quick: quick, executable: executable, log: log) }
         default:
             throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
         }

@@ -11,9 +11,9 @@ struct BenchWorkload {
     /// Text tokens of a prompt: BOS, the image placeholder, then the question.
     static let promptTokens = 14
 
-    /// The model configuration of every model benchmark.
-    static func config() throws -> LlavaConfig {
-        try LlavaPreset.small.config(vocabSize: vocab, imageSize: 32, imageTokenIndex: imageToken)
+    /// The model configuration of a model benchmark (`small` unless said otherwise).
+    static func config(_ preset: LlavaPreset = .small) throws -> LlavaConfig {
+        try preset.config(vocabSize: vocab, imageSize: 32, imageTokenIndex: imageToken)
     }
 
     /// Token ids (one placeholder each), labels (or nil) and `[N, 3, 32, 32]` pixels.

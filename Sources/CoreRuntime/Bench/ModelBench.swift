@@ -1,6 +1,6 @@
 import Foundation
 
-/// Whole-model benchmarks at the `small` preset (`hallu bench model`): training steps (SFT, DPO,
+/// Whole-model benchmarks at the `small` preset, plus an SFT step and generation at `tiny` (`hallu bench model`): training steps (SFT, DPO,
 /// and both with LoRA), greedy generation with the KV cache, and the peak memory of a LoRA DPO step
 /// against a LoRA SFT step. Each case is measured on hallu and, in the same run with the same
 /// weights, batch and thread count, on the PyTorch reference (`bench/torch_reference.py`).
@@ -37,12 +37,13 @@ enum ModelBench {
         let imageTokens = LlavaModel(config).imageTokens
         var results: [BenchResult] = []
 
-        func reference(_ name: String, _ w: BenchWorkload, iterations: Int, extra: [String] = []) -> TorchReference.Measurement? {
+        func reference(_ name: String, _ w: BenchWorkload, iterations: Int, extra: [String] = [],
+                       model: URL = modelDir) -> TorchReference.Measurement? {
             guard let torch else { return nil }
             do {
                 let file = dir.appendingPathComponent("\(name)-\(w.ids.count).json")
                 try w.json().write(to: file)
-                return try torch.measure(case: name, model: modelDir, batch: file, warmup: o.warmup,
+                return try torch.measure(case: name, model: model, batch: file, warmup: o.warmup,
                                          iterations: iterations, extra: extra)
             } catch {
                 log("model bench: \(error)")
@@ -115,6 +116,23 @@ enum ModelBench {
             if let ids = t?.first as? [Int], let mine = h.ids {
                 log("greedy ids of sample 0 \(ids == mine ? "match" : "DIFFER from") the PyTorch reference")
             }
+        }
+
+        // The tiny preset (the tests' model): an SFT step and greedy generation at batch 8.
+        let tiny = try BenchWorkload.config(.tiny)
+        let tinyDir = dir.appendingPathComponent("model-tiny")
+        try LlavaModel(tiny, seed: 0).save(to: tinyDir, tokenizerJSON: nil, preprocessor: nil)
+        let tinyImageTokens = LlavaModel(tiny).imageTokens
+        let tinySFT = try trainSteps(config: tiny, lora: false, warmup: o.warmup, iterations: o.iterations,
+                                     tokens: sft8.tokens(imageTokens: tinyImageTokens)) { m, _ in try m.loss(sft8.inputs) }
+        results.append(throughput("sft step (tiny, batch 8)", hallu: tinySFT,
+                                  torch: reference("sft", sft8, iterations: o.iterations, model: tinyDir)))
+        let prompts = BenchWorkload.prompts(batch: 8)
+        let tinyGen = try generate(config: tiny, prompts, newTokens: o.newTokens, warmup: o.warmup, iterations: o.iterations)
+        let tinyGenRef = reference("generate", prompts, iterations: o.iterations, extra: ["--new-tokens", "\(o.newTokens)"], model: tinyDir)
+        results.append(throughput("greedy generation with kv cache (tiny, batch 8, \(o.newTokens) new tokens)", hallu: tinyGen, torch: tinyGenRef))
+        if let ids = tinyGenRef?.first as? [Int], let mine = tinyGen.ids {
+            log("tiny: greedy ids of sample 0 \(ids == mine ? "match" : "DIFFER from") the PyTorch reference")
         }
         return results
     }

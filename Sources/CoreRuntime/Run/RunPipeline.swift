@@ -11,9 +11,11 @@ public struct RunSummary: Codable {
     public var steps: Int
     public var finalLoss: Double?
     public var methodMetrics: [String: Double]
+    /// Peak resident memory of the process that ran it, in MB (absent in older summaries).
+    public var peakRssMB: Double? = nil
     enum CodingKeys: String, CodingKey {
         case method, seed, seconds, baseline, trained, checkpoint, steps
-        case finalLoss = "final_loss", methodMetrics = "method_metrics"
+        case finalLoss = "final_loss", methodMetrics = "method_metrics", peakRssMB = "peak_rss_mb"
     }
 }
 
@@ -138,7 +140,7 @@ public final class RunPipeline {
         let summary = RunSummary(method: config.method, seed: config.seed, seconds: Date().timeIntervalSince(start),
                                  baseline: baselineMetrics, trained: trained, checkpoint: folder.model.path,
                                  steps: trainer.state.step, finalLoss: trainer.state.lossHistory.last,
-                                 methodMetrics: methodMetrics)
+                                 methodMetrics: methodMetrics, peakRssMB: BenchResult.currentPeakRSSMB())
         try RunReport.write(summary: summary, folder: folder, dataDir: dataDir)
         try CheckpointJSON.write(summary, to: folder.summary)
         log(RunReport.table(summary))

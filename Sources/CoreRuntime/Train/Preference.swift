@@ -1,37 +1,71 @@
 import Foundation
 
-/// The reference policy of DPO-style methods. With LoRA (and nothing but adapters training) it is the
-/// same model with its adapters switched off, so no second copy is held in memory; otherwise a frozen
-/// copy of the policy as it was when the reference was created (adapters that are on folded in).
-/// Create it before the first optimiser step (methods do so in `prepare`).
+/// The reference policy of DPO-style methods. With LoRA it is the same model with its adapters
+/// switched off, so no second copy is held in memory; weights that train beside the adapters (a
+/// projector, say) keep their starting values in a small snapshot that is swapped in while the
+/// reference runs, as PEFT's disabled adapters restore `modules_to_save`. Without LoRA it is a frozen
+/// copy of the policy as it was when the reference was created. Create it before the first
+/// optimiser step (methods do so in `prepare`).
 public final class ReferencePolicy {
     /// How the reference is realised.
     public enum Mode: String { case adaptersOff = "adapters-off", frozenCopy = "frozen-copy" }
 
     let policy: LlavaModel
     private var frozenCopy: LlavaModel?
+    /// Adapters-off mode: the trainable non-adapter weights of the policy and their starting values.
+    private var snapshot: [(name: String, live: Tensor, start: Tensor)] = []
     /// Cached reference log-probs (chosen, rejected) by `DPO.cacheKey(pair)`, when precomputed.
     public var cache: [String: (Float, Float)] = [:]
 
     init(policy: LlavaModel) {
         self.policy = policy
-        // Adapters off is the starting policy only while every trainable tensor is an adapter: a
-        // trained projector (say) would leak into an adapters-off reference.
-        let onlyAdaptersTrain = policy.trainableParameters().allSatisfy { $0.0.contains(".lora_A.") || $0.0.contains(".lora_B.") }
-        if !(policy.hasLoRA && onlyAdaptersTrain) { frozenCopy = Self.copy(of: policy) }
+        if policy.hasLoRA {
+            snapshot = policy.trainableParameters().filter { !Self.isAdapter($0.0) }.map { name, t in
+                let start = Tensor(uninitializedShape: t.shape)
+                start.data.update(from: t.data, count: t.count)
+                return (name, t, start)
+            }
+        } else {
+            frozenCopy = Self.copy(of: policy)
+        }
     }
+
+    static func isAdapter(_ name: String) -> Bool { name.contains(".lora_A.") || name.contains(".lora_B.") }
 
     /// Which realisation this reference uses.
     public var mode: Mode { frozenCopy == nil ? .adaptersOff : .frozenCopy }
 
     /// The model that computes reference log-probs (never receives gradients). In adapters-off mode
-    /// this is the policy itself; only `logProbs` switches its adapters off.
+    /// this is the policy itself; only `withReferenceWeights` makes it the reference.
     var model: LlavaModel { frozenCopy ?? policy }
 
-    /// The parameters the reference computes with: the frozen copy's, or the policy's without adapters.
+    /// The parameters the reference computes with: the frozen copy's, or the policy's without
+    /// adapters (starting values for the weights that train beside them).
     public var parameters: [(String, Tensor)] {
         if let frozenCopy { return frozenCopy.namedParameters() }
-        return policy.namedParameters().filter { !$0.0.contains(".lora_A.") && !$0.0.contains(".lora_B.") }
+        let start = Dictionary(uniqueKeysWithValues: snapshot.map { ($0.name, $0.start) })
+        return policy.namedParameters().filter { !Self.isAdapter($0.0) }.map { ($0.0, start[$0.0] ?? $0.1) }
+    }
+
+    /// Runs `body` with `model` computing as the reference: in adapters-off mode, adapters off and
+    /// the snapshot's starting values swapped in (and back out afterwards, bit for bit).
+    func withReferenceWeights<T>(_ body: () throws -> T) rethrows -> T {
+        guard frozenCopy == nil else { return try body() }
+        let adapters = policy.namedModules().compactMap { ($0.1 as? Linear)?.lora }
+        let wasEnabled = adapters.map(\.enabled)
+        for a in adapters { a.enabled = false }
+        swapSnapshot()
+        defer {
+            swapSnapshot()
+            for (a, on) in zip(adapters, wasEnabled) { a.enabled = on }
+        }
+        return try body()
+    }
+
+    private func swapSnapshot() {
+        for (_, live, start) in snapshot {
+            for i in 0..<live.count { let v = live.data[i]; live.data[i] = start.data[i]; start.data[i] = v }
+        }
     }
 
     private static func copy(of policy: LlavaModel) -> LlavaModel {
@@ -61,9 +95,7 @@ public final class ReferencePolicy {
     /// As `logProbs(_:context:)`; `policyFeatures` (the policy's image features for `inputs`) are
     /// reused when they are the reference's too, so the vision tower does not run again.
     public func logProbs(_ inputs: LlavaInputs, policyFeatures: Tensor?) throws -> [Float] {
-        try withNoGrad {
-            if frozenCopy == nil { policy.setLoRAEnabled(false) }
-            defer { if frozenCopy == nil { policy.setLoRAEnabled(true) } }
+        try withNoGrad { try withReferenceWeights {
             var features: Tensor? = nil
             if let policyFeatures, sharesImageFeatures {
                 features = policyFeatures.detach()
@@ -72,13 +104,15 @@ public final class ReferencePolicy {
                 features = try Tensor.concat([f, f], axis: 0)
             }
             return try DPO.sequenceForward(model, inputs, features: features).logps.values
-        }
+        } }
     }
 
     /// Whether the reference's image features equal the policy's: adapters off is the reference
-    /// (no frozen copy) and no adapter sits in the vision tower or the projector.
+    /// (no frozen copy), and no adapter or trained weight sits in the vision tower or the projector.
     var sharesImageFeatures: Bool {
         guard frozenCopy == nil else { return false }
+        let imagePath = { (name: String) in name.hasPrefix("model.vision_tower") || name.hasPrefix("model.multi_modal_projector") }
+        if snapshot.contains(where: { imagePath($0.name) }) { return false }
         return !policy.namedModules().contains { name, m in
             (name.hasPrefix("model.vision_tower") || name.hasPrefix("model.multi_modal_projector")) && (m as? Linear)?.lora != nil
         }
