@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renders a sweep's report.html to a PNG with headless Chromium, to check that the table and
-# charts read well (and for the picture in docs/SWEEPS.md).
+# charts read well (and for the picture in README.md, docs/img/sweep-report.png).
 #
 #   scripts/sweep_screenshot.sh SWEEP_DIR [OUT.png]      (default OUT: docs/img/sweep-report.png)
 #
