@@ -130,18 +130,18 @@ extension Kernels {
             var j = 0
             if accumulate {
                 let saved = skip >= 0 ? out[skip] : 0
-                while j + 8 <= vocab { st8(out + j, vfma(vexp(ld8(x + j) - lv), gv, ld8(out + j))); j += 8 }
+                while j + 8 <= vocab { st8(out + j, vfma(vexpNonPositive(ld8(x + j) - lv), gv, ld8(out + j))); j += 8 }
                 if j < vocab {
                     let n = vocab - j
-                    stPartial(out + j, vfma(vexp(ldPartial(x + j, n) - lv), gv, ldPartial(out + j, n)), n)
+                    stPartial(out + j, vfma(vexpNonPositive(ldPartial(x + j, n) - lv), gv, ldPartial(out + j, n)), n)
                 }
                 out[Int(t)] -= g
                 if skip >= 0 { out[skip] = saved }
             } else {
-                while j + 8 <= vocab { st8(out + j, vexp(ld8(x + j) - lv) * gv); j += 8 }
-                if j < vocab { let n = vocab - j; stPartial(out + j, vexp(ldPartial(x + j, n) - lv) * gv, n) }
+                while j + 8 <= vocab { st8(out + j, vexpNonPositive(ld8(x + j) - lv) * gv); j += 8 }
+                if j < vocab { let n = vocab - j; stPartial(out + j, vexpNonPositive(ldPartial(x + j, n) - lv) * gv, n) }
                 // out may alias x: x[t] was read before the row was overwritten.
-                out[Int(t)] = vexp(V8(repeating: xt) - lv)[0] * g - g
+                out[Int(t)] = vexpNonPositive(V8(repeating: xt) - lv)[0] * g - g
                 if skip >= 0 { out[skip] = 0 }
             }
         }

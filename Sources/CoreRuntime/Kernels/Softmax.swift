@@ -29,14 +29,14 @@ extension Kernels {
         var s0 = V8(), s1 = V8()
         var i = 0
         while i + 16 <= n {
-            let e0 = vexp(ld8(x + i) - sh), e1 = vexp(ld8(x + i + 8) - sh)
+            let e0 = vexpNonPositive(ld8(x + i) - sh), e1 = vexpNonPositive(ld8(x + i + 8) - sh)
             st8(y + i, e0); st8(y + i + 8, e1)
             s0 += e0; s1 += e1
             i += 16
         }
-        if i + 8 <= n { let e = vexp(ld8(x + i) - sh); st8(y + i, e); s0 += e; i += 8 }
+        if i + 8 <= n { let e = vexpNonPositive(ld8(x + i) - sh); st8(y + i, e); s0 += e; i += 8 }
         if i < n {
-            let e = vexp(ldPartial(x + i, n - i, fill: -.infinity) - sh)
+            let e = vexpNonPositive(ldPartial(x + i, n - i, fill: -.infinity) - sh)
             stPartial(y + i, e, n - i); s1 += e
         }
         return hsum(s0 + s1)
@@ -48,9 +48,9 @@ extension Kernels {
         let sh = V8(repeating: shift)
         var s0 = V8(), s1 = V8()
         var i = 0
-        while i + 16 <= n { s0 += vexp(ld8(x + i) - sh); s1 += vexp(ld8(x + i + 8) - sh); i += 16 }
-        if i + 8 <= n { s0 += vexp(ld8(x + i) - sh); i += 8 }
-        if i < n { s1 += vexp(ldPartial(x + i, n - i, fill: -.infinity) - sh) }
+        while i + 16 <= n { s0 += vexpNonPositive(ld8(x + i) - sh); s1 += vexpNonPositive(ld8(x + i + 8) - sh); i += 16 }
+        if i + 8 <= n { s0 += vexpNonPositive(ld8(x + i) - sh); i += 8 }
+        if i < n { s1 += vexpNonPositive(ldPartial(x + i, n - i, fill: -.infinity) - sh) }
         return hsum(s0 + s1)
     }
 
@@ -128,10 +128,10 @@ extension Kernels {
             let ys = y + r * cols, gs = dy + r * cols, out = dx + r * cols
             let s = V8(repeating: rowSum(gs, cols))
             var i = 0
-            while i + 8 <= cols { st8(out + i, ld8(gs + i) - vexp(ld8(ys + i)) * s); i += 8 }
+            while i + 8 <= cols { st8(out + i, ld8(gs + i) - vexpNonPositive(ld8(ys + i)) * s); i += 8 }
             if i < cols {
                 let n = cols - i
-                stPartial(out + i, ldPartial(gs + i, n) - vexp(ldPartial(ys + i, n, fill: -.infinity)) * s, n)
+                stPartial(out + i, ldPartial(gs + i, n) - vexpNonPositive(ldPartial(ys + i, n, fill: -.infinity)) * s, n)
             }
         }
     }
@@ -158,8 +158,8 @@ extension Kernels {
             if l == -.infinity { out.update(repeating: 0, count: cols); return }
             let g = V8(repeating: dOut[r]), lv = V8(repeating: l)
             var i = 0
-            while i + 8 <= cols { st8(out + i, g * vexp(ld8(xs + i) - lv)); i += 8 }
-            if i < cols { stPartial(out + i, g * vexp(ldPartial(xs + i, cols - i) - lv), cols - i) }
+            while i + 8 <= cols { st8(out + i, g * vexpNonPositive(ld8(xs + i) - lv)); i += 8 }
+            if i < cols { stPartial(out + i, g * vexpNonPositive(ldPartial(xs + i, cols - i) - lv), cols - i) }
         }
     }
 }
