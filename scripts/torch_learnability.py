@@ -26,8 +26,9 @@ Training: each step draws `--desc-batch` description conversations (every non-ye
 (questions starting with "Is there"), each group in its own forward/backward (right padding within
 the group only, attention mask), losses averaged over the groups (each group: mean over its
 supervised tokens), one AdamW step (lr, wd 0.01), linear warm-up, cosine decay to --min-lr-ratio,
-grad-norm clip 1.0. With a time budget the cosine runs in wall-clock time (progress = elapsed /
-budget), so the schedule ends when the budget does; with --budget 0 it runs over --steps.
+grad-norm clip 1.0. With a time budget the cosine runs in wall-clock time (progress = time since the
+end of warm-up / budget left after warm-up), so the schedule ends when the budget does; with --budget 0
+it runs over --steps.
 
 Evaluation:
   POPE  one forward per question on "... ASSISTANT:" + the space token that always follows in the
@@ -59,6 +60,7 @@ def parse_args():
     p.add_argument("--model", default=os.path.join(home, "baseline-small-5f2839f7", "init"))
     p.add_argument("--budget", type=float, default=290.0, help="training wall-clock seconds (0: no limit)")
     p.add_argument("--steps", type=int, default=100000, help="max steps (the schedule's length when --budget 0)")
+    p.add_argument("--hard-stop", type=float, default=0.0, help="with --budget 0: stop training after this many seconds anyway")
     p.add_argument("--desc-batch", type=int, default=64)
     p.add_argument("--yn-batch", type=int, default=64)
     p.add_argument("--desc-kinds", default="detail,caption", help="id suffixes counted as descriptions")
@@ -298,23 +300,31 @@ def main():
     if args.yn_batch > 0:
         samplers.append(("yn", Sampler(yn_idx, rng), args.yn_batch))
 
+    warm_end = [None]  # wall-clock time when warm-up ended: the cosine covers the rest of the budget
+
     def lr_at(step, elapsed):
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
+        if warm_end[0] is None:
+            warm_end[0] = elapsed
         if args.budget > 0:
-            p = min(1.0, elapsed / args.budget)
+            p = min(1.0, (elapsed - warm_end[0]) / max(1e-9, args.budget - warm_end[0]))
         else:
             p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
         return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
 
     model.train()
     hist = {name: [] for name, _, _ in samplers}
+    if args.yn_batch > 0:
+        hist["yn_answer"] = []
     n_samples = n_tokens = 0
     step = 0
     t0 = time.time()
     while step < args.steps:
         elapsed = time.time() - t0
         if args.budget > 0 and elapsed >= args.budget:
+            break
+        if args.hard_stop > 0 and elapsed >= args.hard_stop:
             break
         lr = lr_at(step, elapsed)
         for g in opt.param_groups:
@@ -327,9 +337,12 @@ def main():
             pix = train_pixels[[s[2] for s in batch]]
             h = model.model(input_ids=inp, pixel_values=pix, attention_mask=mask).last_hidden_state
             logits = model.lm_head(h.reshape(-1, h.shape[-1])[rows])
-            loss = F.cross_entropy(logits, targets)
+            per_token = F.cross_entropy(logits, targets, reduction="none")
+            loss = per_token.mean()
             (loss / len(samplers)).backward()
             hist[name].append(loss.item())
+            if name == "yn":  # the one informative token of a yes/no answer: "Yes" or "No"
+                hist["yn_answer"].append(per_token[(targets == tpl.yes) | (targets == tpl.no)].mean().item())
             n_samples += bs
             n_tokens += int(mask.sum())
         gn = torch.nn.utils.clip_grad_norm_(params, args.clip)

@@ -79,12 +79,13 @@ typealias V8 = SIMD8<Float>
 
 /// e^(a + aLow) for a in [-87.3, 88] and a small correction `aLow` (|aLow| << 1): the low part
 /// enters after the range reduction, so it is not rounded away against a large `a`.
-@inline(__always) func vexpCore(_ a: V8, plus aLow: V8 = V8()) -> V8 {
+@inline(__always) func vexpCore(_ a: V8, plus aLow: V8? = nil) -> V8 {
     let magic = V8(repeating: 12_582_912)           // 1.5 * 2^23: adding it rounds to an integer
     let tt = vfma(a, V8(repeating: 1.442_695_04), magic)
     let n = tt - magic
     var r = a.addingProduct(n, V8(repeating: -0.693_359_375))
-    r = r.addingProduct(n, V8(repeating: 2.121_944_4e-4)) + aLow
+    r = r.addingProduct(n, V8(repeating: 2.121_944_4e-4))
+    if let aLow { r += aLow }
     var p = V8(repeating: 1.987_569_15e-4)
     p = vfma(p, r, V8(repeating: 1.398_199_95e-3))
     p = vfma(p, r, V8(repeating: 8.333_451_9e-3))
@@ -152,8 +153,9 @@ typealias V8 = SIMD8<Float>
 /// t = 1/(1 + z/2), Q a degree-8 polynomial fitted to relative error 2.3e-7 on z in [0, 9.3]
 /// (scripts/fit_erfcx.py). In float32 the exponent -z² is large in the tails, so it is kept exact:
 /// x² = xx + xxLow (FMA error term) and z² = xx/2 + xxLow/2, whose low half enters the exponential
-/// after its range reduction. One exponential and one division per lane.
-@inline(__always) func vnormalCDFAndGaussian(_ x: V8) -> (cdf: V8, gauss: V8) {
+/// after its range reduction. One exponential and one division per lane. `@_transparent` because
+/// the optimiser otherwise keeps it out of line (a call per 8 lanes, with the tuple through memory).
+@_transparent func vnormalCDFAndGaussian(_ x: V8) -> (cdf: V8, gauss: V8) {
     let xx = x * x
     let xxLow = vfma(x, x, -xx)
     let lo = V8(repeating: -87.33654)
