@@ -33,6 +33,11 @@ public enum DefaultAssets {
         return Tokenizer.train(corpus: corpus, vocabSize: vocabSize, specialTokens: specialTokens)
     }
 
+    /// Names what else shapes a cached baseline besides its training config (the tokenizer recipe
+    /// above, the system prompt): part of the cache key, so a changed recipe never reuses a stale
+    /// baseline.
+    static let baselineRecipeTag = "tokenizer:bpe-512|system:\(worldSystemPrompt)"
+
     /// The training recipe of the default baseline per preset (measured to learn the world, see
     /// docs/RESULTS.md).
     public static func baselineConfig(preset: String, seed: UInt64) -> RunConfig {

@@ -190,8 +190,14 @@ public struct BaselineBuilder {
     public let registry: PluginRegistry
     public let log: (String) -> Void
 
+    /// The cache folder: keyed by the data folder and by everything that shapes the baseline (its
+    /// training config and `DefaultAssets.baselineRecipeTag`), so a changed recipe trains afresh.
     public var dir: URL {
-        let key = String(format: "%08x", UInt32(truncatingIfNeeded: dataDir.standardizedFileURL.path.hashValueStable))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let recipe = (try? enc.encode(DefaultAssets.baselineConfig(preset: preset, seed: 0))).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+        let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag].joined(separator: "\n")
+        let key = String(format: "%08x", UInt32(truncatingIfNeeded: text.hashValueStable))
         return HalluCache.root.appendingPathComponent("baseline-\(preset)-\(key)")
     }
 
