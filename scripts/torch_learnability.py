@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Is hallu's scene world learnable by a PyTorch LLaVA of the same shape in a few minutes?
 
-    /tmp/venv/bin/python scripts/torch_learnability.py                       # 290 s budget
-    /tmp/venv/bin/python scripts/torch_learnability.py --steps 3000 --budget 0
+    python scripts/torch_learnability.py                       # 290 s budget
+    python scripts/torch_learnability.py --steps 3000 --budget 0
 
 Trains hallu's initial checkpoint (config.json + model.safetensors, loaded as transformers'
 LlavaForConditionalGeneration, float32, CPU, 2 threads) on the world's llava_train.json with the
-recipe of the PyTorch prototype in /work/shared/specs/world-calibration.md, then evaluates POPE and
+recipe of the PyTorch prototype in ../shared/specs/world-calibration.md, then evaluates POPE and
 greedy descriptions on the world's eval images. It is independent of hallu's Swift engine: it only
 reads hallu's files, so a gap between this and hallu's own baseline points at hallu's trainer, and a
 gap between this and the prototype points at the world data.
@@ -44,6 +44,7 @@ Prints one JSON summary at the end (and progress lines to stderr). OMP_WAIT_POLI
 (see below): the machine's two cores are often shared with a compiler.
 """
 import argparse
+import glob
 import json
 import math
 import os
@@ -57,7 +58,9 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     home = os.path.expanduser("~/.cache/hallu")
     p.add_argument("--world", default=os.path.join(home, "world-seed0"))
-    p.add_argument("--model", default=os.path.join(home, "baseline-small-5f2839f7", "init"))
+    inits = sorted(glob.glob(os.path.join(home, "baseline-small-*", "init")))
+    p.add_argument("--model", default=inits[0] if inits else None, required=not inits,
+                   help="initial checkpoint folder (default: the cached baseline's init/)")
     p.add_argument("--budget", type=float, default=290.0, help="training wall-clock seconds (0: no limit)")
     p.add_argument("--steps", type=int, default=100000, help="max steps (the schedule's length when --budget 0)")
     p.add_argument("--hard-stop", type=float, default=0.0, help="with --budget 0: stop training after this many seconds anyway")
