@@ -3,9 +3,11 @@ import Foundation
 /// The embedded defaults: the scene world and the baseline model trained on it, each built once
 /// and cached under `HalluCache.root` (`$HALLU_CACHE`, else `~/.cache/hallu`):
 ///
-///     world-seed<S>/            the default world (hallu data synth)
-///     baseline-<preset>-seed<S>/model/    the SFT baseline checkpoint (config, weights, tokenizer)
-///     baseline-<preset>-seed<S>/eval/     its CHAIR/POPE/SHR metrics and generations
+///     world-seed<S>/                  the default world (hallu data synth)
+///     baseline-<preset>-<key>/init/    the untrained model and the tokenizer trained on the world
+///     baseline-<preset>-<key>/run/     the SFT run: model/, eval/ (CHAIR/POPE/SHR), summary.json
+///
+/// `<key>` hashes the data folder and the baseline's recipe (`BaselineBuilder.dir`).
 public enum DefaultAssets {
     /// Special tokens of tokenizers trained on a world; `<image>` is the image placeholder id.
     public static let specialTokens = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
