@@ -26,8 +26,11 @@ public enum DefaultAssets {
         return dir
     }
 
+    /// Vocabulary size of the tokenizer trained on a world.
+    public static let tokenizerVocabSize = 512
+
     /// Trains a byte-level BPE tokenizer on the texts of a dataset.
-    public static func trainTokenizer(_ data: Dataset, vocabSize: Int = 512) -> Tokenizer {
+    public static func trainTokenizer(_ data: Dataset, vocabSize: Int = tokenizerVocabSize) -> Tokenizer {
         var corpus: [String] = []
         for c in data.conversations { for t in c.turns { corpus.append(t.value.replacingOccurrences(of: "<image>", with: "")) } }
         for p in data.preferences { corpus += [p.question, p.chosen, p.rejected] }
@@ -38,7 +41,7 @@ public enum DefaultAssets {
     /// Names what else shapes a cached baseline besides its training config (the tokenizer recipe
     /// above, the system prompt): part of the cache key, so a changed recipe never reuses a stale
     /// baseline.
-    static let baselineRecipeTag = "tokenizer:bpe-512|system:\(worldSystemPrompt)"
+    static let baselineRecipeTag = "tokenizer:bpe-\(tokenizerVocabSize)|system:\(worldSystemPrompt)"
 
     /// The training recipe of the default baseline per preset (measured to learn the world, see
     /// docs/RESULTS.md).

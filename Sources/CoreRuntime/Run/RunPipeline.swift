@@ -57,7 +57,7 @@ public final class RunPipeline {
             if saved != config { log("note: resuming with the config saved in \(folder.config.path)") }
             config = saved
         } else {
-            try AtomicFile.write(encodeConfig(config), to: folder.config)
+            try AtomicFile.write(Self.encodeConfig(config), to: folder.config)
         }
 
         // Methods first: an unknown name should fail before any expensive work.
@@ -147,7 +147,7 @@ public final class RunPipeline {
         return summary
     }
 
-    func encodeConfig(_ c: RunConfig) throws -> Data {
+    static func encodeConfig(_ c: RunConfig) throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try enc.encode(c)
@@ -193,9 +193,8 @@ public struct BaselineBuilder {
     /// The cache folder: keyed by the data folder and by everything that shapes the baseline (its
     /// training config and `DefaultAssets.baselineRecipeTag`), so a changed recipe trains afresh.
     public var dir: URL {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let recipe = (try? enc.encode(DefaultAssets.baselineConfig(preset: preset, seed: 0))).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+        let recipe = (try? RunPipeline.encodeConfig(DefaultAssets.baselineConfig(preset: preset, seed: 0)))
+            .flatMap { String(data: $0, encoding: .utf8) } ?? ""
         let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag].joined(separator: "\n")
         let key = String(format: "%08x", UInt32(truncatingIfNeeded: text.hashValueStable))
         return HalluCache.root.appendingPathComponent("baseline-\(preset)-\(key)")

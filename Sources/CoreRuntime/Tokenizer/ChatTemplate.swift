@@ -76,12 +76,9 @@ public struct ChatTemplate {
         if let clash = tokenizer.token(of: imageTokenIndex), imageTokenIndex != tokenizer.id(of: imagePlaceholder) {
             throw HalluError("chat template llava_v1: image token index \(imageTokenIndex) is the vocabulary token \"\(clash)\"")
         }
-        return ChatTemplate(tokenizer: tokenizer, imageTokenIndex: imageTokenIndex, system: system, userRole: v1UserRole,
-                            assistantRole: v1AssistantRole, sep: " ", sep2: eosText, eosId: eos)
+        return ChatTemplate(tokenizer: tokenizer, imageTokenIndex: imageTokenIndex, system: system, userRole: "USER",
+                            assistantRole: "ASSISTANT", sep: " ", sep2: eosText, eosId: eos)
     }
-
-    /// The role names of the v1 template, each written as "ROLE:" after a space.
-    public static let v1UserRole = "USER", v1AssistantRole = "ASSISTANT"
 
     // MARK: Rendering
 
