@@ -24,6 +24,10 @@ cells=(
   "hsadpo-noscore|--method hsadpo --set hsadpo.use_rejected_score=false --set lr=1e-5 --set batch_size=8"
   "hsadpo-pipeline|--method hsadpo --set hsadpo.pipeline=true --set lr=1e-5 --set batch_size=8"
   "hacl|--set lr=3e-4 --set batch_size=8"
+  "ha-dpo-lr1e-4|--method ha-dpo --set lr=1e-4 --set batch_size=8"
+  "hsadpo-lr1e-4|--method hsadpo --set lr=1e-4 --set batch_size=8"
+  "hsadpo-noscore-lr1e-4|--method hsadpo --set hsadpo.use_rejected_score=false --set lr=1e-4 --set batch_size=8"
+  "hsadpo-pipeline-correct|--method hsadpo --set hsadpo.pipeline=true --set hsadpo.rewrite=correct --set lr=1e-5 --set batch_size=8"
 )
 jobs=()
 for seed in $SEEDS; do

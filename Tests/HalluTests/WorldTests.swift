@@ -71,7 +71,14 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
     // Pinned: any change to these bytes must come with a new format_version.
     print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
-    #expect(digest(fa) == 0x8C03_FA5E_D1B3_3B9A)
+    #expect(digest(fa) == 0xE42E_37FF_C132_EF19)
+    // Format 1 (scene-prior negatives) still gives the bytes it gave before format 2 existed.
+    var v1 = c
+    v1.formatVersion = 1
+    v1.yesNoNegatives = "scene_prior"
+    let e = TestPaths.tempDir("we")
+    try SceneWorld.synth(config: v1, outDir: e)
+    #expect(digest(try allFiles(e)) == 0x8C03_FA5E_D1B3_3B9A)
     c.seed = 4
     try SceneWorld.synth(config: c, outDir: d)
     #expect(digest(try allFiles(d)) != digest(fa))
@@ -279,6 +286,52 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     for (n, e) in byCount {
         let want = c.overDescriptionShare[n - c.minObjects]
         #expect(abs(Double(e.0) / Double(e.1) - want) < 0.05, "objects \(n): \(Double(e.0) / Double(e.1)) vs \(want)")
+    }
+}
+
+/// Share of the training "no" questions whose object is typical of the image's scene.
+private func typicalShareOfNegatives(_ mode: String) throws -> Double {
+    var c = WorldConfig()
+    c.trainImages = 300
+    c.evalImages = 10
+    c.seed = 5
+    c.yesNoNegatives = mode
+    let dir = TestPaths.tempDir("wneg-\(mode)")
+    try SceneWorld.synth(config: c, outDir: dir)
+    let world = try WorldModel(config: c)
+    var sceneOf: [String: String] = [:]
+    for line in try String(contentsOf: dir.appendingPathComponent("scenes.jsonl"), encoding: .utf8).split(separator: "\n") {
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        sceneOf[try #require(r["image"] as? String)] = try #require(r["scene"] as? String)
+    }
+    let ds = try Dataset.load(dir.path, kinds: [.sft])
+    var typical = 0, total = 0
+    for conv in ds.conversations where conv.id.contains("yesno") && conv.turns[1].value.hasPrefix("No") {
+        let object = try #require(DataReaders.popeObject(DataReaders.stripImageToken(conv.turns[0].value)))
+        let image = "images/" + (try #require(conv.image?.components(separatedBy: "/images/").last))
+        let scene = try #require(sceneOf[image])
+        typical += world.typical[try #require(world.sceneIndex(scene))].contains(object) ? 1 : 0
+        total += 1
+    }
+    #expect(total == 300 * c.yesNoQuestionsPerImage / 2)
+    return Double(typical) / Double(total)
+}
+
+@Test func yesNoNegativesFollowTheConfig() throws {
+    // Uniform: about 1.5 of some 20 absent categories are typical; scene prior: most of the mass.
+    let uniform = try typicalShareOfNegatives("uniform"), prior = try typicalShareOfNegatives("scene_prior")
+    #expect(uniform < 0.2, "\(uniform)")
+    #expect(prior > 0.45, "\(prior)")
+    // Format 1 worlds had no choice and drew from the scene prior; their world.json reads back so.
+    let v1 = try WorldConfig.decode(Data(#"{"format_version": 1}"#.utf8))
+    #expect(v1.yesNoNegatives == "scene_prior" && WorldConfig().yesNoNegatives == "uniform")
+    #expect(try WorldConfig.decode(Data(v1.resolved.json().pretty().utf8)) == v1.resolved)
+    #expect(!v1.json().pretty().contains("yes_no_negatives"))
+    do {
+        _ = try WorldConfig.decode(Data(#"{"yes_no_negatives": "random"}"#.utf8), path: "w.json")
+        Issue.record("an unknown mode was accepted")
+    } catch let e as HalluError {
+        #expect(e.message.contains("yes_no_negatives") && e.message.contains("w.json"))
     }
 }
 

@@ -209,8 +209,8 @@ public enum SceneWorld {
         let words = writer.objectWords(scene, rng: &r)
         g.captionPrompt = r.pick(WorldWriter.captionPrompts)
         g.caption = writer.caption(scene, objects: scene.objects.enumerated().map { ($1.color, $1.large, words[$0] ?? $1.category) })
-        // Yes/no questions: half about drawn objects, half about absent ones chosen by the scene
-        // prior, so the model must look rather than guess from the background.
+        // Yes/no questions: half about drawn objects, half about absent ones (see
+        // `WorldConfig.yesNoNegatives` for why uniform is the default).
         let nYes = (c.yesNoQuestionsPerImage + 1) / 2, nNo = c.yesNoQuestionsPerImage / 2
         let s = world.sceneIndex(scene.sceneType) ?? 0
         var qs: [(String, String)] = []
@@ -220,7 +220,9 @@ public enum SceneWorld {
             let w = writer.word(scene.objects[i].category, rng: &r)
             qs.append((WorldWriter.question(w), WorldWriter.yesAnswer(w)))
         }
-        for k in r.weightedSample(world.weights(scene: s, excluding: scene.categories), count: nNo) {
+        let absentWeights = c.yesNoNegatives == "scene_prior" ? world.weights(scene: s, excluding: scene.categories)
+            : world.categories.map { scene.categories.contains($0.name) ? 0.0 : 1.0 }
+        for k in r.weightedSample(absentWeights, count: nNo) {
             let w = writer.word(world.categories[k].name, rng: &r)
             qs.append((WorldWriter.question(w), WorldWriter.noAnswer(w)))
         }

@@ -5,7 +5,7 @@ import Foundation
 /// two cores and still hallucinate the way LLaVA does (see docs/DATA.md).
 public struct WorldConfig: Codable, Equatable, Sendable {
     /// Version of the generator's output format; bumped when the same config would give other bytes.
-    public var formatVersion = 1
+    public var formatVersion = 2
     /// Seed of every random choice. Same seed and config: same bytes on any machine.
     public var seed: UInt64 = 0
     /// Image side in pixels (32, 48 or 64; any multiple of `cell_size` from 3 cells up works).
@@ -49,6 +49,14 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public var synonymShare = 0.0
     /// Yes/no questions per training image (half about drawn objects, half about absent ones).
     public var yesNoQuestionsPerImage = 4
+    /// How the absent objects of training yes/no questions are drawn: "uniform" (any absent
+    /// category, as in POPE's random split; the scene prior then answers most questions, and the
+    /// model leans on it the way LLaVA leans on co-occurrence) or "scene_prior" (from the scene's
+    /// prior, so every absent object is plausible and only glyph identity separates the answers).
+    /// Format 1 worlds used "scene_prior".
+    public var yesNoNegatives = "uniform"
+    /// The accepted values of `yes_no_negatives`.
+    public static let yesNoNegativeModes = ["uniform", "scene_prior"]
     /// Whether each training image also gets a one-sentence caption conversation.
     public var shortCaptions = true
     /// Relative rates of the hallucination types substituted into rejected descriptions.
@@ -81,7 +89,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         case overDescriptionShare = "over_description_share"
         case extraMentionsMin = "extra_mentions_min", extraMentionsMax = "extra_mentions_max"
         case nextToShare = "next_to_share", synonymShare = "synonym_share"
-        case yesNoQuestionsPerImage = "yes_no_questions_per_image", shortCaptions = "short_captions"
+        case yesNoQuestionsPerImage = "yes_no_questions_per_image", yesNoNegatives = "yes_no_negatives"
+        case shortCaptions = "short_captions"
         case objectHallucinationRate = "object_hallucination_rate"
         case attributeHallucinationRate = "attribute_hallucination_rate"
         case relationHallucinationRate = "relation_hallucination_rate"
@@ -119,6 +128,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         nextToShare = try v(.nextToShare, d.nextToShare)
         synonymShare = try v(.synonymShare, d.synonymShare)
         yesNoQuestionsPerImage = try v(.yesNoQuestionsPerImage, d.yesNoQuestionsPerImage)
+        // A format 1 world.json has no such key and was generated with scene-prior negatives.
+        yesNoNegatives = try v(.yesNoNegatives, formatVersion == 1 ? "scene_prior" : d.yesNoNegatives)
         shortCaptions = try v(.shortCaptions, d.shortCaptions)
         objectHallucinationRate = try v(.objectHallucinationRate, d.objectHallucinationRate)
         attributeHallucinationRate = try v(.attributeHallucinationRate, d.attributeHallucinationRate)
@@ -180,7 +191,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public func validate(path: String = "<config>") throws {
         func fail(_ key: CodingKeys, _ msg: String) -> HalluError { HalluError.file(path, "\"\(key.rawValue)\": \(msg)") }
         guard seed <= UInt64(Int.max) else { throw fail(.seed, "must be below 2^63") }
-        guard formatVersion == 1 else { throw fail(.formatVersion, "this build writes format 1, got \(formatVersion)") }
+        guard (1...2).contains(formatVersion) else {
+            throw fail(.formatVersion, "this build reads and writes formats 1 and 2, got \(formatVersion)")
+        }
         guard cellSize >= 4 else { throw fail(.cellSize, "must be at least 4") }
         guard imageSize % cellSize == 0, imageSize / cellSize >= 3 else {
             throw fail(.imageSize, "must be a multiple of cell_size (\(cellSize)) with at least 3 cells, got \(imageSize)")
@@ -235,6 +248,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
             throw fail(.extraMentionsMin, "need 1 <= extra_mentions_min <= extra_mentions_max")
         }
         guard yesNoQuestionsPerImage >= 0 else { throw fail(.yesNoQuestionsPerImage, "must be >= 0") }
+        guard Self.yesNoNegativeModes.contains(yesNoNegatives) else {
+            throw fail(.yesNoNegatives, "must be one of \(Self.yesNoNegativeModes.joined(separator: ", ")), got \"\(yesNoNegatives)\"")
+        }
         let rates = [objectHallucinationRate, attributeHallucinationRate, relationHallucinationRate]
         guard rates.allSatisfy({ $0 >= 0 }), rates.reduce(0, +) > 0 else {
             throw fail(.objectHallucinationRate, "hallucination rates must be non-negative and not all zero")
@@ -284,7 +300,10 @@ public struct WorldConfig: Codable, Equatable, Sendable {
                ("over_description_share", .array(overDescriptionShare.map(n))),
                ("extra_mentions_min", .int(extraMentionsMin)), ("extra_mentions_max", .int(extraMentionsMax)),
                ("next_to_share", n(nextToShare)), ("synonym_share", n(synonymShare)),
-               ("yes_no_questions_per_image", .int(yesNoQuestionsPerImage)), ("short_captions", .bool(shortCaptions)),
+               ("yes_no_questions_per_image", .int(yesNoQuestionsPerImage))]
+        // Format 1 had no choice here; its world.json keeps its exact bytes.
+        if formatVersion >= 2 { kv.append(("yes_no_negatives", .string(yesNoNegatives))) }
+        kv += [("short_captions", .bool(shortCaptions)),
                ("object_hallucination_rate", n(objectHallucinationRate)),
                ("attribute_hallucination_rate", n(attributeHallucinationRate)),
                ("relation_hallucination_rate", n(relationHallucinationRate)),

@@ -15,24 +15,38 @@ public enum DefaultAssets {
     /// and a 30-token preamble would triple the cost of every step). Recorded in the checkpoint.
     public static let worldSystemPrompt = ""
 
-    /// The cached default world, generated if absent.
-    public static func world(seed: UInt64 = 0, log: (String) -> Void) throws -> URL {
-        let dir = HalluCache.root.appendingPathComponent("world-seed\(seed)")
-        if FileManager.default.fileExists(atPath: dir.appendingPathComponent(SceneWorld.Files.world).path) { return dir }
-        log("generating the default scene world into \(dir.path) (once)")
+    /// The cached default world, generated if absent or written by another version of the generator.
+    public static func world(seed: UInt64 = 0, cacheRoot: URL = HalluCache.root, log: (String) -> Void) throws -> URL {
+        let dir = cacheRoot.appendingPathComponent("world-seed\(seed)")
         var cfg = WorldConfig()
         cfg.seed = seed
+        let worldFile = dir.appendingPathComponent(SceneWorld.Files.world).path
+        if FileManager.default.fileExists(atPath: worldFile) {
+            // A world from another generator version or default config is replaced, not reused.
+            if let cached = try? WorldConfig.load(worldFile), cached == cfg.resolved { return dir }
+            log("regenerating the default scene world in \(dir.path) (the cached one is from another version)")
+        } else {
+            log("generating the default scene world into \(dir.path) (once)")
+        }
         try SceneWorld.synth(config: cfg, outDir: dir)
         return dir
     }
 
-    /// Vocabulary size of the tokenizer trained on a world.
-    public static let tokenizerVocabSize = 512
+    /// Vocabulary cap of the tokenizer trained on a world. The default world's text runs out of
+    /// pairs to merge at 537 entries, so every word and role marker is one or two tokens.
+    public static let tokenizerVocabSize = 640
+    /// The LLaVA v1 template's role markers as they appear in a rendered conversation.
+    static let chatRoleMarkers = " USER: ASSISTANT:"
 
     /// Trains a byte-level BPE tokenizer on the texts of a dataset.
     public static func trainTokenizer(_ data: Dataset, vocabSize: Int = tokenizerVocabSize) -> Tokenizer {
         var corpus: [String] = []
-        for c in data.conversations { for t in c.turns { corpus.append(t.value.replacingOccurrences(of: "<image>", with: "")) } }
+        for c in data.conversations {
+            for t in c.turns { corpus.append(t.value.replacingOccurrences(of: "<image>", with: "")) }
+            // The chat template's role markers occur once per turn in training; without them in the
+            // corpus the BPE spells each byte by byte (17 of a yes/no question's 43 tokens).
+            corpus.append(chatRoleMarkers)
+        }
         for p in data.preferences { corpus += [p.question, p.chosen, p.rejected] }
         for c in data.contrastive { corpus += [c.caption] + c.hallucinatedCaptions }
         return Tokenizer.train(corpus: corpus, vocabSize: vocabSize, specialTokens: specialTokens)
@@ -41,7 +55,7 @@ public enum DefaultAssets {
     /// Names what else shapes a cached baseline besides its training config (the tokenizer recipe
     /// above, the system prompt): part of the cache key, so a changed recipe never reuses a stale
     /// baseline.
-    static let baselineRecipeTag = "tokenizer:bpe-\(tokenizerVocabSize)|system:\(worldSystemPrompt)"
+    static let baselineRecipeTag = "tokenizer:bpe-\(tokenizerVocabSize)+roles\(chatRoleMarkers)|system:\(worldSystemPrompt)"
 
     /// The training recipe of the default baseline per preset (measured to learn the world, see
     /// docs/RESULTS.md).

@@ -190,12 +190,14 @@ public struct BaselineBuilder {
     public let registry: PluginRegistry
     public let log: (String) -> Void
 
-    /// The cache folder: keyed by the data folder and by everything that shapes the baseline (its
-    /// training config and `DefaultAssets.baselineRecipeTag`), so a changed recipe trains afresh.
+    /// The cache folder: keyed by the data folder, its world.json (a regenerated world is other
+    /// data) and everything that shapes the baseline (its training config and
+    /// `DefaultAssets.baselineRecipeTag`), so a changed recipe or world trains afresh.
     public var dir: URL {
         let recipe = (try? RunPipeline.encodeConfig(DefaultAssets.baselineConfig(preset: preset, seed: 0)))
             .flatMap { String(data: $0, encoding: .utf8) } ?? ""
-        let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag].joined(separator: "\n")
+        let world = (try? String(contentsOf: dataDir.appendingPathComponent(SceneWorld.Files.world), encoding: .utf8)) ?? ""
+        let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag, world].joined(separator: "\n")
         let key = String(format: "%08x", UInt32(truncatingIfNeeded: text.hashValueStable))
         return HalluCache.root.appendingPathComponent("baseline-\(preset)-\(key)")
     }
