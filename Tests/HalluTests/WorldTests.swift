@@ -71,11 +71,19 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
     // Pinned: any change to these bytes must come with a new format_version.
     print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
-    #expect(digest(fa) == 0xE42E_37FF_C132_EF19)
+    #expect(digest(fa) == 0xF80A_4D62_60B5_6889)
+    // Format 2 ("sentence" yes/no answers) still gives the bytes it gave before format 3 existed.
+    var v2 = c
+    v2.formatVersion = 2
+    v2.yesNoAnswers = "sentence"
+    let f = TestPaths.tempDir("wv2")
+    try SceneWorld.synth(config: v2, outDir: f)
+    #expect(digest(try allFiles(f)) == 0xE42E_37FF_C132_EF19)
     // Format 1 (scene-prior negatives) still gives the bytes it gave before format 2 existed.
     var v1 = c
     v1.formatVersion = 1
     v1.yesNoNegatives = "scene_prior"
+    v1.yesNoAnswers = "sentence"
     let e = TestPaths.tempDir("we")
     try SceneWorld.synth(config: v1, outDir: e)
     #expect(digest(try allFiles(e)) == 0x8C03_FA5E_D1B3_3B9A)
@@ -218,7 +226,7 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     for conv in ds.conversations where conv.id.contains("yesno") {
         let q = conv.turns[0].value, a = conv.turns[1].value
         let object = try #require(DataReaders.popeObject(DataReaders.stripImageToken(q)))
-        #expect(a == WorldWriter.yesAnswer(object) || a == WorldWriter.noAnswer(object))
+        #expect(a == WorldWriter.answer(object, yes: true, style: "object_first") || a == WorldWriter.answer(object, yes: false, style: "object_first"))
         #expect(chair.nodes(a) == [try #require(WorldCatalog.category(named: object)).name])
     }
 }
@@ -234,7 +242,7 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     // Template words, colours and scene names must never count as objects.
     let fixed = WorldCatalog.colors.map(\.name) + WorldCatalog.sceneTypes.map(\.name) + WorldWriter.detailPrompts
         + ["There is a large", "at the top left right bottom middle on in", "to the left of right of above below next to also",
-           "The image shows", "with and", "Yes, there is no in the image."]
+           "The image shows", "with and", "Yes, there is no in the image.", "A An appears does not appear"]
     for t in fixed { #expect(chair.nodes(t).isEmpty, "\(t)") }
     // Default world: 24 categories, 8 scene types with 3 to 5 typical objects each.
     let w = try WorldModel(config: WorldConfig())
@@ -306,7 +314,7 @@ private func typicalShareOfNegatives(_ mode: String) throws -> Double {
     }
     let ds = try Dataset.load(dir.path, kinds: [.sft])
     var typical = 0, total = 0
-    for conv in ds.conversations where conv.id.contains("yesno") && conv.turns[1].value.hasPrefix("No") {
+    for conv in ds.conversations where conv.id.contains("yesno") && POPEScorer.isNo(conv.turns[1].value) {
         let object = try #require(DataReaders.popeObject(DataReaders.stripImageToken(conv.turns[0].value)))
         let image = "images/" + (try #require(conv.image?.components(separatedBy: "/images/").last))
         let scene = try #require(sceneOf[image])
@@ -332,6 +340,29 @@ private func typicalShareOfNegatives(_ mode: String) throws -> Double {
         Issue.record("an unknown mode was accepted")
     } catch let e as HalluError {
         #expect(e.message.contains("yes_no_negatives") && e.message.contains("w.json"))
+    }
+}
+
+@Test func yesNoAnswersFollowTheConfigAndReadRightToPOPE() throws {
+    for style in WorldConfig.yesNoAnswerStyles {
+        for word in ["cup", "umbrella", "dining table"] {
+            let yes = WorldWriter.answer(word, yes: true, style: style), no = WorldWriter.answer(word, yes: false, style: style)
+            #expect(!POPEScorer.isNo(yes) && POPEScorer.isNo(no), "\(style): \(yes) / \(no)")
+        }
+    }
+    #expect(WorldWriter.answer("umbrella", yes: true, style: "object_first") == "An umbrella appears in the image.")
+    #expect(WorldWriter.answer("cup", yes: false, style: "object_first") == "A cup does not appear in the image.")
+    #expect(WorldWriter.answer("cup", yes: false, style: "sentence") == "No, there is no cup in the image.")
+    // Worlds before format 3 worded answers as sentences; their world.json reads back so.
+    let v2 = try WorldConfig.decode(Data(#"{"format_version": 2}"#.utf8))
+    #expect(v2.yesNoAnswers == "sentence" && WorldConfig().yesNoAnswers == "object_first")
+    #expect(!v2.json().pretty().contains("yes_no_answers"))
+    #expect(try WorldConfig.decode(Data(v2.resolved.json().pretty().utf8)) == v2.resolved)
+    do {
+        _ = try WorldConfig.decode(Data(#"{"yes_no_answers": "short"}"#.utf8), path: "w.json")
+        Issue.record("an unknown answer style was accepted")
+    } catch let e as HalluError {
+        #expect(e.message.contains("yes_no_answers") && e.message.contains("w.json"))
     }
 }
 

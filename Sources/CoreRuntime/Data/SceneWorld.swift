@@ -104,7 +104,7 @@ public enum SceneWorld {
         try put(Files.hsadpoPreference, OrderedJSON.linesText(paired.map(WorldRecords.preference)))
         try put(Files.hsadpoDetection, OrderedJSON.linesText(train.flatMap(WorldRecords.detection)))
         try put(Files.hadpoDesc, WorldRecords.objectText(paired.map(WorldRecords.descData)))
-        try put(Files.hadpoPope, OrderedJSON.listText(train.map(WorldRecords.popeData)))
+        try put(Files.hadpoPope, OrderedJSON.listText(train.map { WorldRecords.popeData($0, style: config.yesNoAnswers) }))
         try put(Files.hacl, OrderedJSON.listText(train.map(WorldRecords.hacl)))
         try put(Files.chairPrompts, OrderedJSON.linesText(eval.enumerated().map { WorldRecords.chairPrompt($0.offset, $0.element) }))
         try put(Files.chairGT, WorldRecords.objectText(eval.map(WorldRecords.chairGT)))
@@ -218,13 +218,13 @@ public enum SceneWorld {
         r.shuffle(&present)
         for i in present.prefix(nYes) {
             let w = writer.word(scene.objects[i].category, rng: &r)
-            qs.append((WorldWriter.question(w), WorldWriter.yesAnswer(w)))
+            qs.append((WorldWriter.question(w), WorldWriter.answer(w, yes: true, style: c.yesNoAnswers)))
         }
         let absentWeights = c.yesNoNegatives == "scene_prior" ? world.weights(scene: s, excluding: scene.categories)
             : world.categories.map { scene.categories.contains($0.name) ? 0.0 : 1.0 }
         for k in r.weightedSample(absentWeights, count: nNo) {
             let w = writer.word(world.categories[k].name, rng: &r)
-            qs.append((WorldWriter.question(w), WorldWriter.noAnswer(w)))
+            qs.append((WorldWriter.question(w), WorldWriter.answer(w, yes: false, style: c.yesNoAnswers)))
         }
         r.shuffle(&qs)
         g.questions = qs.map { (q: $0.0, a: $0.1) }

@@ -5,7 +5,7 @@ import Foundation
 /// two cores and still hallucinate the way LLaVA does (see docs/DATA.md).
 public struct WorldConfig: Codable, Equatable, Sendable {
     /// Version of the generator's output format; bumped when the same config would give other bytes.
-    public var formatVersion = 2
+    public var formatVersion = 3
     /// Seed of every random choice. Same seed and config: same bytes on any machine.
     public var seed: UInt64 = 0
     /// Image side in pixels (32, 48 or 64; any multiple of `cell_size` from 3 cells up works).
@@ -57,6 +57,15 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public var yesNoNegatives = "uniform"
     /// The accepted values of `yes_no_negatives`.
     public static let yesNoNegativeModes = ["uniform", "scene_prior"]
+    /// How yes/no answers are worded: "object_first" ("A cup appears in the image." / "A cup does
+    /// not appear in the image.": the word that decides comes right after the object's name, so a
+    /// small model decides where it reads the object) or "sentence" ("Yes, there is a cup in the
+    /// image." / "No, there is no cup in the image.": the decision comes first, several tokens after
+    /// the object's name, and a model trained from scratch answers from the scene prior; see
+    /// docs/RESULTS.md). Both read the same to POPE's scorer. Worlds before format 3 used "sentence".
+    public var yesNoAnswers = "object_first"
+    /// The accepted values of `yes_no_answers`.
+    public static let yesNoAnswerStyles = ["object_first", "sentence"]
     /// Whether each training image also gets a one-sentence caption conversation.
     public var shortCaptions = true
     /// Relative rates of the hallucination types substituted into rejected descriptions.
@@ -90,7 +99,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         case extraMentionsMin = "extra_mentions_min", extraMentionsMax = "extra_mentions_max"
         case nextToShare = "next_to_share", synonymShare = "synonym_share"
         case yesNoQuestionsPerImage = "yes_no_questions_per_image", yesNoNegatives = "yes_no_negatives"
-        case shortCaptions = "short_captions"
+        case yesNoAnswers = "yes_no_answers", shortCaptions = "short_captions"
         case objectHallucinationRate = "object_hallucination_rate"
         case attributeHallucinationRate = "attribute_hallucination_rate"
         case relationHallucinationRate = "relation_hallucination_rate"
@@ -130,6 +139,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         yesNoQuestionsPerImage = try v(.yesNoQuestionsPerImage, d.yesNoQuestionsPerImage)
         // A format 1 world.json has no such key and was generated with scene-prior negatives.
         yesNoNegatives = try v(.yesNoNegatives, formatVersion == 1 ? "scene_prior" : d.yesNoNegatives)
+        yesNoAnswers = try v(.yesNoAnswers, formatVersion < 3 ? "sentence" : d.yesNoAnswers)
         shortCaptions = try v(.shortCaptions, d.shortCaptions)
         objectHallucinationRate = try v(.objectHallucinationRate, d.objectHallucinationRate)
         attributeHallucinationRate = try v(.attributeHallucinationRate, d.attributeHallucinationRate)
@@ -191,8 +201,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public func validate(path: String = "<config>") throws {
         func fail(_ key: CodingKeys, _ msg: String) -> HalluError { HalluError.file(path, "\"\(key.rawValue)\": \(msg)") }
         guard seed <= UInt64(Int.max) else { throw fail(.seed, "must be below 2^63") }
-        guard (1...2).contains(formatVersion) else {
-            throw fail(.formatVersion, "this build reads and writes formats 1 and 2, got \(formatVersion)")
+        guard (1...3).contains(formatVersion) else {
+            throw fail(.formatVersion, "this build reads and writes formats 1 to 3, got \(formatVersion)")
         }
         guard cellSize >= 4 else { throw fail(.cellSize, "must be at least 4") }
         guard imageSize % cellSize == 0, imageSize / cellSize >= 3 else {
@@ -251,6 +261,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         guard Self.yesNoNegativeModes.contains(yesNoNegatives) else {
             throw fail(.yesNoNegatives, "must be one of \(Self.yesNoNegativeModes.joined(separator: ", ")), got \"\(yesNoNegatives)\"")
         }
+        guard Self.yesNoAnswerStyles.contains(yesNoAnswers) else {
+            throw fail(.yesNoAnswers, "must be one of \(Self.yesNoAnswerStyles.joined(separator: ", ")), got \"\(yesNoAnswers)\"")
+        }
         let rates = [objectHallucinationRate, attributeHallucinationRate, relationHallucinationRate]
         guard rates.allSatisfy({ $0 >= 0 }), rates.reduce(0, +) > 0 else {
             throw fail(.objectHallucinationRate, "hallucination rates must be non-negative and not all zero")
@@ -301,8 +314,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
                ("extra_mentions_min", .int(extraMentionsMin)), ("extra_mentions_max", .int(extraMentionsMax)),
                ("next_to_share", n(nextToShare)), ("synonym_share", n(synonymShare)),
                ("yes_no_questions_per_image", .int(yesNoQuestionsPerImage))]
-        // Format 1 had no choice here; its world.json keeps its exact bytes.
+        // Older formats had no choice here; their world.json keeps its exact bytes.
         if formatVersion >= 2 { kv.append(("yes_no_negatives", .string(yesNoNegatives))) }
+        if formatVersion >= 3 { kv.append(("yes_no_answers", .string(yesNoAnswers))) }
         kv += [("short_captions", .bool(shortCaptions)),
                ("object_hallucination_rate", n(objectHallucinationRate)),
                ("attribute_hallucination_rate", n(attributeHallucinationRate)),

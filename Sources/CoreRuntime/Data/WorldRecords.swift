@@ -78,9 +78,9 @@ enum WorldRecords {
 
     /// pope_data.json: a yes/no question with its correct ("chosen") and wrong ("reject") answer;
     /// `answer` is the true label and `correct` whether the simulated model got it right.
-    static func popeData(_ g: GeneratedImage) -> OrderedJSON {
+    static func popeData(_ g: GeneratedImage, style: String) -> OrderedJSON {
         let o = g.popePair.object
-        let yes = WorldWriter.yesAnswer(o), no = WorldWriter.noAnswer(o)
+        let yes = WorldWriter.answer(o, yes: true, style: style), no = WorldWriter.answer(o, yes: false, style: style)
         return .obj(["image_id": .int(g.scene.id), "image": .string(g.imagePath), "question": .string(WorldWriter.question(o)),
                      "chosen": .string(g.popePair.yes ? yes : no), "reject": .string(g.popePair.yes ? no : yes),
                      "answer": .string(g.popePair.yes ? "yes" : "no"), "correct": .bool(g.popePair.correct)])

@@ -87,10 +87,14 @@ public struct WorldWriter: Sendable {
 
     /// "Is there a cup in the image?"
     public static func question(_ word: String) -> String { "Is there \(WorldCatalog.article(word)) \(word) in the image?" }
-    /// "Yes, there is a cup in the image."
-    public static func yesAnswer(_ word: String) -> String { "Yes, there is \(WorldCatalog.article(word)) \(word) in the image." }
-    /// "No, there is no cup in the image."
-    public static func noAnswer(_ word: String) -> String { "No, there is no \(word) in the image." }
+    /// The answer to `question(word)`, worded as `style` (`WorldConfig.yesNoAnswers`):
+    /// "object_first": "A cup appears in the image." / "A cup does not appear in the image.";
+    /// "sentence": "Yes, there is a cup in the image." / "No, there is no cup in the image."
+    public static func answer(_ word: String, yes: Bool, style: String) -> String {
+        let a = WorldCatalog.article(word)
+        if style == "sentence" { return yes ? "Yes, there is \(a) \(word) in the image." : "No, there is no \(word) in the image." }
+        return "\(a.prefix(1).uppercased() + a.dropFirst()) \(word) \(yes ? "appears" : "does not appear") in the image."
+    }
 
     /// The word for a category: its COCO name, or with `synonym_share` a CHAIR synonym.
     func word(_ category: String, rng: inout WorldRNG) -> String {

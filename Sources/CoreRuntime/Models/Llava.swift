@@ -62,14 +62,26 @@ public final class LlavaModel: Module {
 
     /// Projected image features `[B, P, D_text]` from pixels `[B, C, H, W]`.
     public func imageFeatures(_ pixels: Tensor) throws -> Tensor {
+        var h = try visionTower.hiddenStates(pixels, layerCount: visionFeatureLayerCount())
+        if config.visionFeatureSelectStrategy == .default { h = try h.slice(axis: 1, 1..<h.shape[1]) }
+        return try projector2.project(projector1.project(h).activation(config.projectorHiddenAct.rawValue))
+    }
+
+    /// The vision tower's patch rows at `vision_feature_layer`, before the projector: `[B, P, D_vision]`
+    /// (class token dropped whatever the select strategy).
+    public func visionFeatures(_ pixels: Tensor) throws -> Tensor {
+        let h = try visionTower.hiddenStates(pixels, layerCount: visionFeatureLayerCount())
+        return try h.slice(axis: 1, 1..<h.shape[1])
+    }
+
+    /// How many encoder blocks run to reach `vision_feature_layer`.
+    func visionFeatureLayerCount() throws -> Int {
         let n = config.vision.numHiddenLayers
         let layer = config.visionFeatureLayer < 0 ? n + 1 + config.visionFeatureLayer : config.visionFeatureLayer
         guard layer >= 0 && layer <= n else {
             throw HalluError("vision_feature_layer \(config.visionFeatureLayer) is out of range for \(n) vision layers")
         }
-        var h = try visionTower.hiddenStates(pixels, layerCount: layer)
-        if config.visionFeatureSelectStrategy == .default { h = try h.slice(axis: 1, 1..<h.shape[1]) }
-        return try projector2.project(projector1.project(h).activation(config.projectorHiddenAct.rawValue))
+        return layer
     }
 
     /// Splices image features into the token embeddings and right-pads: `[B, T, D]` plus the layout.

@@ -6,8 +6,9 @@ public struct EvalSettings: Codable, Equatable {
     public var images: Int? = nil
     /// Length of generated descriptions (CHAIR and SHR).
     public var maxNewTokens = 64
-    /// Length of yes/no answers: POPE reads only the words before the first period.
-    public var popeMaxNewTokens = 4
+    /// Length of yes/no answers: POPE reads only the words before the first period, and the scene
+    /// world's "A dining table does not ..." decides by its sixth token.
+    public var popeMaxNewTokens = 8
     public var batchSize = 64
     public init() {}
     enum CodingKeys: String, CodingKey { case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size" }
