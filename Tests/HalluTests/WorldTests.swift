@@ -71,11 +71,19 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
     // Pinned: any change to these bytes must come with a new format_version.
     print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
-    #expect(digest(fa) == 0xF80A_4D62_60B5_6889)
+    #expect(digest(fa) == 0x9366_4D94_ADB3_B2BB)
+    // Format 3 (no tiny objects) still gives the bytes it gave before format 4 existed.
+    var v3 = c
+    v3.formatVersion = 3
+    v3.tinyObjectShare = 0
+    let g = TestPaths.tempDir("wv3")
+    try SceneWorld.synth(config: v3, outDir: g)
+    #expect(digest(try allFiles(g)) == 0xF80A_4D62_60B5_6889)
     // Format 2 ("sentence" yes/no answers) still gives the bytes it gave before format 3 existed.
     var v2 = c
     v2.formatVersion = 2
     v2.yesNoAnswers = "sentence"
+    v2.tinyObjectShare = 0
     let f = TestPaths.tempDir("wv2")
     try SceneWorld.synth(config: v2, outDir: f)
     #expect(digest(try allFiles(f)) == 0xE42E_37FF_C132_EF19)
@@ -83,6 +91,7 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     var v1 = c
     v1.formatVersion = 1
     v1.yesNoNegatives = "scene_prior"
+    v1.tinyObjectShare = 0
     v1.yesNoAnswers = "sentence"
     let e = TestPaths.tempDir("we")
     try SceneWorld.synth(config: v1, outDir: e)
@@ -364,6 +373,100 @@ private func typicalShareOfNegatives(_ mode: String) throws -> Double {
     } catch let e as HalluError {
         #expect(e.message.contains("yes_no_answers") && e.message.contains("w.json"))
     }
+}
+
+@Test func ubiquitousCategoriesAreCommonInEveryScene() throws {
+    var c = WorldConfig()
+    c.formatVersion = 4
+    c.ubiquitous = ["person", "chair"]
+    c.ubiquitousWeight = 4
+    var plain = c
+    plain.ubiquitous = []
+    plain.ubiquitousWeight = 0
+    let w = try WorldModel(config: c), p = try WorldModel(config: plain)
+    let person = try #require(w.categories.firstIndex { $0.name == "person" })
+    let chair = try #require(w.categories.firstIndex { $0.name == "chair" })
+    for s in w.sceneTypes.indices {
+        // Typical everywhere, and the weight adds to the scene's own (rank 1 decays like typical ranks).
+        #expect(w.typical[s].contains("person") && w.typical[s].contains("chair"))
+        #expect(abs(w.priors[s][person] - p.priors[s][person] - 4) < 1e-12)
+        #expect(abs(w.priors[s][chair] - p.priors[s][chair] - 4 / (1 + c.typicalRankDecay)) < 1e-12)
+    }
+    func share(_ m: WorldModel, _ name: String) -> Double {
+        var hits = 0
+        for i in 0..<3000 {
+            var r = WorldRNG(seed: 2, stream: 1, index: UInt64(i))
+            hits += m.sampleScene(id: i, split: .train, rng: &r).categories.contains(name) ? 1 : 0
+        }
+        return Double(hits) / 3000
+    }
+    let (with, without) = (share(w, "person"), share(p, "person"))
+    #expect(with > 0.4 && without < 0.3, "person in \(with) of images with, \(without) without")
+    // An overly detailed kitchen description can add a person, whom the kitchen alone never suggests.
+    let kitchen = try #require(w.sceneIndex("kitchen"))
+    #expect(!p.typical[kitchen].contains("person"))
+    let writer = WorldWriter(world: w)
+    var extras = Set<String>()
+    for i in 0..<400 {
+        var r = WorldRNG(seed: 2, stream: 1, index: UInt64(i))
+        let scene = w.sampleScene(id: i, split: .train, rng: &r)
+        guard scene.sceneType == "kitchen" else { continue }
+        var t = WorldRNG(seed: 2, stream: 3, index: UInt64(i))
+        extras.formUnion(writer.extraCategories(scene, rng: &t))
+    }
+    #expect(extras.contains("person"))
+    // The keys round-trip through world.json; older formats refuse them; names are checked.
+    #expect(try WorldConfig.decode(Data(c.resolved.json().pretty().utf8)) == c.resolved)
+    #expect(!WorldConfig().json().pretty().contains("ubiquitous") || WorldConfig().formatVersion >= 4)
+    func msg(_ json: String) -> String {
+        do { _ = try WorldConfig.decode(Data(json.utf8), path: "w.json") } catch let e as HalluError { return e.message } catch { return "\(error)" }
+        return ""
+    }
+    #expect(msg(#"{"format_version": 3, "ubiquitous": ["person"]}"#).contains("format_version 4"))
+    #expect(msg(#"{"format_version": 4, "ubiquitous": ["unicorn"]}"#).contains("unicorn"))
+    #expect(msg(#"{"format_version": 4, "ubiquitous_weight": -1}"#).contains("ubiquitous_weight"))
+}
+
+@Test func tinyObjectsShowTheirColourButNotTheirGlyph() throws {
+    var c = WorldConfig()
+    c.formatVersion = 4
+    c.tinyObjectShare = 0.3
+    c.noiseSigma = 0
+    c.textureAmplitude = 0
+    let w = try WorldModel(config: c)
+    let renderer = WorldRenderer(world: w)
+    var tiny = 0, notLarge = 0
+    for i in 0..<2000 {
+        var r = WorldRNG(seed: 9, stream: 1, index: UInt64(i))
+        let s = w.sampleScene(id: i, split: .train, rng: &r)
+        #expect(!s.objects.contains { $0.tiny && $0.large })
+        tiny += s.objects.filter(\.tiny).count
+        notLarge += s.objects.filter { !$0.large }.count
+        guard i < 50 else { continue }
+        var nr = WorldRNG(seed: 9, stream: 2, index: UInt64(i))
+        let img = renderer.render(s, rng: &nr)
+        for o in s.objects where o.tiny {
+            // The middle half of the cell is the colour, the rest is background: no glyph.
+            let color = try #require(w.palette[o.color])
+            let x0 = o.col * c.cellSize, y0 = o.row * c.cellSize
+            for dy in 0..<c.cellSize { for dx in 0..<c.cellSize {
+                let inner = (2..<6).contains(dx) && (2..<6).contains(dy)
+                #expect((img[x0 + dx, y0 + dy] == color) == inner)
+            } }
+        }
+    }
+    #expect(abs(Double(tiny) / Double(notLarge) - 0.3) < 0.03)
+    // scenes.jsonl says "tiny"; format 3 has no tiny objects and refuses the key.
+    c.trainImages = 30
+    c.evalImages = 10
+    let dir = TestPaths.tempDir("wtiny")
+    try SceneWorld.synth(config: c, outDir: dir)
+    #expect(try String(contentsOf: dir.appendingPathComponent("scenes.jsonl"), encoding: .utf8).contains("\"size\": \"tiny\""))
+    var old = WorldConfig()
+    old.formatVersion = 3
+    old.tinyObjectShare = 0.1
+    #expect(throws: HalluError.self) { try old.validate() }
+    #expect(try WorldConfig.decode(Data(#"{"format_version": 3}"#.utf8)).tinyObjectShare == 0)
 }
 
 @Test func relationsAndPositionsAreGeometric() throws {

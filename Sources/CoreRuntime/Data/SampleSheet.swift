@@ -13,7 +13,7 @@ public enum SampleSheet {
             let img = try ImageFile.load((folder as NSString).appendingPathComponent(try r.string("image")))
             var text = ["#\(try r.id("id")) \(try r.string("split")) \(try r.string("scene"))"]
             for o in try r.objects("objects") {
-                let size = try o.string("size") == "large" ? "L " : ""
+                let size = try ["large": "L ", "tiny": "T "][o.string("size")] ?? ""
                 let box = try o.ints("box").map(String.init).joined(separator: ",")
                 text.append("\(size)\(try o.string("color")) \(try o.string("category")) [\(box)]")
             }

@@ -5,7 +5,7 @@ import Foundation
 /// two cores and still hallucinate the way LLaVA does (see docs/DATA.md).
 public struct WorldConfig: Codable, Equatable, Sendable {
     /// Version of the generator's output format; bumped when the same config would give other bytes.
-    public var formatVersion = 3
+    public var formatVersion = 4
     /// Seed of every random choice. Same seed and config: same bytes on any machine.
     public var seed: UInt64 = 0
     /// Image side in pixels (32, 48 or 64; any multiple of `cell_size` from 3 cells up works).
@@ -28,6 +28,11 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public var colors = ["red", "green", "blue", "yellow", "purple", "white"]
     /// Share of objects drawn large (a 2x2 block of cells, glyph doubled).
     public var largeObjectShare = 0.15
+    /// Share of the objects that are not drawn large drawn "tiny": a solid block of their colour,
+    /// half a cell wide, in the middle of their cell, with no glyph. The image shows that something
+    /// of that colour is there but not what it is, as a small or distant object in a photo does; a
+    /// model that names it guesses from the scene. Format 4 on; earlier formats have none.
+    public var tinyObjectShare = 0.12
     /// Standard deviation of the pixel noise, as a fraction of the 0-255 range.
     public var noiseSigma = 0.05
     /// Strength of the scene texture, in 0-255 levels either side of the background.
@@ -37,6 +42,13 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public var typicalWeight = 6.0
     public var typicalRankDecay = 0.25
     public var otherWeight = 0.25
+    /// Categories common in every scene type, most common first (COCO's "person", "chair", "car"):
+    /// the category of rank r adds `ubiquitous_weight / (1 + typical_rank_decay * r)` to its weight
+    /// in every scene and counts as typical everywhere (it may be an overly detailed description's
+    /// extra mention in any scene). They are what POPE's popular split asks about. Format 4 on;
+    /// earlier formats have none.
+    public var ubiquitous: [String] = []
+    public var ubiquitousWeight = 0.0
     /// Chance that a training description is "overly detailed", by object count from `min_objects`
     /// to `max_objects`. It falls with the count so that the model can see when to expect it.
     public var overDescriptionShare = [0.8, 0.6, 0.4, 0.2]
@@ -93,8 +105,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         case formatVersion = "format_version", seed, imageSize = "image_size", cellSize = "cell_size"
         case numCategories = "num_categories", categories, numSceneTypes = "num_scene_types", sceneTypes = "scene_types"
         case minObjects = "min_objects", maxObjects = "max_objects", colors
-        case largeObjectShare = "large_object_share", noiseSigma = "noise_sigma", textureAmplitude = "texture_amplitude"
+        case largeObjectShare = "large_object_share", tinyObjectShare = "tiny_object_share", noiseSigma = "noise_sigma", textureAmplitude = "texture_amplitude"
         case typicalWeight = "typical_weight", typicalRankDecay = "typical_rank_decay", otherWeight = "other_weight"
+        case ubiquitous, ubiquitousWeight = "ubiquitous_weight"
         case overDescriptionShare = "over_description_share"
         case extraMentionsMin = "extra_mentions_min", extraMentionsMax = "extra_mentions_max"
         case nextToShare = "next_to_share", synonymShare = "synonym_share"
@@ -126,11 +139,14 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         maxObjects = try v(.maxObjects, d.maxObjects)
         colors = try v(.colors, d.colors)
         largeObjectShare = try v(.largeObjectShare, d.largeObjectShare)
+        tinyObjectShare = try v(.tinyObjectShare, formatVersion < 4 ? 0 : d.tinyObjectShare)
         noiseSigma = try v(.noiseSigma, d.noiseSigma)
         textureAmplitude = try v(.textureAmplitude, d.textureAmplitude)
         typicalWeight = try v(.typicalWeight, d.typicalWeight)
         typicalRankDecay = try v(.typicalRankDecay, d.typicalRankDecay)
         otherWeight = try v(.otherWeight, d.otherWeight)
+        ubiquitous = try v(.ubiquitous, formatVersion < 4 ? [] : d.ubiquitous)
+        ubiquitousWeight = try v(.ubiquitousWeight, formatVersion < 4 ? 0 : d.ubiquitousWeight)
         overDescriptionShare = try v(.overDescriptionShare, d.overDescriptionShare)
         extraMentionsMin = try v(.extraMentionsMin, d.extraMentionsMin)
         extraMentionsMax = try v(.extraMentionsMax, d.extraMentionsMax)
@@ -201,8 +217,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public func validate(path: String = "<config>") throws {
         func fail(_ key: CodingKeys, _ msg: String) -> HalluError { HalluError.file(path, "\"\(key.rawValue)\": \(msg)") }
         guard seed <= UInt64(Int.max) else { throw fail(.seed, "must be below 2^63") }
-        guard (1...3).contains(formatVersion) else {
-            throw fail(.formatVersion, "this build reads and writes formats 1 to 3, got \(formatVersion)")
+        guard (1...4).contains(formatVersion) else {
+            throw fail(.formatVersion, "this build reads and writes formats 1 to 4, got \(formatVersion)")
         }
         guard cellSize >= 4 else { throw fail(.cellSize, "must be at least 4") }
         guard imageSize % cellSize == 0, imageSize / cellSize >= 3 else {
@@ -241,7 +257,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         if let bad = colors.first(where: { name in !WorldCatalog.colors.contains { $0.name == name } }) {
             throw fail(.colors, "unknown colour \"\(bad)\" (known: \(WorldCatalog.colors.map(\.name).joined(separator: ", ")))")
         }
-        for (k, p) in [(CodingKeys.largeObjectShare, largeObjectShare), (.nextToShare, nextToShare),
+        for (k, p) in [(CodingKeys.largeObjectShare, largeObjectShare), (.tinyObjectShare, tinyObjectShare), (.nextToShare, nextToShare),
                        (.synonymShare, synonymShare), (.hadpoPopeWrongShare, hadpoPopeWrongShare)] {
             guard p >= 0, p <= 1 else { throw fail(k, "must be in [0, 1], got \(p)") }
         }
@@ -249,6 +265,16 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         guard (0...100).contains(textureAmplitude) else { throw fail(.textureAmplitude, "must be 0...100") }
         guard typicalWeight >= 0, otherWeight >= 0, typicalRankDecay >= 0, typicalWeight + otherWeight > 0 else {
             throw fail(.typicalWeight, "scene prior weights must be non-negative and not all zero")
+        }
+        guard ubiquitousWeight >= 0 else { throw fail(.ubiquitousWeight, "must be non-negative") }
+        guard formatVersion >= 4 || (ubiquitous.isEmpty && ubiquitousWeight == 0) else {
+            throw fail(.ubiquitous, "needs format_version 4 or later")
+        }
+        guard formatVersion >= 4 || tinyObjectShare == 0 else { throw fail(.tinyObjectShare, "needs format_version 4 or later") }
+        guard Set(ubiquitous).count == ubiquitous.count else { throw fail(.ubiquitous, "has duplicates") }
+        let names = Set(resolvedCategories.map(\.name))
+        if let bad = ubiquitous.first(where: { !names.contains($0) }) {
+            throw fail(.ubiquitous, "\"\(bad)\" is not one of the world's categories")
         }
         guard overDescriptionShare.count == maxObjects - minObjects + 1 else {
             throw fail(.overDescriptionShare, "needs one share per object count \(minObjects)...\(maxObjects) (\(maxObjects - minObjects + 1) values), got \(overDescriptionShare.count)")
@@ -307,10 +333,13 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         kv.append(("categories", categories.map(OrderedJSON.strings) ?? .null))
         kv += [("num_scene_types", .int(numSceneTypes)), ("scene_types", sceneTypes.map(OrderedJSON.strings) ?? .null),
                ("min_objects", .int(minObjects)), ("max_objects", .int(maxObjects)), ("colors", .strings(colors)),
-               ("large_object_share", n(largeObjectShare)), ("noise_sigma", n(noiseSigma)),
+               ("large_object_share", n(largeObjectShare))]
+        if formatVersion >= 4 { kv.append(("tiny_object_share", n(tinyObjectShare))) }
+        kv += [("noise_sigma", n(noiseSigma)),
                ("texture_amplitude", .int(textureAmplitude)), ("typical_weight", n(typicalWeight)),
-               ("typical_rank_decay", n(typicalRankDecay)), ("other_weight", n(otherWeight)),
-               ("over_description_share", .array(overDescriptionShare.map(n))),
+               ("typical_rank_decay", n(typicalRankDecay)), ("other_weight", n(otherWeight))]
+        if formatVersion >= 4 { kv += [("ubiquitous", .strings(ubiquitous)), ("ubiquitous_weight", n(ubiquitousWeight))] }
+        kv += [("over_description_share", .array(overDescriptionShare.map(n))),
                ("extra_mentions_min", .int(extraMentionsMin)), ("extra_mentions_max", .int(extraMentionsMax)),
                ("next_to_share", n(nextToShare)), ("synonym_share", n(synonymShare)),
                ("yes_no_questions_per_image", .int(yesNoQuestionsPerImage))]

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Draws a scene: the scene type's muted background and texture, each object's glyph in its colour
-/// (doubled for large objects), then pixel noise.
+/// (doubled for large objects, a plain block for tiny ones), then pixel noise.
 public struct WorldRenderer: Sendable {
     public let world: WorldModel
 
@@ -25,6 +25,10 @@ public struct WorldRenderer: Sendable {
             guard let glyph = world.glyphs.glyph(for: o.category), let color = world.palette[o.color] else { continue }
             let side = o.span * cell
             let x0 = o.col * cell, y0 = o.row * cell
+            if o.tiny {
+                for dy in (cell / 4)..<(cell - cell / 4) { for dx in (cell / 4)..<(cell - cell / 4) { img[x0 + dx, y0 + dy] = color } }
+                continue
+            }
             for dy in 0..<side {
                 for dx in 0..<side {
                     let gx = dx * GlyphSet.side / side, gy = dy * GlyphSet.side / side

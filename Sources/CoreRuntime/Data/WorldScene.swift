@@ -38,6 +38,8 @@ public struct WorldObject: Equatable, Sendable {
     /// Top-left cell.
     public var row: Int
     public var col: Int
+    /// Drawn as a blob of its colour without its glyph (never together with `large`).
+    public var tiny = false
 
     /// Cells per side (1, or 2 when large).
     public var span: Int { large ? 2 : 1 }
@@ -120,10 +122,12 @@ public struct WorldModel: Sendable {
         var typical: [[String]] = []
         for s in sceneTypes {
             let t = s.typical.filter(names.contains)
-            typical.append(t)
+            typical.append(t + config.ubiquitous.filter { !t.contains($0) })
             priors.append(names.map { n in
-                if let r = t.firstIndex(of: n) { return config.typicalWeight / (1 + config.typicalRankDecay * Double(r)) }
-                return config.otherWeight
+                var w = config.otherWeight
+                if let r = t.firstIndex(of: n) { w = config.typicalWeight / (1 + config.typicalRankDecay * Double(r)) }
+                if let r = config.ubiquitous.firstIndex(of: n) { w += config.ubiquitousWeight / (1 + config.typicalRankDecay * Double(r)) }
+                return w
             })
         }
         self.priors = priors
@@ -170,7 +174,9 @@ public struct WorldModel: Sendable {
             let (r, c) = rng.pick(spots)
             let span = large ? 2 : 1
             for rr in r..<(r + span) { for cc in c..<(c + span) { free[rr * grid + cc] = false } }
-            objects.append(WorldObject(category: categories[p].name, color: color, large: large, row: r, col: c))
+            // Drawn only when the share is set, so that worlds without tiny objects keep their streams.
+            let tiny = !large && config.tinyObjectShare > 0 && rng.chance(config.tinyObjectShare)
+            objects.append(WorldObject(category: categories[p].name, color: color, large: large, row: r, col: c, tiny: tiny))
         }
         objects.sort { ($0.row, $0.col) < ($1.row, $1.col) }
         return WorldScene(id: id, split: split, sceneType: sceneTypes[s].name, objects: objects)
