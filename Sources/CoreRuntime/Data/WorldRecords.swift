@@ -8,7 +8,7 @@ enum WorldRecords {
 
     static func objects(_ scene: WorldScene, cellSize: Int) -> OrderedJSON {
         .array(scene.objects.map { o in
-            .obj(["category": .string(o.category), "color": .string(o.color), "size": .string(o.large ? "large" : o.tiny ? "tiny" : "small"),
+            .obj(["category": .string(o.category), "color": .string(o.color), "size": .string(o.sizeName),
                   "box": .array(o.box(cellSize: cellSize).map { .int($0) })])
         })
     }

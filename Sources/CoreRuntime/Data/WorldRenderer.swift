@@ -26,7 +26,8 @@ public struct WorldRenderer: Sendable {
             let side = o.span * cell
             let x0 = o.col * cell, y0 = o.row * cell
             if o.tiny {
-                for dy in (cell / 4)..<(cell - cell / 4) { for dx in (cell / 4)..<(cell - cell / 4) { img[x0 + dx, y0 + dy] = color } }
+                let middle = (cell / 4)..<(cell - cell / 4)
+                for dy in middle { for dx in middle { img[x0 + dx, y0 + dy] = color } }
                 continue
             }
             for dy in 0..<side {

@@ -41,6 +41,9 @@ public struct WorldObject: Equatable, Sendable {
     /// Drawn as a blob of its colour without its glyph (never together with `large`).
     public var tiny = false
 
+    /// "large", "tiny" or "small", as scenes.jsonl writes it.
+    public var sizeName: String { large ? "large" : tiny ? "tiny" : "small" }
+
     /// Cells per side (1, or 2 when large).
     public var span: Int { large ? 2 : 1 }
 
@@ -124,9 +127,10 @@ public struct WorldModel: Sendable {
             let t = s.typical.filter(names.contains)
             typical.append(t + config.ubiquitous.filter { !t.contains($0) })
             priors.append(names.map { n in
-                var w = config.otherWeight
-                if let r = t.firstIndex(of: n) { w = config.typicalWeight / (1 + config.typicalRankDecay * Double(r)) }
-                if let r = config.ubiquitous.firstIndex(of: n) { w += config.ubiquitousWeight / (1 + config.typicalRankDecay * Double(r)) }
+                // Both rankings decay alike: weight / (1 + typical_rank_decay * rank).
+                func ranked(_ weight: Double, _ rank: Int) -> Double { weight / (1 + config.typicalRankDecay * Double(rank)) }
+                var w = t.firstIndex(of: n).map { ranked(config.typicalWeight, $0) } ?? config.otherWeight
+                if let r = config.ubiquitous.firstIndex(of: n) { w += ranked(config.ubiquitousWeight, r) }
                 return w
             })
         }
