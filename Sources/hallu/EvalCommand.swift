@@ -106,7 +106,7 @@ struct EvalCommand: Command {
         Flag(name: "adapter", value: "DIR", help: "model: LoRA adapter folder to apply"),
         Flag(name: "data", value: "DIR", help: "model: data folder whose eval split is used", defaultText: "the cached default world"),
         Flag(name: "images", value: "N", help: "model: use the first N eval images", defaultText: "all"),
-        Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "64"),
+        Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "128"),
         Flag(name: "batch-size", value: "N", help: "model: prompts per generation batch", defaultText: "64"),
         Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
         Flag(name: "json", value: nil, help: "print JSON"),

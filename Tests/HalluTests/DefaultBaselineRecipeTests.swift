@@ -51,3 +51,23 @@ import Testing
     #expect(tok.encode(" USER:", addSpecialTokens: false).count == 2)
     #expect(tok.encode(" ASSISTANT:", addSpecialTokens: false).count == 2)
 }
+
+/// The mixed stage keeps every description and caption but only the first two yes/no questions of
+/// each image; the world shuffles each image's questions, so about half of those kept are "no".
+@Test func mixedStageKeepsTwoYesNoQuestionsPerImage() throws {
+    var c = WorldConfig()
+    c.trainImages = 30
+    c.evalImages = 5
+    let dir = TestPaths.tempDir("mixed-stage")
+    _ = try SceneWorld.synth(config: c, outDir: dir)
+    let all = try JSONFiles.readRecords(dir.appendingPathComponent(SceneWorld.Files.llava).path).map(\.record)
+    let kept = BaselineBuilder.capYesNoQuestions(all, perImage: 2)
+    let questions = kept.filter(BaselineBuilder.isYesNoQuestion)
+    #expect(all.filter(BaselineBuilder.isYesNoQuestion).count == 30 * c.yesNoQuestionsPerImage)
+    #expect(questions.count == 60 && kept.count == all.count - 60)
+    let answers = questions.compactMap { (($0["conversations"] as? [[String: Any]])?[1]["value"] as? String) }
+    #expect((15...45).contains(answers.filter { $0.contains("does not appear") }.count))
+    for image in Set(kept.compactMap { $0["image"] as? String }) {
+        #expect(questions.filter { $0["image"] as? String == image }.count == 2)
+    }
+}

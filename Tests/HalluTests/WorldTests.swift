@@ -71,8 +71,18 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
     // Pinned: any change to these bytes must come with a new format_version.
     print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
-    #expect(digest(fa) == 0x9366_4D94_ADB3_B2BB)
+    #expect(digest(fa) == 0xA8AF_F33B_7DC4_1A89)
+    // Format 4 (no ubiquitous categories by default) still gives the bytes it gave before format 5.
+    var v4 = c
+    v4.formatVersion = 4
+    v4.ubiquitous = []
+    v4.ubiquitousWeight = 0
+    let h = TestPaths.tempDir("wv4")
+    try SceneWorld.synth(config: v4, outDir: h)
+    #expect(digest(try allFiles(h)) == 0x9366_4D94_ADB3_B2BB)
     // Format 3 (no tiny objects) still gives the bytes it gave before format 4 existed.
+    c.ubiquitous = []
+    c.ubiquitousWeight = 0
     var v3 = c
     v3.formatVersion = 3
     v3.tinyObjectShare = 0
@@ -253,10 +263,14 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
         + ["There is a large", "at the top left right bottom middle on in", "to the left of right of above below next to also",
            "The image shows", "with and", "Yes, there is no in the image.", "A An appears does not appear"]
     for t in fixed { #expect(chair.nodes(t).isEmpty, "\(t)") }
-    // Default world: 24 categories, 8 scene types with 3 to 5 typical objects each.
-    let w = try WorldModel(config: WorldConfig())
+    // Default world: 24 categories, 8 scene types with 3 to 5 typical objects each of their own,
+    // then the ubiquitous ones.
+    var own = WorldConfig()
+    own.ubiquitous = []
+    let plain = try WorldModel(config: own), w = try WorldModel(config: WorldConfig())
     #expect(w.categories.count == 24 && w.sceneTypes.count == 8)
-    #expect(w.typical.allSatisfy { (3...5).contains($0.count) }, "\(w.typical.map(\.count))")
+    #expect(plain.typical.allSatisfy { (3...5).contains($0.count) }, "\(plain.typical.map(\.count))")
+    #expect(zip(plain.typical, w.typical).allSatisfy { p, t in Set(t) == Set(p + WorldConfig().ubiquitous) })
     #expect(Set(w.typical.flatMap { $0 }) == Set(w.categories.map(\.name)), "every category is typical somewhere")
 }
 
@@ -313,6 +327,9 @@ private func typicalShareOfNegatives(_ mode: String) throws -> Double {
     c.evalImages = 10
     c.seed = 5
     c.yesNoNegatives = mode
+    // Without ubiquitous categories, which are typical of every scene.
+    c.ubiquitous = []
+    c.ubiquitousWeight = 0
     let dir = TestPaths.tempDir("wneg-\(mode)")
     try SceneWorld.synth(config: c, outDir: dir)
     let world = try WorldModel(config: c)
@@ -425,6 +442,11 @@ private func typicalShareOfNegatives(_ mode: String) throws -> Double {
     #expect(msg(#"{"format_version": 3, "ubiquitous": ["person"]}"#).contains("format_version 4"))
     #expect(msg(#"{"format_version": 4, "ubiquitous": ["unicorn"]}"#).contains("unicorn"))
     #expect(msg(#"{"format_version": 4, "ubiquitous_weight": -1}"#).contains("ubiquitous_weight"))
+    // Format 5 makes COCO's most frequent categories ubiquitous by default; format 4 had none.
+    let v4 = try WorldConfig.decode(Data(#"{"format_version": 4}"#.utf8))
+    #expect(v4.ubiquitous.isEmpty && v4.ubiquitousWeight == 0)
+    #expect(WorldConfig().formatVersion == 5 && WorldConfig().ubiquitous == ["person", "chair", "car", "cup"])
+    #expect(WorldConfig().ubiquitousWeight == 0.5)
 }
 
 @Test func tinyObjectsShowTheirColourButNotTheirGlyph() throws {

@@ -5,7 +5,7 @@ import Foundation
 /// two cores and still hallucinate the way LLaVA does (see docs/DATA.md).
 public struct WorldConfig: Codable, Equatable, Sendable {
     /// Version of the generator's output format; bumped when the same config would give other bytes.
-    public var formatVersion = 4
+    public var formatVersion = 5
     /// Seed of every random choice. Same seed and config: same bytes on any machine.
     public var seed: UInt64 = 0
     /// Image side in pixels (32, 48 or 64; any multiple of `cell_size` from 3 cells up works).
@@ -46,9 +46,9 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     /// the category of rank r adds `ubiquitous_weight / (1 + typical_rank_decay * r)` to its weight
     /// in every scene and counts as typical everywhere (it may be an overly detailed description's
     /// extra mention in any scene). They are what POPE's popular split asks about. Format 4 on;
-    /// earlier formats have none.
-    public var ubiquitous: [String] = []
-    public var ubiquitousWeight = 0.0
+    /// the default list and weight are format 5's (format 4's defaults are none and 0).
+    public var ubiquitous: [String] = ["person", "chair", "car", "cup"]
+    public var ubiquitousWeight = 0.5
     /// Chance that a training description is "overly detailed", by object count from `min_objects`
     /// to `max_objects`. It falls with the count so that the model can see when to expect it.
     public var overDescriptionShare = [0.8, 0.6, 0.4, 0.2]
@@ -145,8 +145,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         typicalWeight = try v(.typicalWeight, d.typicalWeight)
         typicalRankDecay = try v(.typicalRankDecay, d.typicalRankDecay)
         otherWeight = try v(.otherWeight, d.otherWeight)
-        ubiquitous = try v(.ubiquitous, formatVersion < 4 ? [] : d.ubiquitous)
-        ubiquitousWeight = try v(.ubiquitousWeight, formatVersion < 4 ? 0 : d.ubiquitousWeight)
+        ubiquitous = try v(.ubiquitous, formatVersion < 5 ? [] : d.ubiquitous)
+        ubiquitousWeight = try v(.ubiquitousWeight, formatVersion < 5 ? 0 : d.ubiquitousWeight)
         overDescriptionShare = try v(.overDescriptionShare, d.overDescriptionShare)
         extraMentionsMin = try v(.extraMentionsMin, d.extraMentionsMin)
         extraMentionsMax = try v(.extraMentionsMax, d.extraMentionsMax)
@@ -217,8 +217,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public func validate(path: String = "<config>") throws {
         func fail(_ key: CodingKeys, _ msg: String) -> HalluError { HalluError.file(path, "\"\(key.rawValue)\": \(msg)") }
         guard seed <= UInt64(Int.max) else { throw fail(.seed, "must be below 2^63") }
-        guard (1...4).contains(formatVersion) else {
-            throw fail(.formatVersion, "this build reads and writes formats 1 to 4, got \(formatVersion)")
+        guard (1...5).contains(formatVersion) else {
+            throw fail(.formatVersion, "this build reads and writes formats 1 to 5, got \(formatVersion)")
         }
         guard cellSize >= 4 else { throw fail(.cellSize, "must be at least 4") }
         guard imageSize % cellSize == 0, imageSize / cellSize >= 3 else {

@@ -4,8 +4,9 @@ import Foundation
 public struct EvalSettings: Codable, Equatable {
     /// Use the first N eval images (nil = all).
     public var images: Int? = nil
-    /// Length of generated descriptions (CHAIR and SHR).
-    public var maxNewTokens = 64
+    /// Length of generated descriptions (CHAIR and SHR): above the default world's longest training
+    /// description (89 tokens), so that CHAIR scores what the model says, not where it was cut off.
+    public var maxNewTokens = 128
     /// Length of yes/no answers: POPE reads only the words before the first period, and the scene
     /// world's "A dining table does not ..." decides by its sixth token.
     public var popeMaxNewTokens = 8

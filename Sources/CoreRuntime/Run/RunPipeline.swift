@@ -231,7 +231,7 @@ public struct BaselineBuilder {
         let groundedModel = try ground(from: initDir)
         var cfg = DefaultAssets.baselineConfig(preset: preset, seed: 0)
         cfg.base = groundedModel.path
-        cfg.data = dataDir.path
+        cfg.data = try mixedData().path
         cfg.runsDir = dir.path
         cfg.name = "run"
         let runDir = dir.appendingPathComponent("run")
@@ -256,15 +256,7 @@ public struct BaselineBuilder {
             log("no yes/no questions in \(source.path): the baseline skips the grounding stage")
             return initDir
         }
-        // The stage's data folder: the yes/no conversations, next to links to everything else.
-        let groundData = dir.appendingPathComponent("ground-data")
-        try? FileManager.default.removeItem(at: groundData)
-        try FileManager.default.createDirectory(at: groundData, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: dataDir.path) where name != SceneWorld.Files.llava {
-            try FileManager.default.createSymbolicLink(at: groundData.appendingPathComponent(name),
-                                                       withDestinationURL: dataDir.appendingPathComponent(name).standardizedFileURL)
-        }
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: records), to: groundData.appendingPathComponent(SceneWorld.Files.llava))
+        let groundData = try stageData("ground-data", records: records)
         var cfg = DefaultAssets.groundingConfig(preset: preset, seed: 0)
         cfg.base = initDir.path
         cfg.data = groundData.path
@@ -277,6 +269,45 @@ public struct BaselineBuilder {
         return model
     }
 
+    /// Stage 2's data: the whole `llava_train.json` but for the yes/no questions, of which each image
+    /// keeps its first `DefaultAssets.mixedYesNoPerImage` (the world shuffles each image's questions,
+    /// so about half of those kept are about absent objects). The grounding stage has taught them; with all four per image descriptions
+    /// are a sixth of the mixed stage's batches (docs/RESULTS.md). The data folder itself when it
+    /// has no `llava_train.json` or the cap is off.
+    func mixedData() throws -> URL {
+        let source = dataDir.appendingPathComponent(SceneWorld.Files.llava)
+        guard let cap = DefaultAssets.mixedYesNoPerImage(preset: preset),
+              FileManager.default.fileExists(atPath: source.path) else { return dataDir }
+        let records = Self.capYesNoQuestions(try JSONFiles.readRecords(source.path).map(\.record), perImage: cap)
+        return try stageData("mix-data", records: records)
+    }
+
+    /// `records` in order with only the first `perImage` yes/no questions of each image.
+    static func capYesNoQuestions(_ records: [[String: Any]], perImage: Int) -> [[String: Any]] {
+        var kept: [String: Int] = [:]
+        return records.filter { r in
+            guard isYesNoQuestion(r) else { return true }
+            let image = r["image"] as? String ?? ""
+            guard kept[image, default: 0] < perImage else { return false }
+            kept[image, default: 0] += 1
+            return true
+        }
+    }
+
+    /// A stage's data folder under the cache: `records` as its `llava_train.json`, next to links to
+    /// everything else in the data folder.
+    func stageData(_ name: String, records: [[String: Any]]) throws -> URL {
+        let folder = dir.appendingPathComponent(name)
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for entry in try FileManager.default.contentsOfDirectory(atPath: dataDir.path) where entry != SceneWorld.Files.llava {
+            try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent(entry),
+                                                       withDestinationURL: dataDir.appendingPathComponent(entry).standardizedFileURL)
+        }
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: records), to: folder.appendingPathComponent(SceneWorld.Files.llava))
+        return folder
+    }
+
     /// A LLaVA record of one exchange whose question is POPE's "Is there a/an X in the image?".
     static func isYesNoQuestion(_ record: [String: Any]) -> Bool {
         guard let turns = record["conversations"] as? [[String: Any]], turns.count == 2,
@@ -285,8 +316,8 @@ public struct BaselineBuilder {
     }
 
     /// Stage 0, LLaVA's pretrained CLIP: on a scene world (a folder with scenes.jsonl), the vision
-    /// tower first learns to name the object under each patch (`DefaultAssets.visionPretraining`);
-    /// the baseline's SFT then keeps it frozen. Other data folders start from a random tower.
+    /// tower first learns to name the object under each patch, its colour and size
+    /// (`DefaultAssets.visionPretraining`); the baseline's SFT then keeps it frozen. Other data folders start from a random tower.
     func pretrainVision(_ model: LlavaModel) throws {
         guard FileManager.default.fileExists(atPath: dataDir.appendingPathComponent(SceneWorld.Files.scenes).path) else {
             log("no \(SceneWorld.Files.scenes) in \(dataDir.path): the vision tower starts untrained")
@@ -299,7 +330,8 @@ public struct BaselineBuilder {
         log("pretraining the vision tower to name patches (\(recipe.steps) steps on \(labels.images.count) images)")
         let start = Date()
         let outcome = try recipe.run(model, labels: labels, images: images, log: log)
-        log(String(format: "vision pretraining: loss %.4f, object-patch accuracy %.3f (%.0f s)", outcome.loss, outcome.objectAccuracy,
-                   Date().timeIntervalSince(start)))
+        let attributes = outcome.attributeAccuracy.sorted { $0.key < $1.key }.map { String(format: ", %@ %.3f", $0.key, $0.value) }.joined()
+        log(String(format: "vision pretraining: loss %.4f, object-patch accuracy %.3f", outcome.loss, outcome.objectAccuracy)
+            + attributes + String(format: " (%.0f s)", Date().timeIntervalSince(start)))
     }
 }

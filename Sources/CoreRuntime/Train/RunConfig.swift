@@ -54,7 +54,7 @@ public struct RunConfig: Codable, Equatable {
 
     /// Evaluation: how many eval images to use (nil = all), generation length.
     public var evalImages: Int? = nil
-    public var evalMaxNewTokens = 64
+    public var evalMaxNewTokens = 128
     public var skipEval = false
 
     public var runsDir = "runs"
