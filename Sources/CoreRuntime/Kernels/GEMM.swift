@@ -34,9 +34,10 @@ public enum GEMM {
                                UnsafeMutablePointer<Float>, Int) -> Void
 
     /// Splits a product across `Parallel` threads and runs `serial` on each block: the rows of C in
-    /// whole units of `rowUnit` (or its columns in units of `columnUnit` when there are few rows).
-    /// Each block packs the whole of the operand it does not split, so the larger dimension is cut
-    /// (duplicating the smaller operand's packing), given enough units per thread. The k loop is
+    /// whole units of `rowUnit` when there are two units per thread, else its columns in units of
+    /// `columnUnit`. Each block packs the whole of the operand it does not split; rows are cut even
+    /// when C is wider than tall, because cutting the columns of the LM head's product (640x1000,
+    /// k 64) ran single-threaded OpenBLAS at half the speed (`hallu bench kernels`). The k loop is
     /// never split, and the cut depends only on the sizes and the thread count, so every element of
     /// C is computed the same way on every run with that thread count.
     static func partitioned(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -50,7 +51,7 @@ public enum GEMM {
         var byRows = true
         if t > 1 && work >= 1 << 17 {
             let rowsOK = m >= t * 2 * rowUnit, colsOK = n >= t * 2 * columnUnit
-            if rowsOK && (m >= n || !colsOK) {
+            if rowsOK {
                 parts = t
             } else if colsOK {
                 parts = t; byRows = false
