@@ -63,7 +63,7 @@ public enum DefaultAssets {
         let v = visionPretraining(preset: "small"), t = visionPretraining(preset: "tiny")
         return "tokenizer:bpe-\(tokenizerVocabSize)+roles\(chatRoleMarkers)|system:\(worldSystemPrompt)"
             + "|vision:patches+color+size-\(v.steps)x\(v.batchSize)@\(v.lr)-tiny\(t.steps)"
-            + "|mixed-yes-no:\(mixedYesNoPerImage(preset: "small") ?? 0),\(mixedYesNoPerImage(preset: "tiny") ?? 0)"
+            + "|mixed-yes-no:\(mixedYesNoPerImage)"
     }
 
     /// Stage 0 of the default baseline on a scene world: the vision tower learns to name the object
@@ -107,11 +107,11 @@ public enum DefaultAssets {
         return c
     }
 
-    /// How many yes/no questions per image the mixed stage keeps (nil: all of them). The grounding
-    /// stage has taught them; with all four of the world's, descriptions are a sixth of the mixed
-    /// stage's batches, and whether the decoder learned to name colours within 1200 steps varied
-    /// with the world (docs/RESULTS.md).
-    public static func mixedYesNoPerImage(preset: String) -> Int? { 2 }
+    /// How many yes/no questions per image the mixed stage keeps. The grounding stage has taught
+    /// them; with all four of the world's, descriptions are a sixth of the mixed stage's batches,
+    /// and whether the decoder learned to name colours within 1200 steps varied with the world
+    /// (docs/RESULTS.md).
+    public static let mixedYesNoPerImage = 2
 
     /// The training recipe of the default baseline per preset (measured to learn the world, see
     /// docs/RESULTS.md): the mixed stage, continued from the grounding stage.

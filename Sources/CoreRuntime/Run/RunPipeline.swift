@@ -270,15 +270,14 @@ public struct BaselineBuilder {
     }
 
     /// Stage 2's data: the whole `llava_train.json` but for the yes/no questions, of which each image
-    /// keeps its first `DefaultAssets.mixedYesNoPerImage` (the world shuffles each image's questions,
-    /// so about half of those kept are about absent objects). The grounding stage has taught them; with all four per image descriptions
-    /// are a sixth of the mixed stage's batches (docs/RESULTS.md). The data folder itself when it
-    /// has no `llava_train.json` or the cap is off.
+    /// keeps its first `DefaultAssets.mixedYesNoPerImage` (the world shuffles each image's
+    /// questions, so about half of those kept are about absent objects). The data folder itself
+    /// when it has no `llava_train.json`.
     func mixedData() throws -> URL {
         let source = dataDir.appendingPathComponent(SceneWorld.Files.llava)
-        guard let cap = DefaultAssets.mixedYesNoPerImage(preset: preset),
-              FileManager.default.fileExists(atPath: source.path) else { return dataDir }
-        let records = Self.capYesNoQuestions(try JSONFiles.readRecords(source.path).map(\.record), perImage: cap)
+        guard FileManager.default.fileExists(atPath: source.path) else { return dataDir }
+        let records = Self.capYesNoQuestions(try JSONFiles.readRecords(source.path).map(\.record),
+                                             perImage: DefaultAssets.mixedYesNoPerImage)
         return try stageData("mix-data", records: records)
     }
 
@@ -317,7 +316,8 @@ public struct BaselineBuilder {
 
     /// Stage 0, LLaVA's pretrained CLIP: on a scene world (a folder with scenes.jsonl), the vision
     /// tower first learns to name the object under each patch, its colour and size
-    /// (`DefaultAssets.visionPretraining`); the baseline's SFT then keeps it frozen. Other data folders start from a random tower.
+    /// (`DefaultAssets.visionPretraining`); the baseline's SFT then keeps it frozen. Other data
+    /// folders start from a random tower.
     func pretrainVision(_ model: LlavaModel) throws {
         guard FileManager.default.fileExists(atPath: dataDir.appendingPathComponent(SceneWorld.Files.scenes).path) else {
             log("no \(SceneWorld.Files.scenes) in \(dataDir.path): the vision tower starts untrained")

@@ -125,12 +125,13 @@ public struct VisionPretraining {
             }
             guard let pixels = try images.batch(batch.map { labels.images[$0] }) else { break }
             let features = try model.visionFeatures(pixels).reshaped([batch.count * patches, -1])   // [B*P, D]
-            var loss: Tensor? = nil, predictions: [[Int]] = []
+            var loss: Tensor? = nil, logits: [Tensor] = [], targets: [[Int]] = []
             for (task, head) in zip(labels.tasks, heads) {
-                let logits = try head(features)
-                let l = try Tensor.crossEntropy(logits, targets: batch.flatMap { task.labels[$0] })
+                let z = try head(features), t = batch.flatMap { task.labels[$0] }
+                let l = try Tensor.crossEntropy(z, targets: t)
                 loss = try loss.map { try $0 + l } ?? l
-                predictions.append(logits.argmaxLastAxis())
+                logits.append(z)
+                targets.append(t)
             }
             guard let loss else { break }
             model.zeroGrad(); for h in heads { h.zeroGrad() }
@@ -139,10 +140,10 @@ public struct VisionPretraining {
             try optimizer.step(lrScale: schedule.factor(step: step, totalSteps: steps, warmupSteps: warmupSteps))
             if step > steps - 50 {
                 recentLoss.append(Double(loss.item))
-                let categories = batch.flatMap { labels.labels[$0] }
-                for (i, t) in categories.enumerated() where t != labels.empty {
+                let predictions = logits.map { $0.argmaxLastAxis() }
+                for i in targets[0].indices where targets[0][i] != labels.empty {
                     objects += 1
-                    for (k, task) in labels.tasks.enumerated() where predictions[k][i] == task.labels[batch[i / patches]][i % patches] { hits[k] += 1 }
+                    for k in targets.indices where predictions[k][i] == targets[k][i] { hits[k] += 1 }
                 }
             }
             if step % 100 == 0 || step == steps { log("vision pretraining step \(step)/\(steps): loss \(String(format: "%.4f", loss.item))") }
@@ -150,6 +151,6 @@ public struct VisionPretraining {
         model.zeroGrad()
         let accuracy = hits.map { Double($0) / Double(max(objects, 1)) }
         return Outcome(loss: recentLoss.reduce(0, +) / Double(max(recentLoss.count, 1)), objectAccuracy: accuracy[0],
-                       attributeAccuracy: Dictionary(uniqueKeysWithValues: zip(labels.tasks.map(\.name), accuracy).dropFirst().map { ($0, $1) }))
+                       attributeAccuracy: Dictionary(uniqueKeysWithValues: zip(labels.tasks.map(\.name), accuracy).dropFirst()))
     }
 }
