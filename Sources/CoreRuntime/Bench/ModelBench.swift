@@ -96,6 +96,8 @@ enum ModelBench {
         results.append(throughput("lora dpo step (small, batch 8 pairs)", hallu: loraDPO, torch: torchLoraDPO))
         log(String(format: "peak rss: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
                    loraSFT.peakRSSMB, loraSFT.baseRSSMB, loraDPO.peakRSSMB, loraDPO.baseRSSMB))
+        log(String(format: "peak tensor memory: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
+                   loraSFT.tensorPeakMB, loraSFT.tensorBaseMB, loraDPO.tensorPeakMB, loraDPO.tensorBaseMB))
         let tRatio = torchLoraSFT.flatMap { s in torchLoraDPO.map { $0.peakRSSMB / max(s.peakRSSMB, 1e-9) } }
         let hRatio = loraDPO.peakRSSMB / max(loraSFT.peakRSSMB, 1e-9)
         results.append(BenchResult(name: "peak rss lora dpo step (batch 8 pairs)", unit: "MB", hallu: loraDPO.peakRSSMB,
@@ -143,6 +145,10 @@ enum ModelBench {
         var tokens: Int
         var peakRSSMB: Double
         var baseRSSMB: Double
+        /// Peak bytes held by tensors during the steps, and held before them (the model, the
+        /// optimiser's state), in MB.
+        var tensorPeakMB = 0.0
+        var tensorBaseMB = 0.0
         var first: Double?
         var ids: [Int]?
     }
@@ -183,8 +189,10 @@ enum ModelBench {
             if first == nil { first = Double(l.item) }
         }
         let base = PeakMemory.reset()
+        let tensorBase = PeakMemory.megabytes(TensorMemory.liveBytes)
         let seconds = try median(warmup: warmup, iterations: iterations, step)
-        return Measured(seconds: seconds, tokens: tokens, peakRSSMB: BenchResult.currentPeakRSSMB(), baseRSSMB: base, first: first)
+        return Measured(seconds: seconds, tokens: tokens, peakRSSMB: BenchResult.currentPeakRSSMB(), baseRSSMB: base,
+                        tensorPeakMB: PeakMemory.megabytes(TensorMemory.peakBytes), tensorBaseMB: tensorBase, first: first)
     }
 
     static func generate(config: LlavaConfig, _ w: BenchWorkload, newTokens: Int, warmup: Int, iterations: Int) throws -> Measured {
@@ -226,6 +234,7 @@ enum PeakMemory {
     @discardableResult
     static func reset() -> Double {
         mallocTrim?(0)
+        TensorMemory.resetPeak()
         // Writing 5 to clear_refs resets the peak RSS counter (Linux 4.0 and later).
         if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
             h.write(Data("5".utf8))
@@ -240,6 +249,8 @@ enum PeakMemory {
         guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "malloc_trim") else { return nil }
         return unsafeBitCast(f, to: MallocTrim.self)
     }()
+
+    static func megabytes(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
 
     /// The current resident set size (VmRSS) in MB; 0 where unavailable.
     static func currentRSSMB() -> Double {

@@ -88,6 +88,15 @@ public final class LlamaModel: Module {
         lmHead = c.tieWordEmbeddings ? nil : Linear(c.hiddenSize, c.vocabSize, bias: false, rng: &rng)
     }
 
+    /// Whether training rebuilds the blocks' cheap activations in backward (the norms' outputs, the
+    /// MLP's gated product, the attention probabilities) instead of keeping them from the forward
+    /// pass: about a third less activation memory for one more attention-score pass. On by default;
+    /// gradients are the same bit for bit either way.
+    public var recomputeActivations: Bool {
+        get { layers.items.first?.recompute ?? true }
+        set { for layer in layers.items { layer.recompute = newValue } }
+    }
+
     /// The decoder stack, named as in Hugging Face's `model.language_model`.
     public var stackChildren: [(String, Module)] { [("embed_tokens", embedTokens), ("layers", layers), ("norm", norm)] }
 
@@ -113,6 +122,8 @@ public final class LlamaDecoderLayer: Module {
     let heads, kvHeads, headDim: Int
     let theta: Float
     let act: String
+    /// Whether training rebuilds cheap activations in backward instead of keeping them.
+    var recompute = true
 
     init(_ c: LlavaTextConfig, rng: inout SeededRNG) {
         let d = c.hiddenSize
@@ -139,37 +150,50 @@ public final class LlamaDecoderLayer: Module {
 
     func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache?, index: Int) throws -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
+        // In training, the norms' outputs, the gated product and the attention probabilities are
+        // rebuilt in backward from what their own steps keep, instead of being kept.
+        let rebuild = recompute && GradMode.isEnabled
         let h = try inputNorm(x)
+        let hSaved = rebuild ? Recomputable { [inputNorm] in try inputNorm(x) } : nil
         // Heads stay in the projections' [B, T, H, D] layout: rotary and attention read it directly.
-        let q = try Tensor.rope(qProj.project(h).reshaped([b, t, heads, headDim]), positions: positions, theta: theta, layout: .bthd)
-        let k = try Tensor.rope(kProj.project(h).reshaped([b, t, kvHeads, headDim]), positions: positions, theta: theta, layout: .bthd)
-        let v = try vProj.project(h).reshaped([b, t, kvHeads, headDim])
+        let q = try Tensor.rope(qProj.project(h, savedInput: hSaved).reshaped([b, t, heads, headDim]), positions: positions,
+                                theta: theta, layout: .bthd)
+        let k = try Tensor.rope(kProj.project(h, savedInput: hSaved).reshaped([b, t, kvHeads, headDim]), positions: positions,
+                                theta: theta, layout: .bthd)
+        let v = try vProj.project(h, savedInput: hSaved).reshaped([b, t, kvHeads, headDim])
         let a: Tensor
         if let cache {
             let c = try cache.append(layer: index, keys: k, values: v)
             a = try Tensor.attention(q, c.keys, c.values, layout: .bthd, causal: true, keyMask: keyMask, keyLength: c.length)
         } else {
-            a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask)
+            a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask, recomputeProbabilities: rebuild)
         }
         let y = try oProj.project(a.reshaped([b, t, heads * headDim]), residual: x)
         let m = try postNorm(y)
-        let gate = try gateProj.project(m), up = try upProj.project(m)
-        let inner = act == "silu" ? try Tensor.swiglu(gate, up) : try gate.activation(act) * up
-        return try downProj.project(inner, residual: y)
+        let mSaved = rebuild ? Recomputable { [postNorm] in try postNorm(y) } : nil
+        let gate = try gateProj.project(m, savedInput: mSaved), up = try upProj.project(m, savedInput: mSaved)
+        let inner = try gated(gate, up)
+        let innerSaved = rebuild ? Recomputable { [self] in try gated(gate, up) } : nil
+        return try downProj.project(inner, residual: y, savedInput: innerSaved)
+    }
+
+    /// The MLP's gated product: `act(gate) * up`, fused for SiLU.
+    private func gated(_ gate: Tensor, _ up: Tensor) throws -> Tensor {
+        act == "silu" ? try Tensor.swiglu(gate, up) : try gate.activation(act) * up
     }
 }
 
 extension Linear {
     /// `self(x)` (plus `residual` when given), with an active adapter fused into the product
     /// (`Tensor.loraLinear`) and the residual summed inside the GEMM. An adapter with dropout in
-    /// training goes through `Linear` itself.
-    func project(_ x: Tensor, residual: Tensor? = nil) throws -> Tensor {
-        guard let lora, lora.enabled else { return try Tensor.linear(x, weight, bias, residual: residual) }
+    /// training goes through `Linear` itself. `savedInput` lets the backward pass rebuild x.
+    func project(_ x: Tensor, residual: Tensor? = nil, savedInput: Recomputable? = nil) throws -> Tensor {
+        guard let lora, lora.enabled else { return try Tensor.linear(x, weight, bias, residual: residual, savedInput: savedInput) }
         if lora.dropout > 0 && GradMode.isEnabled {
             let y = try self(x)
             return try residual.map { try $0 + y } ?? y
         }
         return try Tensor.loraLinear(x, weight: weight, bias: bias, loraA: lora.a, loraB: lora.b, scaling: lora.scaling,
-                                     residual: residual)
+                                     residual: residual, savedInput: savedInput)
     }
 }

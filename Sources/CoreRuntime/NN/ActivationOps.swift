@@ -35,10 +35,18 @@ extension Tensor {
         let out = Tensor(uninitializedShape: gate.shape)
         Kernels.swigluForward(gate: gate.data, up: up.data, out: out.data, count: out.count)
         guard recording(gate, up) else { return out }
+        let (needGate, needUp, shape) = (gate.isTracked, up.isTracked, gate.shape)
+        var savedGate: Tensor? = gate, savedUp: Tensor? = up
         out.gradFn = GradFn("swiglu", [gate, up]) { g in
-            let dGate = Tensor(uninitializedShape: gate.shape), dUp = Tensor(uninitializedShape: up.shape)
+            // This step reads gate and up for the last time: when nothing else holds them, their
+            // gradients are written over them instead of into two more buffers of their size.
+            let inPlace = !BackwardPass.retainsGraph && Tensor.isSoleHolder(&savedGate) && Tensor.isSoleHolder(&savedUp)
+            guard let gate = savedGate, let up = savedUp else { throw HalluError("swiglu: the step's inputs were released") }
+            let dGate = inPlace ? Tensor(storage: gate.storage, shape: shape) : Tensor(uninitializedShape: shape)
+            let dUp = inPlace ? Tensor(storage: up.storage, shape: shape) : Tensor(uninitializedShape: shape)
             Kernels.swigluBackward(gate: gate.data, up: up.data, dOut: g.data, dGate: dGate.data, dUp: dUp.data, count: g.count)
-            return [gate.isTracked ? dGate : nil, up.isTracked ? dUp : nil]
+            if !BackwardPass.retainsGraph { savedGate = nil; savedUp = nil }
+            return [needGate ? dGate : nil, needUp ? dUp : nil]
         }
         return out
     }

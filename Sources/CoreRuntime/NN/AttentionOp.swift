@@ -20,15 +20,18 @@ extension Tensor {
     ///
     /// `keyLength` (default: all C) reads only the first keys of k and v, as from a preallocated
     /// key/value cache; it must be C when gradients are recorded. `keyMask` has B*keyLength entries.
+    /// With `recomputeProbabilities`, the backward pass recomputes the probabilities from q and k
+    /// instead of keeping them (`[B, H, Tq, Tk]`, often the largest activation of a block).
     public static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
-                                 keyMask: [Bool]? = nil, scale: Float? = nil, keyLength: Int? = nil) throws -> Tensor {
+                                 keyMask: [Bool]? = nil, scale: Float? = nil, keyLength: Int? = nil,
+                                 recomputeProbabilities: Bool = false) throws -> Tensor {
         try attentionCore(q, k, v, layout: layout, causal: causal, keyMask: keyMask, scale: scale,
-                          keyLength: keyLength, keepWeights: false).output
+                          keyLength: keyLength, keepWeights: false, recomputeProbabilities: recomputeProbabilities).output
     }
 
     static func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
-                              keyMask: [Bool]?, scale: Float?, keyLength: Int?,
-                              keepWeights: Bool) throws -> (output: Tensor, weights: Tensor?) {
+                              keyMask: [Bool]?, scale: Float?, keyLength: Int?, keepWeights: Bool,
+                              recomputeProbabilities: Bool = false) throws -> (output: Tensor, weights: Tensor?) {
         guard q.rank == 4, k.rank == 4, v.rank == 4, k.shape == v.shape, q.shape[0] == k.shape[0], q.shape[3] == k.shape[3] else {
             throw HalluError("attention: incompatible shapes q \(q.shape), k \(k.shape), v \(v.shape)")
         }
@@ -51,15 +54,25 @@ extension Tensor {
         }
         let shape = Kernels.AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headDim: d)
         let out = Tensor(uninitializedShape: q.shape)
-        let probs = record || keepWeights ? Tensor(uninitializedShape: [b, h, tq, tk]) : nil
+        let keep = keepWeights || (record && !recomputeProbabilities)
+        let probs = keep ? Tensor(uninitializedShape: [b, h, tq, tk]) : nil
         let pad: [UInt8]? = keyMask.map { m in m.map { $0 ? 1 : 0 } }
-        try withOptionalBytes(pad) { padPtr in
-            try Kernels.attentionForward(q: q.data, k: k.data, v: v.data, shape: shape, scale: scale, causal: causal,
-                                         keyPadding: padPtr, layout: layout, kvCapacity: capacity, out: out.data,
-                                         probs: probs?.data)
+        func forward(out: Tensor, probs: Tensor?) throws {
+            try withOptionalBytes(pad) { padPtr in
+                try Kernels.attentionForward(q: q.data, k: k.data, v: v.data, shape: shape, scale: scale, causal: causal,
+                                             keyPadding: padPtr, layout: layout, kvCapacity: capacity, out: out.data,
+                                             probs: probs?.data)
+            }
         }
-        guard record, let probs else { return (out, probs) }
+        try forward(out: out, probs: probs)
+        guard record else { return (out, probs) }
         out.gradFn = GradFn("attention", [q, k, v]) { g in
+            // Recomputed probabilities are the forward pass's: the same kernel on the same q, k.
+            let probs = try probs ?? {
+                let p = Tensor(uninitializedShape: [b, h, tq, tk])
+                try forward(out: Tensor(uninitializedShape: q.shape), probs: p)
+                return p
+            }()
             let gq = Tensor(uninitializedShape: q.shape), gk = Tensor(uninitializedShape: k.shape)
             let gv = Tensor(uninitializedShape: v.shape)
             try Kernels.attentionBackward(dOut: g.data, probs: probs.data, q: q.data, k: k.data, v: v.data, shape: shape,

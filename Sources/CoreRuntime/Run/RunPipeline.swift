@@ -153,8 +153,9 @@ public final class RunPipeline {
         return try enc.encode(c)
     }
 
-    /// Freezing flags and LoRA.
+    /// Freezing flags, LoRA and activation recomputation.
     func applyTrainingSetup(_ model: LlavaModel) throws {
+        model.languageModel.recomputeActivations = config.recomputeActivations
         model.setTrainable(true, prefixes: [""])
         if config.lora {
             model.applyLoRA(targets: config.loraTargets, rank: config.loraR, alpha: Float(config.loraAlpha),

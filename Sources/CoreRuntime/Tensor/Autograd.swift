@@ -109,10 +109,14 @@ extension Tensor {
             }
         }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): rootGrad]
-        try withNoGrad {
+        // Sums the engine made itself: nothing else holds them, so later terms are added in place.
+        var ownSums = Set<ObjectIdentifier>()
+        try BackwardPass.$retainsGraph.withValue(retainGraph) { try withNoGrad {
             // Steps are dropped as they are processed, so what their closures saved is freed early.
             for fn in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(fn)), let body = fn.backward else {
+                let g = grads.removeValue(forKey: ObjectIdentifier(fn))
+                if let g { ownSums.remove(ObjectIdentifier(g)) }
+                guard let g, let body = fn.backward else {
                     if !retainGraph { fn.release() }
                     continue
                 }
@@ -125,12 +129,19 @@ extension Tensor {
                     case .node(let input):
                         guard input.isLive else { continue }
                         let key = ObjectIdentifier(input)
-                        grads[key] = try grads[key].map { try Tensor.accumulated($0, ig) } ?? ig
+                        guard let sum = grads[key] else { grads[key] = ig; continue }
+                        if ownSums.contains(ObjectIdentifier(sum)) {
+                            try Tensor.accumulate(ig, into: sum)
+                        } else {
+                            let fresh = try Tensor.accumulated(sum, ig)
+                            ownSums.insert(ObjectIdentifier(fresh))
+                            grads[key] = fresh
+                        }
                     }
                 }
                 if !retainGraph { fn.release() }
             }
-        }
+        } }
     }
 
     /// Adds `g` into this leaf's gradient (gradients accumulate across backward calls).
@@ -146,6 +157,12 @@ extension Tensor {
             let own = g.copy()
             grad = own.shape == shape ? own : try own.reshaped(shape)
         }
+    }
+
+    /// Adds gradient `g` into `sum`, a buffer only the engine holds.
+    static func accumulate(_ g: Tensor, into sum: Tensor) throws {
+        guard g.count == sum.count else { throw HalluError("backward: gradients of shapes \(sum.shape) and \(g.shape)") }
+        Kernels.add(sum.data, g.data, sum.data, count: sum.count)
     }
 
     /// `a + b` for two gradients of the same shape (a fresh tensor: either may be shared).

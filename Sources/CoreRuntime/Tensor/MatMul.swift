@@ -71,7 +71,9 @@ extension Tensor {
     /// `x @ weight^T + bias` for `x [..., in]`, `weight [out, in]` (the PyTorch/Hugging Face layout),
     /// `bias [out]`: one GEMM forward, two (plus a column sum) backward. With `residual` (the shape
     /// of the output), the result is `residual + x @ weight^T + bias`, summed inside the GEMM.
-    public static func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, residual: Tensor? = nil) throws -> Tensor {
+    /// `savedInput` (x itself, rebuilt) lets the backward pass recompute x instead of keeping it.
+    public static func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, residual: Tensor? = nil,
+                              savedInput: Recomputable? = nil) throws -> Tensor {
         guard weight.rank == 2, let inF = x.shape.last, inF == weight.shape[1] else {
             throw HalluError("linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
         }
@@ -106,7 +108,8 @@ extension Tensor {
         guard recording(inputs) else { return out }
         // The input is kept only when the weight needs a gradient (not for a frozen or LoRA base
         // weight), the weight only when the input does.
-        let xs = weight.isTracked ? x : nil, ws = x.isTracked ? weight : nil
+        var xs = weight.isTracked ? savedInput ?? Recomputable(keeping: x) : nil
+        let ws = x.isTracked ? weight : nil
         let (leafX, leafW, leafB, xShape) = (leaf(x), leaf(weight), leaf(bias), x.shape)
         let biasTracked = bias?.isTracked ?? false
         let residualShape = residual.flatMap { $0.isTracked ? $0.shape : nil }
@@ -118,10 +121,12 @@ extension Tensor {
                      beta: t.beta, c: t.pointer, ldc: inF)
                 grads[0] = t.tensor
             }
-            if let xs {
+            if let saved = xs {
                 let t = gradientTarget(leaf: leafW, shape: [outF, inF])
-                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: xs.data, ldb: inF,
+                let x = try saved.tensor()
+                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: x.data, ldb: inF,
                      beta: t.beta, c: t.pointer, ldc: inF)
+                if !BackwardPass.retainsGraph { xs = nil }
                 grads[1] = t.tensor
             }
             if hasBias {

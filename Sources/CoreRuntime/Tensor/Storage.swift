@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A reference-counted, 64-byte aligned float32 buffer. Tensors that are reshapes of one another share it.
 public final class TensorStorage {
@@ -15,6 +16,7 @@ public final class TensorStorage {
         var raw: UnsafeMutableRawPointer?
         posix_memalign(&raw, 64, bytes)
         pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
+        TensorMemory.allocated(bytes)
     }
 
     /// Allocates storage filled with `value`.
@@ -23,7 +25,10 @@ public final class TensorStorage {
         pointer.initialize(repeating: value, count: count)
     }
 
-    deinit { free(pointer) }
+    deinit {
+        free(pointer)
+        TensorMemory.freed(max(count, 1) * MemoryLayout<Float>.stride)
+    }
 
     private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
 
@@ -39,4 +44,26 @@ public final class TensorStorage {
         _ = mallopt(trimThreshold, Int32.max)
         return true
     }()
+}
+
+/// The bytes held by tensor storage: now, and the most at once since `resetPeak()`. This is the
+/// memory a step's tensors need; the process's resident set adds the allocator's free lists,
+/// code, the runtime and the BLAS library's buffers.
+public enum TensorMemory {
+    private static let live = Atomic<Int>(0)
+    private static let peak = Atomic<Int>(0)
+
+    /// Bytes held by live tensor storage.
+    public static var liveBytes: Int { live.load(ordering: .relaxed) }
+    /// The most bytes held at once since the last `resetPeak()`.
+    public static var peakBytes: Int { peak.load(ordering: .relaxed) }
+    /// Restarts the peak at the current live bytes.
+    public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
+
+    static func allocated(_ bytes: Int) {
+        let now = live.add(bytes, ordering: .relaxed).newValue
+        peak.max(now, ordering: .relaxed)
+    }
+
+    static func freed(_ bytes: Int) { live.subtract(bytes, ordering: .relaxed) }
 }

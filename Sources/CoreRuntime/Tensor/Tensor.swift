@@ -11,7 +11,7 @@ public final class Tensor {
     /// Number of elements.
     public let count: Int
     /// The shared buffer. Reshaped tensors share storage with their source.
-    public let storage: TensorStorage
+    public private(set) var storage: TensorStorage
     /// Whether gradients flow to (and accumulate in) this tensor.
     public var requiresGrad: Bool
     /// The accumulated gradient of a leaf tensor after `backward()`.
@@ -65,6 +65,13 @@ public final class Tensor {
 
     /// Whether this tensor is part of a recorded graph (a leaf that requires grad, or computed from one).
     public var isTracked: Bool { requiresGrad || (gradFn?.isLive ?? false) }
+
+    /// Whether `t` is the only reference to its tensor and that tensor the only holder of its
+    /// storage (no reshape or detached copy shares it): then a backward step may write over it.
+    static func isSoleHolder(_ t: inout Tensor?) -> Bool {
+        guard isKnownUniquelyReferenced(&t), let tensor = t else { return false }
+        return isKnownUniquelyReferenced(&tensor.storage)
+    }
 
     /// A tensor sharing storage but cut off from the graph.
     public func detach() -> Tensor { Tensor(storage: storage, shape: shape) }
