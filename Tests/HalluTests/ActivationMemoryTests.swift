@@ -120,3 +120,30 @@ private func swigluLoss(_ a: Tensor, _ b: Tensor, hold: Bool, held: inout [Tenso
     try config.set("recompute_activations=false")
     #expect(!config.recomputeActivations)
 }
+
+@Test func tensorArenaReusesBestFitBlocksAndMergesFreedNeighbours() throws {
+    let arena = TensorArena()
+    let a = try #require(arena.allocate(100_000)), b = try #require(arena.allocate(200_000))
+    let c = try #require(arena.allocate(50_000))
+    for p in [a, b, c] { #expect(Int(bitPattern: p) % TensorArena.alignment == 0) }
+    #expect(b >= a + 100_000 && c >= b + 200_000)
+    arena.free(b, bytes: 200_000)
+    // The hole b left is the smallest free block that fits.
+    let d = try #require(arena.allocate(150_000))
+    #expect(d == b)
+    arena.free(a, bytes: 100_000)
+    arena.free(d, bytes: 150_000)
+    arena.free(c, bytes: 50_000)
+    // Everything merged back into one block spanning the mapping.
+    #expect(arena.freeSpace.blocks == 1 && arena.freeSpace.bytes == arena.mappedBytes)
+    arena.trim()
+    let e = try #require(arena.allocate(64))
+    #expect(e == a)
+    arena.free(e, bytes: 64)
+    // A buffer past the dedicated size gets a mapping of its own.
+    let big = try #require(arena.allocate(TensorArena.dedicatedBytes + 1))
+    big.storeBytes(of: 7, as: UInt8.self)
+    (big + TensorArena.dedicatedBytes).storeBytes(of: 9, as: UInt8.self)
+    arena.free(big, bytes: TensorArena.dedicatedBytes + 1)
+    #expect(arena.mappedBytes == TensorArena.segmentBytes)
+}

@@ -234,6 +234,7 @@ enum PeakMemory {
     @discardableResult
     static func reset() -> Double {
         mallocTrim?(0)
+        TensorArena.shared.trim()
         TensorMemory.resetPeak()
         // Writing 5 to clear_refs resets the peak RSS counter (Linux 4.0 and later).
         if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {

@@ -7,6 +7,8 @@ public final class TensorStorage {
     public let count: Int
     /// The first float. Valid for the life of this object.
     public let pointer: UnsafeMutablePointer<Float>
+    /// Whether the buffer came from `TensorArena` (else from malloc).
+    private let fromArena: Bool
 
     /// Allocates uninitialised storage for `count` floats.
     public init(count: Int) {
@@ -14,7 +16,13 @@ public final class TensorStorage {
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
-        posix_memalign(&raw, 64, bytes)
+        if bytes >= TensorArena.minimumBytes, let p = TensorArena.shared.allocate(bytes) {
+            raw = p
+            fromArena = true
+        } else {
+            posix_memalign(&raw, 64, bytes)
+            fromArena = false
+        }
         pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
         TensorMemory.allocated(bytes)
     }
@@ -26,8 +34,9 @@ public final class TensorStorage {
     }
 
     deinit {
-        free(pointer)
-        TensorMemory.freed(max(count, 1) * MemoryLayout<Float>.stride)
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if fromArena { TensorArena.shared.free(UnsafeMutableRawPointer(pointer), bytes: bytes) } else { free(pointer) }
+        TensorMemory.freed(bytes)
     }
 
     private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
@@ -35,7 +44,8 @@ public final class TensorStorage {
     /// Training allocates and frees the same activation sizes every step. By default glibc serves
     /// large blocks with fresh `mmap`s and returns freed memory at once, so every step pays page
     /// faults and zeroing for memory it had a moment ago. Keeping blocks on the heap and not
-    /// trimming it makes them reusable; `PeakMemory.reset` still trims on request.
+    /// trimming it makes them reusable; `PeakMemory.reset` still trims on request. (Tensor
+    /// buffers of 32 KB and more come from `TensorArena`, which keeps its blocks the same way.)
     private static let allocatorTuned: Bool = {
         guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "mallopt") else { return false }
         let mallopt = unsafeBitCast(f, to: Mallopt.self)
