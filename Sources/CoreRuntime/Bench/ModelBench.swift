@@ -233,8 +233,7 @@ enum PeakMemory {
     /// returns that RSS in MB.
     @discardableResult
     static func reset() -> Double {
-        mallocTrim?(0)
-        TensorArena.shared.trim()
+        TensorMemory.releaseFreeMemory()
         TensorMemory.resetPeak()
         // Writing 5 to clear_refs resets the peak RSS counter (Linux 4.0 and later).
         if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
@@ -243,13 +242,6 @@ enum PeakMemory {
         }
         return currentRSSMB()
     }
-
-    private typealias MallocTrim = @convention(c) (Int) -> Int32
-    /// glibc's `malloc_trim`, looked up at run time (not every C library has it).
-    private static let mallocTrim: MallocTrim? = {
-        guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "malloc_trim") else { return nil }
-        return unsafeBitCast(f, to: MallocTrim.self)
-    }()
 
     static func megabytes(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
 

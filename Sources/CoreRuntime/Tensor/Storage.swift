@@ -44,7 +44,7 @@ public final class TensorStorage {
     /// Training allocates and frees the same activation sizes every step. By default glibc serves
     /// large blocks with fresh `mmap`s and returns freed memory at once, so every step pays page
     /// faults and zeroing for memory it had a moment ago. Keeping blocks on the heap and not
-    /// trimming it makes them reusable; `PeakMemory.reset` still trims on request. (Tensor
+    /// trimming it makes them reusable; `TensorMemory.releaseFreeMemory` trims between stages. (Tensor
     /// buffers of 32 KB and more come from `TensorArena`, which keeps its blocks the same way.)
     private static let allocatorTuned: Bool = {
         guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "mallopt") else { return false }
@@ -76,4 +76,19 @@ public enum TensorMemory {
     }
 
     static func freed(_ bytes: Int) { live.subtract(bytes, ordering: .relaxed) }
+
+    /// Gives free memory back to the system: the tensor arena's free blocks and the C heap's free
+    /// pages. Called where a training stage starts and ends, so that what loading its data freed
+    /// and what its steps freed do not stay resident beside the next thing that runs.
+    public static func releaseFreeMemory() {
+        TensorArena.shared.trim()
+        _ = mallocTrim?(0)
+    }
+
+    private typealias MallocTrim = @convention(c) (Int) -> Int32
+    /// glibc's `malloc_trim`, looked up at run time (not every C library has it).
+    private static let mallocTrim: MallocTrim? = {
+        guard let h = dlopen(nil, RTLD_NOW), let f = dlsym(h, "malloc_trim") else { return nil }
+        return unsafeBitCast(f, to: MallocTrim.self)
+    }()
 }

@@ -122,6 +122,10 @@ public final class Trainer {
 
     /// Runs until `totalSteps`, checkpointing every `save_every` steps and at the end.
     public func run() throws {
+        // Memory freed while loading the data (or by the previous stage) is not left resident
+        // beside the steps' tensors, nor the steps' tensors after the last step.
+        TensorMemory.releaseFreeMemory()
+        defer { TensorMemory.releaseFreeMemory() }
         let cfg = context.config
         let progress = Progress(total: totalSteps, log: context.log)
         while state.step < totalSteps {

@@ -149,6 +149,7 @@ public struct VisionPretraining {
             if step % 100 == 0 || step == steps { log("vision pretraining step \(step)/\(steps): loss \(String(format: "%.4f", loss.item))") }
         }
         model.zeroGrad()
+        TensorMemory.releaseFreeMemory()
         let accuracy = hits.map { Double($0) / Double(max(objects, 1)) }
         return Outcome(loss: recentLoss.reduce(0, +) / Double(max(recentLoss.count, 1)), objectAccuracy: accuracy[0],
                        attributeAccuracy: Dictionary(uniqueKeysWithValues: zip(labels.tasks.map(\.name), accuracy).dropFirst()))
