@@ -88,10 +88,9 @@ public final class HACLMethod: Method {
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    HalluPlugin(methods: [MethodDescriptor(id: "hacl", summary: HACLMethod.summaryText, make: { HACLMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HACLPlugin {
+    public static var plugin: HalluPlugin {
+        HalluPlugin(name: "HACL", methods: [MethodDescriptor(id: "hacl", summary: HACLMethod.summaryText, make: { HACLMethod() })])
+    }
 }

@@ -41,11 +41,10 @@ public final class HADPOMethod: Method {
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    let m = HADPOMethod()
-    return HalluPlugin(methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HADPOMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HADPOPlugin {
+    public static var plugin: HalluPlugin {
+        let m = HADPOMethod()
+        return HalluPlugin(name: "HADPO", methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HADPOMethod() })])
+    }
 }

@@ -83,11 +83,10 @@ public final class HSADPOMethod: Method {
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    let m = HSADPOMethod()
-    return HalluPlugin(methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HSADPOMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HSADPOPlugin {
+    public static var plugin: HalluPlugin {
+        let m = HSADPOMethod()
+        return HalluPlugin(name: "HSADPO", methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HSADPOMethod() })])
+    }
 }

@@ -11,7 +11,7 @@ struct PluginsCommand: Command {
 
     func run(_ args: Arguments) throws -> Int32 {
         let registry = PluginRegistry()
-        registry.discover()
+        try registry.discover()
         for p in args.all("plugin") { try registry.load(p) }
         var list: [[String: Any]] = []
         for plugin in registry.plugins {

@@ -34,7 +34,7 @@ struct RunCommand: Command {
         var text = help
         guard let i = argv.firstIndex(of: "--method"), i + 1 < argv.count else { return text }
         let registry = PluginRegistry()
-        registry.discover()
+        do { try registry.discover() } catch { text += "\nerror: \(error)\n" }
         for p in zip(argv, argv.dropFirst()).filter({ $0.0 == "--plugin" }).map(\.1) { _ = try? registry.load(p) }
         for id in argv[i + 1].split(separator: "+").map(String.init) {
             guard let m = try? registry.make(id) else { text += "\nunknown method \(id)\n"; continue }
@@ -68,7 +68,7 @@ struct RunCommand: Command {
         if args.flag("resume") && config.name == nil { throw HalluError("--resume needs --name (the run folder to continue)") }
         if let t = config.threads { Parallel.threads = t }
         let registry = PluginRegistry()
-        registry.discover()
+        try registry.discover()
         let pipeline = RunPipeline(config: config, registry: registry, resume: args.flag("resume"))
         try pipeline.run()
         return 0

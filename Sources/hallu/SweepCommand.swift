@@ -29,7 +29,7 @@ struct SweepCommand: Command {
         let spec = try SweepSpec.load(file.path)
         let plan = try SweepPlan.expand(spec, path: file.path)
         let registry = PluginRegistry()
-        registry.discover()
+        try registry.discover()
         try plan.validate(registry: registry, path: file.path)
         let out = URL(fileURLWithPath: args.string("out") ?? "sweeps")
         let folder = SweepFolder(out.appendingPathComponent(plan.name))

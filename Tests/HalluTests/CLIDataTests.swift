@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func expectFailure(_ r: HalluCLI.Result, _ parts: [String], sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(r.status != 0, sourceLocation: sourceLocation)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let chairGT = TestPaths.sharedData("CHAIR-metric-standalone/chair500_gt_objects.json")
 private let lessIsMoreR1 = TestPaths.sharedData("less-is-more/Table1-results/r1-llava1.5-7b.jsonl")

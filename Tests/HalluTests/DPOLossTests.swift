@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// One case of Tests/Fixtures/dpo/dpo_goldens.json (scripts/gen_dpo_goldens.py, PyTorch autograd).
 struct DPOGoldenCase {

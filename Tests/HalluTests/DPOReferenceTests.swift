@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A few AdamW steps of HA-DPO (with the SFT term) on `pairs`; returns the losses.
 func dpoSteps(_ ctx: TrainContext, _ pairs: [PreferencePair], steps: Int, lr: Float) throws -> [Float] {

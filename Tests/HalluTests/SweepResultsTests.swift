@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Suite struct SweepResultsTests {
     @Test func meanAndSampleStandardDeviation() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A small world shared by the tests that only read it (generated once per test process).
 private let smallWorld: (dir: URL, config: WorldConfig) = {

@@ -72,12 +72,13 @@ public enum Scaffold {
             }
         }
 
+        // The library's two C entry points (see `HalluPlugin`).
         @_cdecl("hallu_plugin_abi")
-        public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
+        public func halluPluginABI() -> UInt64 { PluginABI.interfaceFingerprint }
 
         @_cdecl("hallu_plugin_entry")
-        public func halluPluginEntry() -> UnsafeMutableRawPointer {
-            HalluPlugin(methods: [MethodDescriptor(id: "\(id)", summary: "\(type) (template)", make: { \(type)Method() })]).export()
+        public func halluPluginEntry() -> UnsafeMutableRawPointer? {
+            HalluPlugin(name: "\(type)", methods: [MethodDescriptor(id: "\(id)", summary: "\(type) (template)", make: { \(type)Method() })]).export()
         }
 
         """

@@ -26,7 +26,7 @@ public enum SweepAssets {
         for c in needs {
             let dataDir = try c.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, log: log)
             guard c.base == nil, done.insert("\(c.preset)|\(dataDir.path)").inserted else { continue }
-            if registry == nil { registry = PluginRegistry(); registry!.discover() }
+            if registry == nil { registry = PluginRegistry(); try registry!.discover() }
             _ = try BaselineBuilder(preset: c.preset, dataDir: dataDir, registry: registry!, log: log).ensure()
         }
     }

@@ -5,15 +5,15 @@ import Glibc
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 for judge tests: one request per connection, answered by a
 /// handler, at most `maxConnections` connections, stopped explicitly or after that count.
-final class StubHTTPServer: @unchecked Sendable {
-    struct Request {
-        var method: String
-        var path: String
-        var headers: [String: String]  // lower-cased names
-        var body: Data
+public final class StubHTTPServer: @unchecked Sendable {
+    public struct Request {
+        public var method: String
+        public var path: String
+        public var headers: [String: String]  // lower-cased names
+        public var body: Data
     }
 
-    let port: UInt16
+    public let port: UInt16
     private let listener: Int32
     private let handler: (Request) -> (status: Int, body: String)
     private let lock = NSLock()
@@ -21,9 +21,9 @@ final class StubHTTPServer: @unchecked Sendable {
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
 
-    var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
+    public var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
 
-    init(maxConnections: Int = 16, handler: @escaping (Request) -> (status: Int, body: String)) throws {
+    public init(maxConnections: Int = 16, handler: @escaping (Request) -> (status: Int, body: String)) throws {
         self.handler = handler
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HalluTestError("socket failed") }
@@ -55,11 +55,11 @@ final class StubHTTPServer: @unchecked Sendable {
         thread.start()
     }
 
-    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
     private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
 
-    func stop() {
+    public func stop() {
         lock.lock()
         let already = stopped
         stopped = true
@@ -122,13 +122,13 @@ final class StubHTTPServer: @unchecked Sendable {
     }
 
     /// A chat-completions response body carrying `content`.
-    static func chatReply(_ content: String) -> String {
+    public static func chatReply(_ content: String) -> String {
         let object: [String: Any] = ["choices": [["index": 0, "message": ["role": "assistant", "content": content]]]]
         return String(data: try! JSONSerialization.data(withJSONObject: object), encoding: .utf8)!
     }
 
     /// A port nothing listens on (bound once, then released).
-    static func closedPort() -> UInt16 {
+    public static func closedPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -145,7 +145,7 @@ final class StubHTTPServer: @unchecked Sendable {
     }
 }
 
-struct HalluTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct HalluTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }

@@ -1,15 +1,13 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
+import SelectiveEOS
 
-/// The built plugin library (`swift build` makes it; `swift test` alone does not relink it).
+/// A registry holding the plugin's methods (the test links its module).
 private func loadSelectiveEOSPlugin() throws -> PluginRegistry {
-    let lib = TestPaths.builtLibrary("SelectiveEOS")
-    guard FileManager.default.fileExists(atPath: lib) else {
-        throw HalluError.file(lib, "not built; run `swift build` before `swift test`")
-    }
     let registry = PluginRegistry()
-    try registry.load(lib)
+    try registry.register(SelectiveEOSPlugin.plugin)
     return registry
 }
 
@@ -23,7 +21,7 @@ private func configured(_ registry: PluginRegistry, _ id: String, _ overrides: [
     let registry = try loadSelectiveEOSPlugin()
     let ids = registry.descriptors.map(\.id)
     #expect(ids.contains("selective-eos") && ids.contains("scoring-eos"))
-    #expect(registry.library(of: "scoring-eos")?.hasSuffix("libSelectiveEOS.so") == true)
+    #expect(registry.library(of: "scoring-eos") == "built-in" && registry.plugins.last?.name == "SelectiveEOS")
     let selective = try registry.make("selective-eos")
     #expect(selective.options.map(\.name) == ["eos_id", "enabled"])
     #expect(selective.options.map(\.defaultValue) == ["-1", "true"])

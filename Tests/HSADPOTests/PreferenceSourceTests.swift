@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// The seam the detect-then-rewrite pipeline plugs into: a source that supplies scored pairs.
 final class FixedPreferences: PreferenceSource {

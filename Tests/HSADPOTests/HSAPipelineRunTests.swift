@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
+import HSADPO
 
 /// What the scripted base model says about every image. Each sentence can be wrong in its own way
 /// (a missing cup, bird or person: object; a cup of another colour: attribute; the bird not left of
@@ -116,7 +118,7 @@ func pipelineContext(runDir: URL) throws -> TrainContext {
 
 @Test func hsadpoPipelineRunsEndToEndThroughTheMethod() throws {
     let registry = PluginRegistry()
-    try registry.load(try builtPlugin("HSADPO"))
+    try registry.register(HSADPOPlugin.plugin)
     let runs = TestPaths.tempDir("hsapipe-runs")
     var cfg = RunConfig()
     cfg.method = "hsadpo"

@@ -1,8 +1,8 @@
 import Foundation
-@testable import CoreRuntime
+import CoreRuntime
 
 /// A tiny LLaVA with a train context over the stand-in tokenizer, and deterministic pixels per path.
-func selectiveEOSContext(seed: UInt64 = 5) -> TrainContext {
+public func selectiveEOSContext(seed: UInt64 = 5) -> TrainContext {
     let model = LlavaModel(tinyConfig(), seed: seed)
     let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
     let images = ImageStore(size: 32) { path in
@@ -15,7 +15,7 @@ func selectiveEOSContext(seed: UInt64 = 5) -> TrainContext {
 }
 
 /// Conversations of different lengths (one without an image, one with two assistant turns).
-func selectiveEOSConversations() -> [Conversation] {
+public func selectiveEOSConversations() -> [Conversation] {
     let answers = ["A cat.", "A dog on a red sofa.", "Two birds.", "A bus, a car and a person.", "Tea.", "A plate with a cake and a fork."]
     var out = answers.enumerated().map { i, a in
         Conversation(id: "s\(i)", image: "img\(i % 3).png",

@@ -1,14 +1,11 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
-
-/// The built plugin library (`swift build` produces it next to the test bundle).
-private let pluginPath = TestPaths.builtLibrary("HACL")
+import HalluTestSupport
+import HACL
 
 private func loadHACL(_ overrides: [String: String] = [:]) throws -> Method {
-    let registry = PluginRegistry()
-    try registry.load(pluginPath)
-    let method = try registry.make("hacl")
+    let method = try makeMethod(HACLPlugin.plugin, "hacl")
     try method.configure(OptionValues.resolve(method.options, overrides: overrides, method: "hacl"))
     return method
 }
@@ -31,8 +28,9 @@ private func headsCopy(_ method: Method) throws -> HACLHeads {
 
 @Test func haclPluginLoadsAndDescribesItself() throws {
     let registry = PluginRegistry()
-    let plugin = try registry.load(pluginPath)
-    #expect(plugin?.methods.map(\.id) == ["hacl"])
+    let plugin = HACLPlugin.plugin
+    try registry.register(plugin)
+    #expect(plugin.methods.map(\.id) == ["hacl"])
     let method = try registry.make("hacl")
     #expect(method.id == "hacl")
     #expect(method.options.map(\.name) == ["weight", "contrastive_only", "negatives", "holdout", "eval_examples"])

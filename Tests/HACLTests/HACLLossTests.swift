@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 // Hand-built embeddings: two images, their true captions, three hallucinated captions.
 private let handImage: [Float] = [0.6, 0.8, 0.0, 0.0, 0.6, -0.8]

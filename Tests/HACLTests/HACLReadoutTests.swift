@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func lastRow(_ h: Tensor, row: Int) -> [Float] {
     let d = h.shape[2], t = h.shape[1]

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A kitchen with a small red cup (top left), a large blue bowl to its right and a small white dog
 /// below the cup; the bowl is right of the dog.

@@ -1,10 +1,10 @@
 import Foundation
-@testable import CoreRuntime
+import CoreRuntime
 
 /// A tiny LLaVA in a training context for preference tests: stand-in tokenizer, deterministic pixels
 /// per image path, a fresh run folder. `lora` attaches adapters (q/v of the decoder) and freezes the
 /// rest; otherwise everything trains (the frozen-copy reference).
-func dpoContext(lora: Bool, seed: UInt64 = 5, runDir: URL? = nil) -> TrainContext {
+public func dpoContext(lora: Bool, seed: UInt64 = 5, runDir: URL? = nil) -> TrainContext {
     let model = LlavaModel(tinyConfig(), seed: seed)
     if lora { model.applyLoRA(targets: ["q_proj", "v_proj"], rank: 4, alpha: 8, dropout: 0, scope: "model.language_model", seed: 1) }
     let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
@@ -19,7 +19,7 @@ func dpoContext(lora: Bool, seed: UInt64 = 5, runDir: URL? = nil) -> TrainContex
 
 /// Pairs whose chosen and rejected answers differ in length (the stand-in tokenizer keeps at most 10
 /// bytes of each text), each with its own image.
-func dpoPairs(_ n: Int = 2, rejectedScores: [Double?]? = nil) -> [PreferencePair] {
+public func dpoPairs(_ n: Int = 2, rejectedScores: [Double?]? = nil) -> [PreferencePair] {
     let chosen = ["red cup", "a dog", "two cats", "tree"]
     let rejected = ["red cup, blue bowl", "a dog and a kite", "cats", "tree, bench, sky"]
     return (0..<n).map { i in
@@ -29,11 +29,11 @@ func dpoPairs(_ n: Int = 2, rejectedScores: [Double?]? = nil) -> [PreferencePair
 }
 
 /// Copies of tensor values, for before/after comparisons.
-func snapshot(_ params: [(String, Tensor)]) -> [String: [Float]] {
+public func snapshot(_ params: [(String, Tensor)]) -> [String: [Float]] {
     Dictionary(uniqueKeysWithValues: params.map { ($0.0, $0.1.values) })
 }
 
 /// Names whose values differ (bitwise) between two snapshots, sorted; short enough to print.
-func changedTensors(_ a: [String: [Float]], _ b: [String: [Float]]) -> [String] {
+public func changedTensors(_ a: [String: [Float]], _ b: [String: [Float]]) -> [String] {
     Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
 }

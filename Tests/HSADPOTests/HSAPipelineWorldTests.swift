@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A small scene world for the pipeline tests (generated once per test process).
 let pipelineWorld: URL = {

@@ -1,9 +1,9 @@
 import Foundation
-@testable import CoreRuntime
+import CoreRuntime
 
 /// A tiny model with a train context whose images are deterministic functions of their path.
-enum HACLFixture {
-    static func context(seed: UInt64 = 0, config: RunConfig = RunConfig()) -> TrainContext {
+public enum HACLFixture {
+    public static func context(seed: UInt64 = 0, config: RunConfig = RunConfig()) -> TrainContext {
         let model = LlavaModel(tinyConfig(), seed: seed)
         let codec = try! PromptCodec(tokenizer: TestText.tokenizer, imageTokenIndex: model.config.imageTokenIndex, system: "")
         let images = ImageStore(size: 32) { path in
@@ -16,11 +16,11 @@ enum HACLFixture {
         return ctx
     }
 
-    static let captions = ["a red cup on a table", "two dogs in the park", "a cat under a chair", "a bus next to a car",
+    public static let captions = ["a red cup on a table", "two dogs in the park", "a cat under a chair", "a bus next to a car",
                            "a man with a kite", "a bowl of fruit", "three birds on a wire", "a boat on the lake"]
 
     /// Contrastive examples: the true caption and two hallucinated edits of it.
-    static func contrastive(_ n: Int) -> [ContrastiveExample] {
+    public static func contrastive(_ n: Int) -> [ContrastiveExample] {
         (0..<n).map { i in
             let c = captions[i % captions.count]
             return ContrastiveExample(id: "c\(i)", image: "img\(i)", prompt: "Give a brief description of the image.", caption: c,
@@ -28,14 +28,14 @@ enum HACLFixture {
         }
     }
 
-    static func conversations(_ n: Int) -> [Conversation] {
+    public static func conversations(_ n: Int) -> [Conversation] {
         (0..<n).map { i in
             Conversation(id: "s\(i)", image: "img\(i)",
                          turns: [ConversationTurn(from: "human", value: "<image>\nDescribe."), ConversationTurn(from: "gpt", value: captions[i % captions.count])])
         }
     }
 
-    static func batch(sft: Int, contrastive: Int) -> Batch {
+    public static func batch(sft: Int, contrastive: Int) -> Batch {
         var b = Batch()
         b.conversations = conversations(sft)
         b.contrastive = Array(self.contrastive(contrastive))

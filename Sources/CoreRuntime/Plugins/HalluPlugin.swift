@@ -1,0 +1,42 @@
+import Foundation
+
+/// How a plugin announces a method: its id and summary (for listings without instantiating) and
+/// a factory.
+public final class MethodDescriptor {
+    public let id: String
+    public let summary: String
+    public let make: () -> Method
+    public init(id: String, summary: String, make: @escaping () -> Method) {
+        self.id = id; self.summary = summary; self.make = make
+    }
+}
+
+/// What a plugin library hands to the host: everything it adds to hallu. A concrete CoreRuntime
+/// class, so no protocol cast is needed across the library boundary.
+///
+/// A plugin library exports exactly two C functions, each one line:
+///
+///     @_cdecl("hallu_plugin_abi")
+///     public func halluPluginABI() -> UInt64 { PluginABI.interfaceFingerprint }
+///
+///     @_cdecl("hallu_plugin_entry")
+///     public func halluPluginEntry() -> UnsafeMutableRawPointer? { MyPlugin.plugin.export() }
+///
+/// The first returns the CoreRuntime interface the plugin was compiled against (the value is
+/// inlined when the plugin compiles); the loader refuses the plugin when it is not the host's. The
+/// second hands over the plugin.
+public final class HalluPlugin {
+    /// A short name for messages (the library's name by convention, e.g. "HSADPO").
+    public let name: String
+    public let methods: [MethodDescriptor]
+    /// Set by the loader: where the plugin came from.
+    public internal(set) var library = "built-in"
+
+    public init(name: String, methods: [MethodDescriptor]) {
+        self.name = name
+        self.methods = methods
+    }
+
+    /// The value `hallu_plugin_entry` returns: a retained reference the loader takes over.
+    public func export() -> UnsafeMutableRawPointer { Unmanaged.passRetained(self).toOpaque() }
+}
