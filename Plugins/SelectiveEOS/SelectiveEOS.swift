@@ -1,7 +1,7 @@
 import CoreRuntime
 
-// The "Less is More" plugin (Yue, Zhang, Jin, ACL 2024): two methods from one paper. The math lives
-// in CoreRuntime (Methods/SelectiveEOS) so that it is tested directly; these are the wrappers.
+// The "Less is More" plugin (Yue, Zhang, Jin, ACL 2024): two methods from one paper, on the math of
+// SelectiveEOSObjective (the training objective) and EOSScoring / EOSFilter (the data filter).
 
 /// What the library hands to hallu (see Entry/).
 public enum SelectiveEOSPlugin {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import HACL
 
 // Hand-built embeddings: two images, their true captions, three hallucinated captions.
 private let handImage: [Float] = [0.6, 0.8, 0.0, 0.0, 0.6, -0.8]
@@ -93,29 +94,22 @@ private func dot(_ a: [Float], _ i: Int, _ b: [Float], _ j: Int, _ d: Int) -> Do
     }
 }
 
-@Test func l2NormalisationMatchesTorchAndItsGradient() throws {
-    // F.normalize(x, dim=-1) from PyTorch: the tiny row is divided by eps = 1e-12, not by its norm.
-    let x = try Tensor([3, -4, 12, 1e-14, 0, 0], shape: [2, 3], requiresGrad: true)
-    let y = try x.l2NormalizedRows()
-    let expected: [Float] = [0.23076923, -0.30769231, 0.92307692, 0.01, 0, 0]
-    for (a, b) in zip(y.values, expected) { #expect(abs(a - b) < 1e-6) }
-    // Below eps the map is x / eps, so the gradient is g / eps; above, it is orthogonal to y.
-    try (y * Tensor([1, 2, 3, 1, 2, 3], shape: [2, 3])).sum().backward()
-    let g = x.grad!.values
-    #expect(abs(g[3] - 1e12) / 1e12 < 1e-5 && abs(g[5] - 3e12) / 3e12 < 1e-5)
-    let along = (0..<3).reduce(Float(0)) { $0 + g[$1] * y.values[$1] }
-    #expect(abs(along) < 1e-6)
-
-    var rng = SeededRNG(seed: 5)
-    let z = Tensor.randn([4, 6], rng: &rng, requiresGrad: true)
-    let r = try GradCheck.check([z], eps: 1e-3) { try $0[0].l2NormalizedRows() }
+@Test func similarityLogitsOpEqualsTheProductOverTheTemperatureAndPassesFiniteDifferences() throws {
+    var rng = SeededRNG(seed: 12)
+    let a = Tensor.randn([3, 5], rng: &rng, requiresGrad: true)
+    let b = Tensor.randn([4, 5], rng: &rng, requiresGrad: true)
+    let tau = Tensor.full([], 0.3, requiresGrad: true)
+    // The custom op against the same formula written with core ops.
+    let s = try Tensor.similarityLogits(a, b, temperature: tau)
+    let want = try a.matmul(b.transposed(0, 1)) / tau
+    #expect(s.shape == [3, 4] && zip(s.values, want.values).allSatisfy { abs($0 - $1) < 1e-6 })
+    // Its backward, checked by the core's finite differences as a plugin's tests can.
+    let r = try GradCheck.check([a, b, tau], eps: 1e-3) { t in try Tensor.similarityLogits(t[0], t[1], temperature: t[2]) }
     #expect(r.passes(1e-2), "\(r)")
-    let n = try z.l2NormalizedRows()
-    for i in 0..<4 {
-        let s = (0..<6).reduce(Float(0)) { $0 + n.data[i * 6 + $1] * n.data[i * 6 + $1] }
-        #expect(abs(s - 1) < 1e-5)
-    }
-    #expect(throws: HalluError.self) { try Tensor.zeros([2, 0]).l2NormalizedRows() }
+    // Without a tape it records nothing; bad shapes are named.
+    let inference = try withNoGrad { try Tensor.similarityLogits(a, b, temperature: tau) }
+    #expect(inference.gradFn == nil)
+    #expect(throws: HalluError.self) { try Tensor.similarityLogits(a, Tensor.zeros([4, 6]), temperature: tau) }
 }
 
 @Test func headsProjectionNormalisationAndLossGradientsMatchFiniteDifferences() throws {

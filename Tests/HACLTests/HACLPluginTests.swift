@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
-import HACL
+@testable import HACL
 
 private func loadHACL(_ overrides: [String: String] = [:]) throws -> Method {
     let method = try makeMethod(HACLPlugin.plugin, "hacl")
@@ -135,7 +135,7 @@ private func headsCopy(_ method: Method) throws -> HACLHeads {
     let optimizer = try AdamW(groups: [ParamGroup(name: "all", params: trainer.parameters.map(\.1), lr: 3e-3)])
     for step in 1...12 {
         optimizer.zeroGrad()
-        let batch = trainer.nextBatch()
+        let batch = try trainer.nextBatch()
         try method.loss(batch, ctx).loss.backward()
         try optimizer.step(lrScale: 1)
         try method.didStep(step, ctx)

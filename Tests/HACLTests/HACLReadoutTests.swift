@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import HACL
 
 private func lastRow(_ h: Tensor, row: Int) -> [Float] {
     let d = h.shape[2], t = h.shape[1]

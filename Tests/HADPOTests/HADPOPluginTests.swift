@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
-import HADPO
+@testable import HADPO
 
 @Test func haDPOPluginLoadsAndTrainsWithLoRA() throws {
     let method = try makeMethod(HADPOPlugin.plugin, "ha-dpo")

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
-import HSADPO
+@testable import HSADPO
 
 @Test func hsaDPOPluginLoadsAndWeightsTheRejectedSide() throws {
     let method = try makeMethod(HSADPOPlugin.plugin, "hsadpo")
@@ -27,9 +27,9 @@ import HSADPO
     let out = try method.loss(batch, ctx)
     // The same log-probs through the core function with the same weights.
     let lp = try withNoGrad { try DPO.logProbs(pairs, ctx) }
-    let want = try HSADPOLoss.loss(lp, beta: 0.1, chosenWeights: [1, 1], rejectedWeights: [0.25, 3])
+    let want = try DPO.loss(lp, beta: 0.1, chosenWeights: [1, 1], rejectedWeights: [0.25, 3])
     #expect(abs(out.loss.item - want.loss.item) < 1e-6)
-    let unweighted = try HADPOLoss.loss(lp, beta: 0.1)
+    let unweighted = try DPO.loss(lp, beta: 0.1)
     #expect(abs(out.loss.item - unweighted.loss.item) > 1e-6)
     try out.loss.backward()
     #expect(ctx.model.namedParameters().filter { $0.1.grad != nil }.allSatisfy { $0.0.contains(".lora_") })

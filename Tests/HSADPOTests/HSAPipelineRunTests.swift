@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
-import HSADPO
+@testable import HSADPO
 
 /// What the scripted base model says about every image. Each sentence can be wrong in its own way
 /// (a missing cup, bird or person: object; a cup of another colour: attribute; the bird not left of
@@ -15,7 +15,7 @@ let pipelineScript = "The image shows a kitchen. There is one red cup! My bird s
 let pipelineBase: URL = {
     let root = TestPaths.tempDir("hsapipe-base")
     let dir = root.appendingPathComponent("model")
-    let data = try! Dataset.load(pipelineWorld.path, kinds: [.sft, .preference, .detection], checkImages: false)
+    let data = try! Dataset.load(pipelineWorld.path, kinds: [.sft, .preference, .detection], checkImages: false, catalog: hsaCatalog)
     let tok = TrainingCorpus(data).tokenizer()
     let image = tok.id(of: "<image>")!
     let cfg = try! LlavaPreset.tiny.config(vocabSize: tok.vocabSize, imageTokenIndex: image, bosTokenId: tok.bosId,
@@ -78,6 +78,7 @@ func pipelineContext(runDir: URL) throws -> TrainContext {
     cfg.data = pipelineWorld.path
     let ctx = TrainContext(model: model, codec: codec, images: images, config: cfg, runDir: runDir)
     ctx.log = { _ in }
+    ctx.dataDir = pipelineWorld
     return ctx
 }
 
@@ -142,7 +143,7 @@ func pipelineContext(runDir: URL) throws -> TrainContext {
     #expect(lines.contains { $0.contains("hsadpo pipeline:") && $0.contains("pairs") })
 
     // The pairs file has the world's schema and reads back as the pairs trained on.
-    let read = try DataReaders.hsadpoPreference(folder.appendingPathComponent(HSAPipeline.pairsFile).path, images: ImageResolver(root: folder))
+    let read = try HSADPOData.preferences(folder.appendingPathComponent(HSAPipeline.pairsFile).path, images: ImageResolver(root: folder))
     #expect(Double(read.count) == pairs)
     let truth = try SceneTruth.load(folder: pipelineWorld)
     let gt = GroundTruthDetector(truth: truth)

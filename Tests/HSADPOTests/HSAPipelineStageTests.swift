@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import HSADPO
 
 /// A kitchen with a small red cup (top left), a large blue bowl to its right and a small white dog
 /// below the cup; the bowl is right of the dog.
@@ -66,7 +67,7 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
                      "There is a large yellow dining table on the right.", "There is a blue umbrella to the right of the dining table."]
     let labels = try d.detect([DetectionQuery(id: "1", image: "/data/images/train/000001.png", question: "", sentences: sentences)])[0]
     #expect(labels.map(\.type) == [nil, .attribute, .attribute, .relation])
-    let out = try ResponseRewriter(mode: .correct).rewrite(Array(labels[1...]), scene: scene)
+    let out = try CorrectingRewriter().rewrite(Array(labels[1...]), scene: scene)
     #expect(out.chosen == "There is a yellow dining table to the right of the umbrella. There is a yellow dining table on the right. "
             + "There is a blue umbrella to the left of the dining table.")
     #expect(out.corrected == 3)
@@ -75,11 +76,11 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
 @Test func rewriteRemoveDropsFlaggedSentences() throws {
     let labels: [DetectionSentence] = [.correct("The image shows a kitchen."), .hallucination("There is a red truck at the top left.", .object),
                                        .correct("There is a white dog below the cup."), .hallucination("There is also a sink in the kitchen.", .object)]
-    let out = try ResponseRewriter(mode: .remove).rewrite(labels, scene: nil)
+    let out = try RemovingRewriter().rewrite(labels, scene: nil)
     #expect(out.chosen == "The image shows a kitchen. There is a white dog below the cup.")
     #expect(out.removed == 2 && out.corrected == 0)
     // Correction needs the ground truth.
-    #expect(throws: HalluError.self) { try ResponseRewriter(mode: .correct).rewrite(labels, scene: nil) }
+    #expect(throws: HalluError.self) { try CorrectingRewriter().rewrite(labels, scene: nil) }
 }
 
 @Test func rewriteCorrectFixesObjectsColoursSizesAndRelations() throws {
@@ -92,7 +93,7 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
                     "There is also a sink in the kitchen."]                         // nothing left to rename it to
     let labels = try d.detect([DetectionQuery(id: "1", image: "/data/images/train/000001.png", question: "", sentences: response)])[0]
     #expect(labels.map(\.type) == [nil, .object, .object, .attribute, .object])
-    let out = try ResponseRewriter(mode: .correct).rewrite(labels, scene: scene)
+    let out = try CorrectingRewriter().rewrite(labels, scene: scene)
     #expect(out.chosen == "The image shows a kitchen. There is a red cup at the top left. There is a large blue bowl to the right of the cup. "
             + "There is a white dog to the left of the bowl.")
     #expect(out.corrected == 3 && out.removed == 1 && out.keptAsFaithful == 0)
@@ -107,7 +108,7 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
     let parkLabels: [DetectionSentence] = [.correct("There is a green bench at the top left."),
                                            .hallucination("There is also a kite in the park.", .object),
                                            .hallucination("There is a green bench at the top left.", .attribute)]
-    let parkOut = try ResponseRewriter(mode: .correct).rewrite(parkLabels, scene: park)
+    let parkOut = try CorrectingRewriter().rewrite(parkLabels, scene: park)
     #expect(parkOut.chosen == "There is a green bench at the top left. There is also an umbrella in the park. There is a green bench at the top left.")
     #expect(parkOut.corrected == 1 && parkOut.keptAsFaithful == 1)
 }
@@ -182,11 +183,11 @@ func pipelineTruth(_ facts: SceneFacts, image: String = "/data/images/train/0000
     let defaults = Dictionary(uniqueKeysWithValues: HSAPipelineSettings.options().map { ($0.name, $0.defaultValue) })
     let s = try HSAPipelineSettings(defaults, method: "hsadpo")
     #expect(s == HSAPipelineSettings())
-    #expect(!s.enabled && s.images == 2000 && s.detector == .groundTruth && s.rewrite == .remove && s.score == .sum)
+    #expect(!s.enabled && s.images == 2000 && s.detector == "ground-truth" && s.rewrite == "remove" && s.score == .sum)
     var v = defaults
     v["pipeline"] = "true"; v["detector"] = "model"; v["rewrite"] = "correct"; v["score"] = "max"; v["detector_granularity"] = "sentence"
     let t = try HSAPipelineSettings(v, method: "hsadpo")
-    #expect(t.enabled && t.detector == .model && t.rewrite == .correct && t.score == .max && t.granularity == .sentence)
+    #expect(t.enabled && t.detector == "model" && t.rewrite == "correct" && t.score == .max && t.granularity == .sentence)
     for (k, bad) in [("detector", "oracle"), ("rewrite", "fix"), ("score", "mean"), ("pipeline_images", "0"),
                      ("pipeline_temperature", "-1"), ("detector_heldout", "-2"), ("detector_lr", "0")] {
         var b = defaults

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import HSADPO
 
 /// A small scene world for the pipeline tests (generated once per test process).
 let pipelineWorld: URL = {
@@ -10,13 +11,20 @@ let pipelineWorld: URL = {
     c.evalImages = 8
     c.seed = 11
     let dir = TestPaths.tempDir("hsapipe-world")
-    _ = try! SceneWorld.synth(config: c, outDir: dir)
+    _ = try! SceneWorld.synth(config: c, outDir: dir, exports: [HSADPOData.worldExport])
     return dir
+}()
+
+/// The core's formats and the plugin's.
+let hsaCatalog: DataCatalog = {
+    let registry = PluginRegistry()
+    try! registry.register(HSADPOPlugin.plugin)
+    return registry.data
 }()
 
 /// The world's labelled detection records and its ground truth.
 func pipelineWorldData() throws -> (examples: [DetectionExample], truth: SceneTruth) {
-    (try Dataset.load(pipelineWorld.path, kinds: [.detection]).detection, try SceneTruth.load(folder: pipelineWorld))
+    (try Dataset.load(pipelineWorld.path, kinds: [.detection], catalog: hsaCatalog).detection, try SceneTruth.load(folder: pipelineWorld))
 }
 
 @Test func groundTruthDetectorReproducesTheWorldsLabels() throws {
@@ -29,17 +37,17 @@ func pipelineWorldData() throws -> (examples: [DetectionExample], truth: SceneTr
     #expect(m.precision == 1 && m.recall == 1 && m.f1 == 1 && m.accuracy == 1 && m.typeAccuracy == 1 && m.severityAccuracy == 1)
     #expect(m.referenceHallucinated > 60 && Set(m.recallByType.keys) == ["object", "attribute", "relation"])
     // The faithful descriptions of the preference pairs have no flagged sentence.
-    let pairs = try Dataset.load(pipelineWorld.path, kinds: [.preference]).preferences(.hsadpo)
+    let pairs = try Dataset.load(pipelineWorld.path, kinds: [.preference], catalog: hsaCatalog).preferences(from: HSADPOData.preferenceFormatName)
     let chosen = try d.detect(pairs.map { DetectionQuery(id: $0.id, image: $0.image!, question: $0.question, sentences: DescriptionSentences.split($0.chosen)) })
     #expect(chosen.allSatisfy { $0.allSatisfy { !$0.hallucinated } })
 }
 
 @Test func correctedWorldRejectionsAreFaithfulAndMostlyTheChosenText() throws {
     let (examples, truth) = try pipelineWorldData()
-    let pairs = try Dataset.load(pipelineWorld.path, kinds: [.preference]).preferences(.hsadpo)
+    let pairs = try Dataset.load(pipelineWorld.path, kinds: [.preference], catalog: hsaCatalog).preferences(from: HSADPOData.preferenceFormatName)
     let chosenByImage = Dictionary(pairs.map { ($0.image!, $0.chosen) }, uniquingKeysWith: { a, _ in a })
     let d = GroundTruthDetector(truth: truth)
-    let rewriter = ResponseRewriter(mode: .correct)
+    let rewriter = CorrectingRewriter()
     var same = 0, total = 0
     for ex in examples where ex.id.hasSuffix("-rejected") {
         let labels = try d.detect([DetectionQuery(ex)])[0]

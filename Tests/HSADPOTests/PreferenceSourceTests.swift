@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import HSADPO
 
 /// The seam the detect-then-rewrite pipeline plugs into: a source that supplies scored pairs.
 final class FixedPreferences: PreferenceSource {
@@ -25,16 +26,16 @@ final class FixedPreferences: PreferenceSource {
 @Test func severityScalesTheRejectedGradientOnTheModel() throws {
     let ctx = dpoContext(lora: true)
     let pairs = dpoPairs(2, rejectedScores: [0.25, 1])
-    let w = try HSADPOLoss.weights(pairs, useChosenScore: false, useRejectedScore: true)
+    let w = try SeverityWeights.weights(pairs, useChosenScore: false, useRejectedScore: true)
     let lp = try DPO.logProbs(pairs, ctx)
-    let out = try HSADPOLoss.loss(lp, beta: 0.1, chosenWeights: w.chosen, rejectedWeights: w.rejected)
+    let out = try DPO.loss(lp, beta: 0.1, chosenWeights: w.chosen, rejectedWeights: w.rejected)
     #expect(abs(out.loss.item - Float(log(2.0))) < 1e-6)
     #expect(out.metrics["rewards/margins"] == 0 && out.metrics["rewards/accuracies"] == 0)
     try out.loss.backward()
     // The gradient reaching the rejected log-probs is not exposed directly; recompute the pieces.
     let pr = try Tensor(lp.policyRejected.values, shape: [2], requiresGrad: true)
     let pc = try Tensor(lp.policyChosen.values, shape: [2], requiresGrad: true)
-    let l2 = try HSADPOLoss.loss(DPO.LogProbs(policyChosen: pc, policyRejected: pr, refChosen: lp.refChosen, refRejected: lp.refRejected),
+    let l2 = try DPO.loss(DPO.LogProbs(policyChosen: pc, policyRejected: pr, refChosen: lp.refChosen, refRejected: lp.refRejected),
                                  beta: 0.1, chosenWeights: w.chosen, rejectedWeights: w.rejected)
     try l2.loss.backward()
     #expect(abs(pr.grad!.data[0] - 0.1 * 0.25 * 0.5 / 2) < 1e-7 && abs(pr.grad!.data[1] - 0.1 * 0.5 / 2) < 1e-7)

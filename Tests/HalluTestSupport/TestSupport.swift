@@ -50,3 +50,16 @@ public func makeMethod(_ plugin: HalluPlugin, _ id: String) throws -> Method {
     try registry.register(plugin)
     return try registry.make(id)
 }
+
+/// Writes `text` to `dir/name` (atomically) and returns the path.
+public func write(_ text: String, _ name: String, in dir: URL) throws -> String {
+    let u = dir.appendingPathComponent(name)
+    try AtomicFile.write(text, to: u)
+    return u.path
+}
+
+/// The message of the `HalluError` (or any error) `body` throws; "" when it throws none.
+public func message(_ body: () throws -> Void) -> String {
+    do { try body() } catch let e as HalluError { return e.message } catch { return "\(error)" }
+    return ""
+}

@@ -18,10 +18,6 @@ func buildCLibrary(_ source: String, name: String) throws -> String {
     return so.path
 }
 
-private func message(_ body: () throws -> Void) -> String {
-    do { try body(); return "no error" } catch let e as HalluError { return e.message } catch { return "\(error)" }
-}
-
 @Test func loaderRejectsAMissingFile() {
     let m = message { try PluginRegistry(builtins: false).load("/nonexistent/libNope.so") }
     #expect(m.contains("/nonexistent/libNope.so") && m.contains("not found"))
@@ -103,8 +99,6 @@ private func message(_ body: () throws -> Void) -> String {
 }
 
 @Test func theInterfaceFingerprintIsGeneratedAtBuildTime() {
-    // The generated constant, seen from inside CoreRuntime and inlined into this test alike.
-    #expect(PluginABI.host == PluginABI.interfaceFingerprint)
     #expect(PluginABI.host != 0 && PluginABI.text(PluginABI.host).count == 16)
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import SelectiveEOS
 
 // Hand-built logits, V = 4, EOS = 1. Row 0 and row 2 have non-EOS targets, row 1 targets EOS,
 // row 3 is unsupervised.

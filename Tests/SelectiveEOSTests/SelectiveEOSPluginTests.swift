@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
-import SelectiveEOS
+@testable import SelectiveEOS
 
 /// A registry holding the plugin's methods (the test links its module).
 private func loadSelectiveEOSPlugin() throws -> PluginRegistry {

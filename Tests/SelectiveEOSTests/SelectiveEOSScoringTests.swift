@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CoreRuntime
 import HalluTestSupport
+@testable import SelectiveEOS
 
 // V = 3, EOS = 1. Rows are interleaved across samples on purpose.
 //   row 0 (sample 1): [0, 30, 0]      target 0   P[EOS] ~ 1 - 2e-13 -> floored: -log(1e-5)

@@ -8,10 +8,10 @@ public enum Bench {
     public static let suites = ["kernels", "model", "e2e", "all"]
 
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
-    /// (training steps, generation, peak memory against PyTorch), `e2e` (`hallu run --method hsadpo`
-    /// end to end in child processes of `executable`, the hallu binary), or `all`. `quick` shortens
-    /// every measurement (smoke tests). Progress and cross-checks go to `log`.
-    public static func run(suite: String, quick: Bool = false, executable: String? = nil,
+    /// (training steps, generation, peak memory against PyTorch), `e2e` (`hallu run --method
+    /// e2eMethod` end to end in child processes of `executable`, the hallu binary), or `all`. `quick`
+    /// shortens every measurement (smoke tests). Progress and cross-checks go to `log`.
+    public static func run(suite: String, quick: Bool = false, executable: String? = nil, e2eMethod: String = "sft",
                            log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         switch suite {
         case "kernels":
@@ -25,9 +25,9 @@ public enum Bench {
                 log("e2e bench: needs the hallu executable (run it as `hallu bench e2e`); nothing measured")
                 return []
             }
-            return try EndToEndBench.run(executable: executable, quick: quick, log: log)
+            return try EndToEndBench.run(executable: executable, method: e2eMethod, quick: quick, log: log)
         case "all":
-            return try ["kernels", "model", "e2e"].flatMap { try run(suite: $0, quick: quick, executable: executable, log: log) }
+            return try ["kernels", "model", "e2e"].flatMap { try run(suite: $0, quick: quick, executable: executable, e2eMethod: e2eMethod, log: log) }
         default:
             throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
         }

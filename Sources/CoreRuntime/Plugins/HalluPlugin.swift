@@ -17,24 +17,40 @@ public final class MethodDescriptor {
 /// A plugin library exports exactly two C functions, each one line:
 ///
 ///     @_cdecl("hallu_plugin_abi")
-///     public func halluPluginABI() -> UInt64 { PluginABI.interfaceFingerprint }
+///     public func halluPluginABI() -> UInt64 { halluInterfaceFingerprint }
 ///
 ///     @_cdecl("hallu_plugin_entry")
 ///     public func halluPluginEntry() -> UnsafeMutableRawPointer? { MyPlugin.plugin.export() }
 ///
-/// The first returns the CoreRuntime interface the plugin was compiled against (the value is
-/// inlined when the plugin compiles); the loader refuses the plugin when it is not the host's. The
-/// second hands over the plugin.
+/// The first returns the fingerprint of the CoreRuntime interface the plugin was compiled against,
+/// which the InterfaceFingerprint build-tool plugin of the CoreRuntime package generates into the
+/// module that declares it (`plugins: [.plugin(name: "InterfaceFingerprint", package:
+/// "CoreRuntime")]`); the loader refuses the plugin when it is not the host's. The second hands over
+/// the plugin.
 public final class HalluPlugin {
-    /// A short name for messages (the library's name by convention, e.g. "HSADPO").
+    /// A short name for messages (the library's name by convention).
     public let name: String
+    /// Training methods.
     public let methods: [MethodDescriptor]
+    /// Sample kinds of its own (file formats may also fill the built-in kinds).
+    public let dataKinds: [DataKindSpec]
+    /// File formats it reads, each into a kind.
+    public let dataFormats: [DataFormat]
+    /// Training files it derives from a scene world when one is generated.
+    public let worldExports: [WorldExport]
+    /// Evaluators, run after CHAIR, POPE and SHR on every evaluated model.
+    public let evaluators: [Evaluator]
     /// Set by the loader: where the plugin came from.
     public internal(set) var library = "built-in"
 
-    public init(name: String, methods: [MethodDescriptor]) {
+    public init(name: String, methods: [MethodDescriptor] = [], dataKinds: [DataKindSpec] = [], dataFormats: [DataFormat] = [],
+                worldExports: [WorldExport] = [], evaluators: [Evaluator] = []) {
         self.name = name
         self.methods = methods
+        self.dataKinds = dataKinds
+        self.dataFormats = dataFormats
+        self.worldExports = worldExports
+        self.evaluators = evaluators
     }
 
     /// The value `hallu_plugin_entry` returns: a retained reference the loader takes over.

@@ -6,6 +6,21 @@ import Foundation
 /// metadata from them may live until exit.
 public final class PluginRegistry {
     public private(set) var plugins: [HalluPlugin] = []
+    /// The sample kinds and file formats: the built-ins and the plugins'.
+    public let data = DataCatalog()
+    /// The plugins' scene-world exports, in load order.
+    public var worldExports: [WorldExport] { plugins.flatMap(\.worldExports) }
+    /// CHAIR, POPE and SHR, then the plugins' evaluators in load order.
+    public var evaluators: [Evaluator] { builtInEvaluators + plugins.flatMap(\.evaluators) }
+    private let builtInEvaluators = Evaluators.builtIn()
+
+    /// The evaluator of a name, or an error listing the known ones.
+    public func evaluator(_ name: String) throws -> Evaluator {
+        if let e = evaluators.first(where: { $0.name == name }) { return e }
+        let known = evaluators.map(\.name)
+        let hint = Suggest.nearest(name, in: known).map { " Did you mean \"\($0)\"?" } ?? ""
+        throw HalluError("unknown evaluator \"\(name)\".\(hint) Available: \(known.joined(separator: ", ")).")
+    }
     private var loadedPaths = Set<String>()
 
     /// The C symbols every plugin exports.
@@ -93,7 +108,7 @@ public final class PluginRegistry {
     }
 
     /// Adds a plugin that is already in this process (a test linking a plugin's module, an
-    /// application embedding one). Its method ids must be new.
+    /// application embedding one). Its method ids, data kinds and formats must be new.
     public func register(_ plugin: HalluPlugin) throws {
         var seen = Set<String>()
         for d in plugin.methods {
@@ -105,6 +120,22 @@ public final class PluginRegistry {
                     + "remove one of the two libraries from the plugin folders")
             }
         }
+        // Checked before anything is added, so that a refused plugin leaves the registry as it was.
+        let trial = DataCatalog(copying: data)
+        for k in plugin.dataKinds { try trial.register(k, from: plugin.library) }
+        for f in plugin.dataFormats { try trial.register(f, from: plugin.library) }
+        var evaluatorNames = Set(evaluators.map(\.name) + ["extra", "settings", "model"])
+        for e in plugin.evaluators where !evaluatorNames.insert(e.name).inserted {
+            throw HalluError.file(plugin.library, "provides the evaluator \"\(e.name)\", a name that is taken (by another evaluator or by metrics.json)")
+        }
+        let exportFiles = worldExports.flatMap(\.files)
+        for e in plugin.worldExports {
+            if let clash = e.files.first(where: exportFiles.contains) {
+                throw HalluError.file(plugin.library, "world export \"\(e.name)\" writes \(clash), which another plugin writes already")
+            }
+        }
+        for k in plugin.dataKinds { try data.register(k, from: plugin.library) }
+        for f in plugin.dataFormats { try data.register(f, from: plugin.library) }
         plugins.append(plugin)
     }
 
