@@ -12,7 +12,9 @@ let plugins = ["SelectiveEOS", "HADPO", "HSADPO", "HACL"]
 
 func pluginTargets(_ name: String) -> [Target] {
     [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: [cpu]),
-     .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry", swiftSettings: [cpu]),
+     // The build-tool plugin writes the fingerprint of the CoreRuntime it compiles against into it.
+     .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry",
+             swiftSettings: [cpu], plugins: [.plugin(name: "InterfaceFingerprint", package: "CoreRuntime")]),
      .testTarget(name: "\(name)Tests", dependencies: [core, .target(name: name), "HalluTestSupport"], path: "Tests/\(name)Tests",
                  swiftSettings: [cpu])]
 }

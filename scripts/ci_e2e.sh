@@ -45,10 +45,12 @@ echo "== 3. new-method scaffold"
 test -f "$T/runs/foo/summary.json"
 # A copy of CoreRuntime with one more public declaration: a plugin built against it carries another
 # interface fingerprint, and hallu refuses it before running any of its code.
-cp -r Sources/CoreRuntime "$T/CoreChanged"
-rm -rf "$T/CoreChanged/.build"
-printf '\npublic func interfaceProbe() {}\n' >> "$T/CoreChanged/Version.swift"
-"$BIN" new-method Probe --out "$T/Probe" --core "$T/CoreChanged" >/dev/null
+# (The package's folder must keep its name: SwiftPM names a path dependency after its folder.)
+mkdir -p "$T/changed"
+cp -r Sources/CoreRuntime "$T/changed/CoreRuntime"
+rm -rf "$T/changed/CoreRuntime/.build"
+printf '\npublic func interfaceProbe() {}\n' >> "$T/changed/CoreRuntime/Version.swift"
+"$BIN" new-method Probe --out "$T/Probe" --core "$T/changed/CoreRuntime" >/dev/null
 (cd "$T/Probe" && swift build 2>&1 | tail -1)
 if "$BIN" run --plugin "$T/Probe/.build/debug/libProbe.so" --method probe --base "$BASE" --steps 1 --skip-eval \
      --runs-dir "$T/runs" --name probe > "$T/probe.log" 2>&1; then

@@ -6,12 +6,14 @@ import PackageDescription
 // type would exist twice and `as? Method` on a plugin's object would silently fail.
 //
 // A build-tool plugin fingerprints the module's public interface while it builds
-// (BuildTools/InterfaceFingerprint); plugins compile that fingerprint in, and the loader refuses
-// a plugin whose fingerprint is not the host's.
+// (BuildTools/InterfaceFingerprint). Applied to a hallu plugin's entry module too, it compiles the
+// fingerprint of the CoreRuntime that module is built against into it; the loader refuses a plugin
+// whose fingerprint is not the host's.
 let package = Package(
     name: "CoreRuntime",
     products: [
         .library(name: "CoreRuntime", type: .dynamic, targets: ["CoreRuntime"]),
+        .plugin(name: "InterfaceFingerprint", targets: ["InterfaceFingerprintPlugin"]),
     ],
     targets: [
         .executableTarget(name: "interface-fingerprint", path: "BuildTools/InterfaceFingerprint"),

@@ -103,8 +103,6 @@ private func message(_ body: () throws -> Void) -> String {
 }
 
 @Test func theInterfaceFingerprintIsGeneratedAtBuildTime() {
-    // The generated constant, seen from inside CoreRuntime and inlined into this test alike.
-    #expect(PluginABI.host == PluginABI.interfaceFingerprint)
     #expect(PluginABI.host != 0 && PluginABI.text(PluginABI.host).count == 16)
 }
 

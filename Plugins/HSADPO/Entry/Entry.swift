@@ -4,7 +4,7 @@ import HSADPO
 // The library's two C entry points (see `HalluPlugin`).
 
 @_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> UInt64 { PluginABI.interfaceFingerprint }
+public func halluPluginABI() -> UInt64 { halluInterfaceFingerprint }
 
 @_cdecl("hallu_plugin_entry")
 public func halluPluginEntry() -> UnsafeMutableRawPointer? { HSADPOPlugin.plugin.export() }

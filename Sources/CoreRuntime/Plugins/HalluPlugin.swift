@@ -17,14 +17,16 @@ public final class MethodDescriptor {
 /// A plugin library exports exactly two C functions, each one line:
 ///
 ///     @_cdecl("hallu_plugin_abi")
-///     public func halluPluginABI() -> UInt64 { PluginABI.interfaceFingerprint }
+///     public func halluPluginABI() -> UInt64 { halluInterfaceFingerprint }
 ///
 ///     @_cdecl("hallu_plugin_entry")
 ///     public func halluPluginEntry() -> UnsafeMutableRawPointer? { MyPlugin.plugin.export() }
 ///
-/// The first returns the CoreRuntime interface the plugin was compiled against (the value is
-/// inlined when the plugin compiles); the loader refuses the plugin when it is not the host's. The
-/// second hands over the plugin.
+/// The first returns the fingerprint of the CoreRuntime interface the plugin was compiled against,
+/// which the InterfaceFingerprint build-tool plugin of the CoreRuntime package generates into the
+/// module that declares it (`plugins: [.plugin(name: "InterfaceFingerprint", package:
+/// "CoreRuntime")]`); the loader refuses the plugin when it is not the host's. The second hands over
+/// the plugin.
 public final class HalluPlugin {
     /// A short name for messages (the library's name by convention, e.g. "HSADPO").
     public let name: String

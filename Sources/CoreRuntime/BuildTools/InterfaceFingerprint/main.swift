@@ -1,6 +1,6 @@
 import Foundation
 
-// interface-fingerprint TARGET_DIR OUTPUT.swift LISTING.txt SOURCE.swift...
+// interface-fingerprint core|client CORE_DIR OUTPUT.swift LISTING.txt SOURCE.swift...
 //
 // Lists what a plugin compiled against CoreRuntime depends on, and hashes it:
 // - every public or open declaration (types, members, cases, typealiases, operators), with its
@@ -10,8 +10,9 @@ import Foundation
 // - declarations marked @inlinable, @usableFromInline or @_alwaysEmitIntoClient.
 // Comments, white space, string literals, bodies and private helpers of non-public types do not
 // count. Files are read in path order, declarations in file order (member order is layout order).
-// The output declares `PluginABI.interfaceFingerprint` as an always-inlined constant, so that a
-// plugin carries the value of the CoreRuntime it was compiled against.
+// For CoreRuntime itself ("core") the output declares `PluginABI.host`; for a module that depends on
+// it ("client", a plugin's entry module) `halluInterfaceFingerprint`, the value the plugin returns
+// from `hallu_plugin_abi`.
 
 enum Token: Equatable {
     case word(String)
@@ -310,12 +311,13 @@ func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
 }
 
 let args = CommandLine.arguments
-guard args.count >= 4 else {
-    FileHandle.standardError.write(Data("usage: interface-fingerprint TARGET_DIR OUTPUT.swift LISTING.txt SOURCE.swift...\n".utf8))
+guard args.count >= 5, args[1] == "core" || args[1] == "client" else {
+    FileHandle.standardError.write(Data("usage: interface-fingerprint core|client CORE_DIR OUTPUT.swift LISTING.txt SOURCE.swift...\n".utf8))
     exit(2)
 }
-let root = URL(fileURLWithPath: args[1]).standardizedFileURL.path
-let files = args.dropFirst(4).map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+let isCore = args[1] == "core"
+let root = URL(fileURLWithPath: args[2]).standardizedFileURL.path
+let files = args.dropFirst(5).map { URL(fileURLWithPath: $0).standardizedFileURL.path }
     .map { path -> (String, String) in
         let rel = path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
         return (rel, path)
@@ -335,14 +337,20 @@ for (rel, path) in files {
 }
 let fingerprint = fnv1a(listing.utf8)
 let hex = String(fingerprint, radix: 16)
-let swift = """
+let swift = isCore ? """
 // Generated at build time by interface-fingerprint from CoreRuntime's sources; do not edit.
 
 extension PluginABI {
-    /// The fingerprint of the CoreRuntime interface this code was compiled against (\(count) declarations).
-    /// Always inlined: a plugin keeps the value of the CoreRuntime it was built with.
-    @_alwaysEmitIntoClient public static var interfaceFingerprint: UInt64 { 0x\(hex) }
+    /// The fingerprint of this CoreRuntime's interface (\(count) declarations).
+    public static let host: UInt64 = 0x\(hex)
 }
+
+""" : """
+// Generated at build time by interface-fingerprint from CoreRuntime's sources; do not edit.
+
+/// The fingerprint of the interface of the CoreRuntime this module is compiled against
+/// (\(count) declarations), returned by `hallu_plugin_abi`.
+let halluInterfaceFingerprint: UInt64 = 0x\(hex)
 
 """
 func writeIfChanged(_ text: String, _ path: String) {
@@ -352,5 +360,5 @@ func writeIfChanged(_ text: String, _ path: String) {
         exit(1)
     }
 }
-writeIfChanged(swift, args[2])
-writeIfChanged(listing, args[3])
+writeIfChanged(swift, args[3])
+writeIfChanged(listing, args[4])
