@@ -122,6 +122,9 @@ public final class EvaluationContext {
     public var log: (String) -> Void
     /// Logits processors every generation goes through (a decoding-time method's).
     public var processors: [LogitsProcessor]
+    /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log lines
+    /// every few seconds otherwise).
+    public var showProgress = false
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings, outDir: URL,
                 processors: [LogitsProcessor] = [], log: @escaping (String) -> Void = { _ in }) {
@@ -143,6 +146,7 @@ public final class EvaluationContext {
         model.train(false)
         defer { model.train(wasTraining) }
         let batch = max(settings.batchSize, 1)
+        let progress = showProgress ? Progress(total: prompts.count, unit: "answer", log: log) : nil
         for start in stride(from: 0, to: prompts.count, by: batch) {
             let chunk = prompts[start..<min(start + batch, prompts.count)]
             let ids = chunk.map { codec.prompt($0.question) }
@@ -150,7 +154,9 @@ public final class EvaluationContext {
             for g in try gen.generate(inputs, cfg) {
                 out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
             }
+            progress?.update(out.count)
         }
+        progress?.finish()
         return out
     }
 

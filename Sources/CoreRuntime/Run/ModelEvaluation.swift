@@ -91,6 +91,9 @@ public struct ModelEvaluation {
     public var evaluators: [Evaluator]
     public var processors: [LogitsProcessor] = []
     public var log: (String) -> Void = { _ in }
+    /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log
+    /// lines every few seconds otherwise).
+    public var showProgress = false
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings,
                 evaluators: [Evaluator] = Evaluators.builtIn()) {
@@ -102,6 +105,7 @@ public struct ModelEvaluation {
     public func run(outDir: URL) throws -> ModelMetrics {
         let context = EvaluationContext(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings,
                                         outDir: outDir, processors: processors, log: log)
+        context.showProgress = showProgress
         var metrics = ModelMetrics(settings: settings)
         for e in evaluators {
             let missing = e.requiredFiles.filter { !FileManager.default.fileExists(atPath: context.file($0)) }
