@@ -35,7 +35,10 @@ public struct ModelEvaluation {
     public let images: ImageStore
     public let dataDir: URL
     public var settings: EvalSettings
-    public var processors: [LogitsProcessor] = []
+    /// Decoding hooks (a method's, a decoding method's) applied to every generation.
+    public var hooks: [DecodingHook] = []
+    /// How answers are decoded (greedy by default); lengths come from `settings`.
+    public var generation = GenerationConfig()
     public var log: (String) -> Void = { _ in }
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings) {
@@ -47,10 +50,10 @@ public struct ModelEvaluation {
     /// Greedy answers to `(image, question)` prompts, in batches, without a tape.
     public func answer(_ prompts: [(image: String, question: String)], maxNewTokens: Int) throws -> [String] {
         var out: [String] = []
-        var cfg = GenerationConfig()
+        var cfg = generation
         cfg.maxNewTokens = maxNewTokens
         cfg.eosTokenId = codec.eosId
-        let gen = Generator(model: model, processors: processors)
+        let gen = Generator(model: model, hooks: hooks)
         let wasTraining = model.training
         model.train(false)
         defer { model.train(wasTraining) }

@@ -119,7 +119,7 @@ public final class RunPipeline {
             settings.images = config.evalImages
             settings.maxNewTokens = config.evalMaxNewTokens
             var ev = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
-            ev.processors = methods.flatMap { $0.logitsProcessors(ctx) }
+            ev.hooks = try methods.flatMap { try $0.decodingHooks(ctx) }
             ev.log = log
             try fm.createDirectory(at: folder.eval, withIntermediateDirectories: true)
             var m = try ev.run(outDir: folder.eval)
