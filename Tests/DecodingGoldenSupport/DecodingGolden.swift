@@ -54,6 +54,27 @@ public struct DecodingGolden {
     /// Both prompts in one batch, as the reference decoded them one at a time.
     public var inputs: LlavaInputs { LlavaInputs(ids: prompts, pixels: pixels) }
 
+    /// The ids a generator gives for a case: both prompts in one batch for greedy and beam search;
+    /// one prompt at a time for sampling, whose generator draws for the rows of a batch in turn
+    /// while the reference draws for each prompt from its own seeded generator.
+    public func generate(_ gen: Generator, _ c: Case) throws -> (ids: [[Int]], stats: GenerationStats) {
+        guard c.mode == "sampling" else { return try gen.generateWithStats(inputs, c.config) }
+        var ids: [[Int]] = [], stats = GenerationStats()
+        for s in prompts.indices {
+            let one = try gen.generateWithStats(LlavaInputs(ids: [prompts[s]], pixels: try pixels.slice(axis: 0, s..<(s + 1))), c.config)
+            ids += one.ids
+            stats += one.stats
+        }
+        return (ids, stats)
+    }
+
+    /// Forward passes greedy decoding and sampling spend on `ids` with `streams` streams: each row's
+    /// prompt once and one step per token after the first, plus the step the generator still runs
+    /// after a row's last token when the length limit, not EOS, ended it.
+    public static func passes(_ ids: [[Int]], _ cfg: GenerationConfig, streams: Int) -> Int {
+        streams * ids.reduce(0) { $0 + $1.count + ($1.count == cfg.maxNewTokens && $1.last != cfg.eosTokenId ? 1 : 0) }
+    }
+
     /// The message of the error `body` throws ("no error" when it does not).
     public static func message(_ body: () throws -> Void) -> String {
         do { try body(); return "no error" } catch let e as HalluError { return e.message } catch { return "\(error)" }

@@ -10,7 +10,7 @@ import Testing
     for c in g.cases {
         let m3id = M3IDMethod()
         try m3id.configure(c.options)
-        let ids = try Generator(model: g.model, hooks: [m3id]).generate(g.inputs, c.config)
+        let ids = try g.generate(Generator(model: g.model, hooks: [m3id]), c).ids
         #expect(ids == c.ids, "\(c.mode) \(c.options)")
     }
 }

@@ -26,11 +26,10 @@ import VCD
     for c in g.cases {
         let vcd = VCDMethod()
         try vcd.configure(c.options)
-        let (ids, stats) = try Generator(model: g.model, hooks: [vcd]).generateWithStats(g.inputs, c.config)
+        let (ids, stats) = try g.generate(Generator(model: g.model, hooks: [vcd]), c)
         #expect(ids == c.ids, "\(c.mode) \(c.options)")
         // Clean and noised image in every pass: two forward passes per token.
-        let plain = try Generator(model: g.model).generateWithStats(g.inputs, c.config)
-        if plain.ids == ids { #expect(stats.forwardPasses == 2 * plain.stats.forwardPasses) }
+        if c.config.numBeams == 1 { #expect(stats.forwardPasses == DecodingGolden.passes(ids, c.config, streams: 2)) }
     }
 }
 
