@@ -254,10 +254,16 @@ struct EvalCommand: Command {
         }
         let out = URL(fileURLWithPath: args.string("out") ?? "eval-\(Self.displayName(modelDir))")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter)
+        let loadStart = Date()
+        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter, precision: .stored)
+        if isatty(STDERR_FILENO) != 0 {
+            eprint(String(format: "loaded %@ (%.2f GB of weights) in %.1f s", modelDir.path, Double(model.parameterBytes) / 1e9,
+                          Date().timeIntervalSince(loadStart)))
+        }
         var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
         evaluation.log = eprint
         evaluation.hooks = decoder.map { [$0.method] } ?? []
+        evaluation.showProgress = true
         eprint("evaluating \(modelDir.path) on \(dataDir.path)" + (decoder.map { " with \($0.method.id) decoding" } ?? ""))
         let metrics = try evaluation.run(outDir: out)
         try CheckpointJSON.write(metrics, to: out.appendingPathComponent("metrics.json"))
