@@ -31,12 +31,15 @@ public final class HalluPlugin {
     /// A short name for messages (the library's name by convention, e.g. "HSADPO").
     public let name: String
     public let methods: [MethodDescriptor]
+    /// Decoding methods (`--decode NAME`).
+    public let decoders: [DecoderDescriptor]
     /// Set by the loader: where the plugin came from.
     public internal(set) var library = "built-in"
 
-    public init(name: String, methods: [MethodDescriptor]) {
+    public init(name: String, methods: [MethodDescriptor] = [], decoders: [DecoderDescriptor] = []) {
         self.name = name
         self.methods = methods
+        self.decoders = decoders
     }
 
     /// The value `hallu_plugin_entry` returns: a retained reference the loader takes over.
