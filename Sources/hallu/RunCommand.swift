@@ -21,6 +21,8 @@ struct RunCommand: Command {
             Flag(name: "config", value: "FILE", help: "a run config JSON (flags override it)"),
             Flag(name: "resume", value: nil, help: "continue the named run from its last checkpoint"),
             Flag(name: "plugin", value: "PATH", help: "load a plugin library (repeatable)", repeats: true),
+            Flag(name: "decode", value: "NAME", help: "evaluate with a decoding method (vcd, m3id, dola, opera); options via --set NAME.KEY=VALUE",
+                 defaultText: "plain greedy"),
             Flag(name: "set", value: "KEY=VALUE", help: "trainer or method option, e.g. lr=1e-4, hsadpo.beta=0.2, weight.hacl=0.5", repeats: true),
             Flag(name: "lora", value: nil, help: "train LoRA adapters instead of full weights"),
             Flag(name: "threads", value: "N", help: "compute threads", defaultText: "HALLU_THREADS or all cores"),
@@ -79,6 +81,7 @@ struct RunCommand: Command {
         func flag(_ name: String, _ key: String, _ apply: (String) -> Void) {
             if let v = args.string(name), !setKeys.contains(key) { apply(v) }
         }
+        flag("decode", "decode") { config.decode = $0 }
         flag("base", "base") { config.base = $0 }
         flag("data", "data") { config.data = $0 }
         flag("runs-dir", "runs_dir") { config.runsDir = $0 }

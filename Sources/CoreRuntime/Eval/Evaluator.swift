@@ -120,28 +120,32 @@ public final class EvaluationContext {
     /// Where evaluators write their files (generations, details).
     public let outDir: URL
     public var log: (String) -> Void
-    /// Logits processors every generation goes through (a decoding-time method's).
-    public var processors: [LogitsProcessor]
+    /// Decoding hooks every generation goes through (a method's, then the decoding method's).
+    public var hooks: [DecodingHook]
+    /// What generation cost so far (forward passes, tokens) and its wall time in seconds.
+    public private(set) var cost = GenerationStats()
+    public private(set) var generationSeconds = 0.0
     /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log lines
     /// every few seconds otherwise).
     public var showProgress = false
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings, outDir: URL,
-                processors: [LogitsProcessor] = [], log: @escaping (String) -> Void = { _ in }) {
+                hooks: [DecodingHook] = [], log: @escaping (String) -> Void = { _ in }) {
         self.model = model; self.codec = codec; self.images = images; self.dataDir = dataDir; self.settings = settings
-        self.outDir = outDir; self.processors = processors; self.log = log
+        self.outDir = outDir; self.hooks = hooks; self.log = log
     }
 
     /// A file of the data folder.
     public func file(_ name: String) -> String { dataDir.appendingPathComponent(name).path }
 
-    /// Answers to `(image, question)` prompts, in batches of `settings.batchSize`, without a tape.
+    /// Answers to `(image, question)` prompts (decoded as `settings` and `hooks` say), in batches of
+    /// `settings.batchSize`, without a tape.
     public func answer(_ prompts: [(image: String, question: String)], maxNewTokens: Int) throws -> [String] {
         var out: [String] = []
-        var cfg = GenerationConfig()
+        var cfg = settings.generation
         cfg.maxNewTokens = maxNewTokens
         cfg.eosTokenId = codec.eosId
-        let gen = Generator(model: model, processors: processors)
+        let gen = Generator(model: model, hooks: hooks)
         let wasTraining = model.training
         model.train(false)
         defer { model.train(wasTraining) }
@@ -151,7 +155,11 @@ public final class EvaluationContext {
             let chunk = prompts[start..<min(start + batch, prompts.count)]
             let ids = chunk.map { codec.prompt($0.question) }
             let inputs = LlavaInputs(ids: ids, pixels: try images.batch(chunk.map(\.image)))
-            for g in try gen.generate(inputs, cfg) {
+            let clock = Date()
+            let (generated, stats) = try gen.generateWithStats(inputs, cfg)
+            generationSeconds += Date().timeIntervalSince(clock)
+            cost += stats
+            for g in generated {
                 out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
             }
             progress?.update(out.count)

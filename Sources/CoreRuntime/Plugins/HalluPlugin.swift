@@ -32,6 +32,8 @@ public final class HalluPlugin {
     public let name: String
     /// Training methods.
     public let methods: [MethodDescriptor]
+    /// Decoding methods (`--decode NAME`).
+    public let decoders: [DecoderDescriptor]
     /// Sample kinds of its own (file formats may also fill the built-in kinds).
     public let dataKinds: [DataKindSpec]
     /// File formats it reads, each into a kind.
@@ -43,10 +45,11 @@ public final class HalluPlugin {
     /// Set by the loader: where the plugin came from.
     public internal(set) var library = "built-in"
 
-    public init(name: String, methods: [MethodDescriptor] = [], dataKinds: [DataKindSpec] = [], dataFormats: [DataFormat] = [],
-                worldExports: [WorldExport] = [], evaluators: [Evaluator] = []) {
+    public init(name: String, methods: [MethodDescriptor] = [], decoders: [DecoderDescriptor] = [], dataKinds: [DataKindSpec] = [],
+                dataFormats: [DataFormat] = [], worldExports: [WorldExport] = [], evaluators: [Evaluator] = []) {
         self.name = name
         self.methods = methods
+        self.decoders = decoders
         self.dataKinds = dataKinds
         self.dataFormats = dataFormats
         self.worldExports = worldExports

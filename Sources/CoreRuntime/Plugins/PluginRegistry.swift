@@ -110,16 +110,8 @@ public final class PluginRegistry {
     /// Adds a plugin that is already in this process (a test linking a plugin's module, an
     /// application embedding one). Its method ids, data kinds and formats must be new.
     public func register(_ plugin: HalluPlugin) throws {
-        var seen = Set<String>()
-        for d in plugin.methods {
-            guard seen.insert(d.id).inserted else {
-                throw HalluError.file(plugin.library, "declares the method \"\(d.id)\" twice")
-            }
-            if let other = plugins.first(where: { $0.methods.contains { $0.id == d.id } }) {
-                throw HalluError.file(plugin.library, "provides the method \"\(d.id)\", which \(other.library) already provides; "
-                    + "remove one of the two libraries from the plugin folders")
-            }
-        }
+        try checkUnique(plugin.methods.map(\.id), kind: "method", in: plugin) { p in p.methods.map(\.id) }
+        try checkUnique(plugin.decoders.map(\.id), kind: "decoding method", in: plugin) { p in p.decoders.map(\.id) }
         // Checked before anything is added, so that a refused plugin leaves the registry as it was.
         let trial = DataCatalog(copying: data)
         for k in plugin.dataKinds { try trial.register(k, from: plugin.library) }
@@ -137,6 +129,20 @@ public final class PluginRegistry {
         for k in plugin.dataKinds { try data.register(k, from: plugin.library) }
         for f in plugin.dataFormats { try data.register(f, from: plugin.library) }
         plugins.append(plugin)
+    }
+
+    /// Ids a plugin declares must be distinct and new to the registry.
+    private func checkUnique(_ ids: [String], kind: String, in plugin: HalluPlugin, of: (HalluPlugin) -> [String]) throws {
+        var seen = Set<String>()
+        for id in ids {
+            guard seen.insert(id).inserted else {
+                throw HalluError.file(plugin.library, "declares the \(kind) \"\(id)\" twice")
+            }
+            if let other = plugins.first(where: { of($0).contains(id) }) {
+                throw HalluError.file(plugin.library, "provides the \(kind) \"\(id)\", which \(other.library) already provides; "
+                    + "remove one of the two libraries from the plugin folders")
+            }
+        }
     }
 
     /// All method descriptors, in load order.

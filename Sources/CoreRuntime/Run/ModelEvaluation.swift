@@ -11,8 +11,29 @@ public struct EvalSettings: Codable, Equatable {
     /// world's "A dining table does not ..." decides by its sixth token.
     public var popeMaxNewTokens = 8
     public var batchSize = 64
+    /// Decoding method and its resolved options (nil: plain decoding).
+    public var decode: String? = nil
+    public var decodeOptions: [String: String]? = nil
+    /// Beam width and sampling settings (nil: greedy).
+    public var numBeams: Int? = nil
+    public var temperature: Float? = nil
+    public var topP: Float? = nil
+    public var seed: UInt64? = nil
     public init() {}
-    enum CodingKeys: String, CodingKey { case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size" }
+    enum CodingKeys: String, CodingKey {
+        case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size"
+        case decode, decodeOptions = "decode_options", numBeams = "num_beams", temperature, topP = "top_p", seed
+    }
+
+    /// The generation settings these select (lengths are set per task).
+    public var generation: GenerationConfig {
+        var cfg = GenerationConfig()
+        cfg.numBeams = numBeams ?? 1
+        cfg.temperature = temperature ?? 0
+        cfg.topP = topP ?? 1
+        cfg.seed = seed ?? 0
+        return cfg
+    }
 }
 
 /// Every evaluator's report on one model, by evaluator name. Encodes to the CLI contract:
@@ -89,7 +110,11 @@ public struct ModelEvaluation {
     public let dataDir: URL
     public var settings: EvalSettings
     public var evaluators: [Evaluator]
-    public var processors: [LogitsProcessor] = []
+    /// Decoding hooks (a method's, then the decoding method's) applied to every generation.
+    public var hooks: [DecodingHook] = []
+    /// What generation cost so far (forward passes, tokens) and its wall time in seconds.
+    public private(set) var cost = GenerationStats()
+    public private(set) var generationSeconds = 0.0
     public var log: (String) -> Void = { _ in }
     /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log
     /// lines every few seconds otherwise).
@@ -102,9 +127,9 @@ public struct ModelEvaluation {
     }
 
     /// Runs every evaluator; generations and evaluators' files go to `outDir`.
-    public func run(outDir: URL) throws -> ModelMetrics {
+    public mutating func run(outDir: URL) throws -> ModelMetrics {
         let context = EvaluationContext(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings,
-                                        outDir: outDir, processors: processors, log: log)
+                                        outDir: outDir, hooks: hooks, log: log)
         context.showProgress = showProgress
         var metrics = ModelMetrics(settings: settings)
         for e in evaluators {
@@ -114,6 +139,17 @@ public struct ModelEvaluation {
             }
             metrics.reports.append((e.name, try e.evaluate(context)))
         }
+        cost += context.cost
+        generationSeconds += context.generationSeconds
         return metrics
+    }
+
+    /// What the answers cost, for `decoding_cost.json`: forward passes per generated token and
+    /// generated tokens per second (wall time of generation only).
+    public var decodingCost: [String: Double] {
+        let tokens = Double(max(cost.generatedTokens, 1))
+        return ["forward_passes": Double(cost.forwardPasses), "generated_tokens": Double(cost.generatedTokens),
+                "seconds": generationSeconds, "forward_passes_per_token": Double(cost.forwardPasses) / tokens,
+                "tokens_per_second": generationSeconds > 0 ? Double(cost.generatedTokens) / generationSeconds : 0]
     }
 }
