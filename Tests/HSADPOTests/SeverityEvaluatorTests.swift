@@ -14,8 +14,9 @@ import HalluTestSupport
     let out = TestPaths.tempDir("severity-eval")
     var settings = EvalSettings()
     settings.maxNewTokens = 40
-    let metrics = try ModelEvaluation(model: ctx.model, codec: ctx.codec, images: ctx.images, dataDir: pipelineWorld,
-                                      settings: settings, evaluators: registry.evaluators).run(outDir: out)
+    var evaluation = ModelEvaluation(model: ctx.model, codec: ctx.codec, images: ctx.images, dataDir: pipelineWorld,
+                                     settings: settings, evaluators: registry.evaluators)
+    let metrics = try evaluation.run(outDir: out)
     #expect(metrics.reports.map(\.name) == ["chair", "pope", "shr", "severity"])
     // The scripted model says the same three sentences about every image; the ground-truth detector
     // labels them per image, and the report sums what it finds.
