@@ -38,6 +38,7 @@ done
 
 for model in baseline hsadpo; do
   dir=$BASE; [ "$model" = hsadpo ] && dir=$OUT/hsadpo/model
+  mkdir -p "$OUT/$model"
   for cell in "${cells[@]}"; do
     name=${cell%%|*}; flags=${cell#*|}
     out="$OUT/$model/$name"
