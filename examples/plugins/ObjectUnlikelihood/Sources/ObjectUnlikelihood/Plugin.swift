@@ -3,10 +3,10 @@ import CoreRuntime
 /// Everything the plugin adds to hallu.
 public enum ObjectUnlikelihoodPlugin {
     public static var plugin: HalluPlugin {
-        let method = ObjectUnlikelihoodMethod(), decoder = RepeatPenalty()
+        let method = ObjectUnlikelihoodMethod(), decoder = EagerEOS()
         return HalluPlugin(name: "ObjectUnlikelihood",
                            methods: [MethodDescriptor(id: method.id, summary: method.summary, make: { ObjectUnlikelihoodMethod() })],
-                           decoders: [DecoderDescriptor(id: decoder.id, summary: decoder.summary, make: { RepeatPenalty() })],
+                           decoders: [DecoderDescriptor(id: decoder.id, summary: decoder.summary, make: { EagerEOS() })],
                            dataKinds: [AbsentObjects.kindSpec],
                            dataFormats: [AbsentObjects.format],
                            worldExports: [AbsentObjects.worldExport],

@@ -9,11 +9,12 @@ import Testing
     #expect(MentionsEvaluator().headline(report).map(\.key) == ["mentions_absent", "mentions_named"])
 }
 
-@Test func repeatPenaltyChecksItsOption() throws {
-    let hook = RepeatPenalty()
-    try hook.configure(["penalty": "2"])
-    #expect(hook.penalty == 2)
-    #expect(throws: HalluError.self) { try hook.configure(["penalty": "0.5"]) }
+@Test func eagerEOSChecksItsOptions() throws {
+    let hook = EagerEOS()
+    try hook.configure(["margin": "0.5", "min_tokens": "3"])
+    #expect(hook.margin == 0.5 && hook.minTokens == 3)
+    #expect(throws: HalluError.self) { try hook.configure(["margin": "-1"]) }
+    #expect(throws: HalluError.self) { try hook.configure(["min_tokens": "x"]) }
     #expect(throws: HalluError.self) { try hook.configure(["strength": "2"]) }
 }
 
@@ -22,7 +23,24 @@ import Testing
     let registry = PluginRegistry()
     try registry.register(ObjectUnlikelihoodPlugin.plugin)
     #expect(try registry.make("object-ul").dataKinds == [AbsentObjects.kind])
-    #expect(try registry.makeDecoder("repeat-penalty").name == "repeat-penalty")
+    #expect(try registry.makeDecoder("eager-eos").name == "eager-eos")
     #expect(registry.evaluators.map(\.name).suffix(1) == ["mentions"])
     #expect(registry.data.kind(AbsentObjects.kind) != nil)
+}
+
+/// On a small random model: plain greedy decoding runs to the token limit (EOS never wins), and
+/// with a margin wider than any logit gap the hook ends every answer at the first step it may.
+@Test func eagerEOSEndsAnswersEarly() throws {
+    let model = LlavaModel(try LlavaConfig.tiny(vocabSize: 50, imageTokenIndex: 49), seed: 1)
+    model.train(false)
+    let inputs = LlavaInputs(ids: [[1, 7, 8, 9], [1, 10, 11]], pixels: nil)
+    var config = GenerationConfig()
+    config.maxNewTokens = 12
+    config.eosTokenId = 3
+    let plain = try Generator(model: model, hooks: []).generate(inputs, config)
+    let hook = EagerEOS()
+    try hook.configure(["margin": "100", "min_tokens": "3"])
+    let eager = try Generator(model: model, hooks: [hook]).generate(inputs, config)
+    #expect(plain.allSatisfy { !$0.contains(3) }, "\(plain)")
+    #expect(eager.map { Array($0.prefix(4)) } == plain.map { Array($0.prefix(3)) + [3] }, "\(eager)")
 }
