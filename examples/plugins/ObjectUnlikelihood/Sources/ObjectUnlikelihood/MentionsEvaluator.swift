@@ -54,9 +54,9 @@ public final class MentionsEvaluator: Evaluator {
             default: return nil
             }
         }
-        return [number("absent").map { MetricValue(key: "mentions_absent", label: "absent objects/description", title: "absent",
+        return [number("absent").map { MetricValue(key: "mentions_absent", label: "absent objects named", title: "absent",
                                                    value: $0, lowerIsBetter: true, decimals: 2, group: "mentions", short: "absent") },
-                number("named").map { MetricValue(key: "mentions_named", label: "objects named/description", title: "named",
+                number("named").map { MetricValue(key: "mentions_named", label: "objects named", title: "named",
                                                   value: $0, lowerIsBetter: nil, decimals: 2, group: "mentions", short: "named") }]
             .compactMap { $0 }
     }
