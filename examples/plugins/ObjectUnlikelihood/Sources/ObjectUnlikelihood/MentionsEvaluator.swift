@@ -44,21 +44,18 @@ public final class MentionsEvaluator: Evaluator {
         return Set(WorldCatalog.categories.filter { c in ([c.name] + c.synonyms).contains { padded.contains(" \($0) ") } }.map(\.name))
     }
 
-    /// Table rows: absent objects per description (lower is better), objects named per description.
+    /// Table rows: absent objects per description (lower is better), objects named per description;
+    /// the count of descriptions stays in the report only.
     public func headline(_ report: OrderedJSON) -> [MetricValue] {
-        guard case .object(let fields) = report else { return [] }
-        func number(_ key: String) -> Double? {
-            switch fields.first(where: { $0.0 == key })?.1 {
-            case .number(let d)?: return d
-            case .int(let i)?: return Double(i)
+        Evaluators.numbers(of: report, evaluator: name).compactMap { m in
+            switch m.short {
+            case "absent": return MetricValue(key: m.key, label: "absent objects named", title: "absent", value: m.value,
+                                              lowerIsBetter: true, decimals: 2, group: name, short: "absent")
+            case "named": return MetricValue(key: m.key, label: "objects named", title: "named", value: m.value,
+                                             lowerIsBetter: nil, decimals: 2, group: name, short: "named")
             default: return nil
             }
         }
-        return [number("absent").map { MetricValue(key: "mentions_absent", label: "absent objects named", title: "absent",
-                                                   value: $0, lowerIsBetter: true, decimals: 2, group: "mentions", short: "absent") },
-                number("named").map { MetricValue(key: "mentions_named", label: "objects named", title: "named",
-                                                  value: $0, lowerIsBetter: nil, decimals: 2, group: "mentions", short: "named") }]
-            .compactMap { $0 }
     }
 
     /// `hallu eval mentions --captions FILE --truth FILE`: descriptions with their `image_id` and
