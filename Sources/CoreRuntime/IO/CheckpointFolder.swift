@@ -64,9 +64,34 @@ public struct CheckpointFolder: Sendable {
     /// missing, unexpected and mis-shaped tensor at once. A stored LM head is accepted (and
     /// dropped) when the config ties it to the embeddings.
     public func loadWeights(checkedAgainst config: LlavaConfig) throws -> [String: HostArray] {
-        var arrays = try loadWeights()
+        try checked(loadWeights(), shape: \.shape, against: config)
+    }
+
+    /// The weights memory-mapped, not read: each tensor in its file's element type, in hallu's
+    /// names, checked against `config` as `loadWeights(checkedAgainst:)` does. Pages are read
+    /// from the page cache as they are used (or all at once with `MappedWeights.prefault`).
+    public func openWeights(checkedAgainst config: LlavaConfig) throws -> MappedWeights {
+        let source = try weightsSource()
+        var files: [SafeTensorsFile]
+        if source.hasSuffix(".json") {
+            files = try SafeTensorsIndex(path: source).openShards().sorted { $0.key < $1.key }.map(\.value)
+        } else {
+            files = [try SafeTensorsFile(path: source)]
+        }
+        var raw: [String: MappedWeights.Tensor] = [:]
+        for file in files {
+            for (name, entry) in file.entries { raw[name] = MappedWeights.Tensor(file: file, entry: entry) }
+        }
+        let tensors = try checked(LlavaWeightLayout.canonicalize(raw, file: source), shape: \.entry.shape, against: config)
+        return MappedWeights(tensors: tensors, files: files)
+    }
+
+    /// Drops a stored LM head that `config` ties to the embeddings, checks names and shapes
+    /// against the config (every problem at once), and drops the tensors hallu ignores.
+    private func checked<V>(_ arrays: [String: V], shape: (V) -> [Int], against config: LlavaConfig) throws -> [String: V] {
+        var arrays = arrays
         if config.text.tieWordEmbeddings { arrays["lm_head.weight"] = nil }
-        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(\.shape), file: try weightsSource())
+        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(shape), file: try weightsSource())
         for name in CheckpointKeys.defaultIgnored.flatMap({ frag in arrays.keys.filter { $0.contains(frag) } }) {
             arrays[name] = nil
         }
@@ -216,4 +241,23 @@ public enum TrainerCheckpoints {
         }
         return doomed
     }
+}
+
+/// A checkpoint's weights as memory-mapped tensors in their files' element types, by hallu's names.
+public struct MappedWeights {
+    /// One tensor: its file (which keeps the mapping alive) and its header entry.
+    public struct Tensor {
+        public let file: SafeTensorsFile
+        public let entry: SafeTensorsEntry
+    }
+
+    public let tensors: [String: Tensor]
+    /// The files the tensors live in.
+    public let files: [SafeTensorsFile]
+
+    /// Bytes of the tensors' elements as stored.
+    public var byteCount: Int { tensors.values.reduce(0) { $0 + ($1.entry.end - $1.entry.begin) } }
+
+    /// Maps every file's pages now (see `SafeTensorsFile.prefault`).
+    public func prefault() { for f in files { f.prefault() } }
 }

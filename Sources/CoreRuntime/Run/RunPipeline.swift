@@ -169,8 +169,10 @@ public final class RunPipeline {
     }
 
     /// A checkpoint folder's model, its prompt codec and an image store for a data folder.
-    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil) throws -> (LlavaModel, PromptCodec, ImageStore) {
-        let model = try LlavaModel.load(dir, adapter: adapter)
+    /// `precision: .stored` keeps a 16-bit checkpoint's matrices 16-bit (inference).
+    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil,
+                                 precision: WeightPrecision = .float32) throws -> (LlavaModel, PromptCodec, ImageStore) {
+        let model = try LlavaModel.load(dir, adapter: adapter, precision: precision)
         let folder = CheckpointFolder(dir)
         guard FileManager.default.fileExists(atPath: folder.tokenizerURL.path) else {
             throw HalluError.file(dir.path, "checkpoint has no tokenizer.json")
