@@ -9,6 +9,18 @@ func plugin(_ name: String) -> Target {
             swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])])
 }
 
+/// A decoding-method plugin: its module (what its tests import) and an entry module with the two C
+/// symbols the loader looks up; the dynamic library holds both.
+func decodingPlugin(_ name: String) -> [Target] {
+    let flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+    return [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: flags),
+            .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry", swiftSettings: flags),
+            .testTarget(name: "\(name)Tests", dependencies: [core, .target(name: name), "DecodingGoldenSupport"],
+                        path: "Tests/\(name)Tests", swiftSettings: flags)]
+}
+
+let decoders = ["VCD", "M3ID", "DoLa"]
+
 let package = Package(
     name: "hallu",
     products: [
@@ -17,7 +29,7 @@ let package = Package(
         .library(name: "HADPO", type: .dynamic, targets: ["HADPO"]),
         .library(name: "HSADPO", type: .dynamic, targets: ["HSADPO"]),
         .library(name: "HACL", type: .dynamic, targets: ["HACL"]),
-    ],
+    ] + decoders.map { .library(name: $0, type: .dynamic, targets: [$0, "\($0)Entry"]) },
     dependencies: [.package(path: "Sources/CoreRuntime")],
     targets: [
         .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu"),
@@ -27,6 +39,7 @@ let package = Package(
         plugin("HACL"),
         .testTarget(name: "HalluTests", dependencies: [core], path: "Tests/HalluTests",
                     exclude: [], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-    ],
+        .target(name: "DecodingGoldenSupport", dependencies: [core], path: "Tests/DecodingGoldenSupport"),
+    ] + decoders.flatMap(decodingPlugin),
     swiftLanguageModes: [.v5]
 )

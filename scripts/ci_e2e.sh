@@ -3,7 +3,8 @@
 #   1. the default job on the tiny preset (world + baseline built into a fresh cache, then a 50-step run);
 #   2. exact resume: a run killed with SIGKILL mid-training and resumed ends with the same weights and
 #      final loss as an uninterrupted run (same seed, same threads);
-#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps.
+#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps;
+#   4. the end-to-end bench harness; 5. `eval model --decode` with each decoding plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${HALLU_BIN:-$PWD/.build/release/hallu}
@@ -51,4 +52,15 @@ r = json.load(open(sys.argv[1]))
 assert len(r) == 2 and all(x['unit'] == 's' and x['hallu'] > 0 and x['peak_rss_mb'] > 0 for x in r), r
 print('   ' + '; '.join('%s: %.1f s, %.0f MB' % (x['name'], x['hallu'], x['peak_rss_mb']) for x in r))
 " "$T/bench-e2e.json"
+echo "== 5. decoding methods on the baseline (plugins beside the binary)"
+for d in vcd m3id dola; do
+  "$BIN" eval model --model "$BASE" --images 4 --max-new-tokens 12 --batch-size 8 --decode "$d" --out "$T/eval-$d" --json > "$T/eval-$d.json"
+  python3 -c "
+import json, sys
+m, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert m['settings']['decode'] == sys.argv[3] and 0 <= m['chair']['CHAIRs'] <= 1, m['settings']
+assert c['forward_passes_per_token'] > 0 and c['tokens_per_second'] > 0, c
+print('   %s: %.2f forward passes per token' % (sys.argv[3], c['forward_passes_per_token']))
+" "$T/eval-$d.json" "$T/eval-$d/decoding_cost.json" "$d"
+done
 echo "e2e: all passed"

@@ -110,8 +110,12 @@ struct EvalCommand: Command {
         Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "128"),
         Flag(name: "batch-size", value: "N", help: "model: prompts per generation batch", defaultText: "64"),
         Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
+        Flag(name: "num-beams", value: "K", help: "model: beam width; 1 is greedy or sampling", defaultText: "1"),
+        Flag(name: "temperature", value: "T", help: "model: 0 is greedy; above 0 samples", defaultText: "0"),
+        Flag(name: "top-p", value: "P", help: "model: nucleus sampling mass", defaultText: "1"),
+        Flag(name: "seed", value: "S", help: "model: sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print JSON"),
-    ]
+    ] + DecodeFlags.flags
 
     var subcommands: [Subcommand] {
         [Subcommand(name: "chair", usage: "hallu eval chair --captions FILE --gt FILE [--caption-key K] [--image-id-key K] [--details FILE] [--json]",
@@ -121,8 +125,9 @@ struct EvalCommand: Command {
          Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
-         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--json]",
-                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json"], run: { a, _ in try model(a) })]
+         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...] [--plugin PATH]] [--json]",
+                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json",
+                            "num-beams", "temperature", "top-p", "seed", "decode", "set", "plugin"], run: { a, _ in try model(a) })]
     }
 
     func run(_ args: Arguments) throws -> Int32 {
@@ -254,6 +259,14 @@ struct EvalCommand: Command {
         settings.images = try args.int("images", atLeast: 1)
         settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1) ?? settings.maxNewTokens
         settings.batchSize = try args.int("batch-size", atLeast: 1) ?? settings.batchSize
+        let generation = try GenerateCommand.generationConfig(args)
+        if generation.numBeams > 1 { settings.numBeams = generation.numBeams }
+        if generation.temperature > 0 {
+            settings.temperature = generation.temperature; settings.topP = generation.topP; settings.seed = generation.seed
+        }
+        let decoder = try DecodeFlags.decoder(args)
+        settings.decode = decoder?.method.id
+        settings.decodeOptions = decoder?.options
         let dataDir: URL
         if let d = args.string("data") {
             try requireFolder(d, "--data")
@@ -276,15 +289,20 @@ struct EvalCommand: Command {
         }
         var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
         evaluation.log = eprint
+        evaluation.hooks = decoder.map { [$0.method] } ?? []
         evaluation.showProgress = true
-        eprint("evaluating \(modelDir.path) on \(dataDir.path)")
+        eprint("evaluating \(modelDir.path) on \(dataDir.path)" + (decoder.map { " with \($0.method.id) decoding" } ?? ""))
         let metrics = try evaluation.run(outDir: out)
         try CheckpointJSON.write(metrics, to: out.appendingPathComponent("metrics.json"))
+        let cost = evaluation.decodingCost
+        try CheckpointJSON.write(cost, to: out.appendingPathComponent("decoding_cost.json"))
         if args.flag("json") {
             try printJSON(encodable: metrics)
         } else {
             print([metrics.chair.renderTable(), metrics.pope.renderTable(), metrics.shr.renderTable()].joined(separator: "\n\n"))
-            print("\ngenerations and metrics.json in \(out.path)")
+            print(String(format: "\n%.2f forward passes per generated token, %.0f tokens/s", cost["forward_passes_per_token"] ?? 0,
+                         cost["tokens_per_second"] ?? 0))
+            print("generations, metrics.json and decoding_cost.json in \(out.path)")
         }
         return 0
     }

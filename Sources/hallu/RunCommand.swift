@@ -21,6 +21,8 @@ struct RunCommand: Command {
             Flag(name: "config", value: "FILE", help: "a run config JSON (flags override it)"),
             Flag(name: "resume", value: nil, help: "continue the named run from its last checkpoint"),
             Flag(name: "plugin", value: "PATH", help: "load a plugin library (repeatable)", repeats: true),
+            Flag(name: "decode", value: "NAME", help: "evaluate with a decoding method (vcd, m3id, dola, opera); options via --set NAME.KEY=VALUE",
+                 defaultText: "plain greedy"),
             Flag(name: "set", value: "KEY=VALUE", help: "trainer or method option, e.g. lr=1e-4, hsadpo.beta=0.2, weight.hacl=0.5", repeats: true),
             Flag(name: "lora", value: nil, help: "train LoRA adapters instead of full weights"),
             Flag(name: "threads", value: "N", help: "compute threads", defaultText: "HALLU_THREADS or all cores"),
@@ -48,6 +50,7 @@ struct RunCommand: Command {
     func run(_ args: Arguments) throws -> Int32 {
         var config = try args.string("config").map { try RunConfig.load($0) } ?? RunConfig()
         if let m = args.string("method") { config.method = m }
+        if let d = args.string("decode") { config.decode = d }
         if let b = args.string("base") { config.base = b }
         if let d = args.string("data") { config.data = d }
         if let p = args.string("preset") {

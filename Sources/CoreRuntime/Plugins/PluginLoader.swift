@@ -11,13 +11,14 @@ public final class MethodDescriptor {
     }
 }
 
-/// What a plugin library hands to the host: the methods it provides. A concrete CoreRuntime class,
-/// so no protocol cast is needed across the library boundary.
+/// What a plugin library hands to the host: the training methods and decoding methods it provides.
+/// A concrete CoreRuntime class, so no protocol cast is needed across the library boundary.
 public final class HalluPlugin {
     public let methods: [MethodDescriptor]
+    public let decoders: [DecoderDescriptor]
     /// Set by the loader: where the plugin came from.
     public internal(set) var library = "built-in"
-    public init(methods: [MethodDescriptor]) { self.methods = methods }
+    public init(methods: [MethodDescriptor], decoders: [DecoderDescriptor] = []) { self.methods = methods; self.decoders = decoders }
 
     /// Hands the plugin to the host from the library's C entry point:
     /// `@_cdecl("hallu_plugin_entry") public func entry() -> UnsafeMutableRawPointer { HalluPlugin(methods: [...]).export() }`

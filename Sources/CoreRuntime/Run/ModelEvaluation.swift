@@ -11,8 +11,29 @@ public struct EvalSettings: Codable, Equatable {
     /// world's "A dining table does not ..." decides by its sixth token.
     public var popeMaxNewTokens = 8
     public var batchSize = 64
+    /// Decoding method and its resolved options (nil: plain decoding).
+    public var decode: String? = nil
+    public var decodeOptions: [String: String]? = nil
+    /// Beam width and sampling settings (nil: greedy).
+    public var numBeams: Int? = nil
+    public var temperature: Float? = nil
+    public var topP: Float? = nil
+    public var seed: UInt64? = nil
     public init() {}
-    enum CodingKeys: String, CodingKey { case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size" }
+    enum CodingKeys: String, CodingKey {
+        case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size"
+        case decode, decodeOptions = "decode_options", numBeams = "num_beams", temperature, topP = "top_p", seed
+    }
+
+    /// The generation settings these select (lengths are set per task).
+    public var generation: GenerationConfig {
+        var cfg = GenerationConfig()
+        cfg.numBeams = numBeams ?? 1
+        cfg.temperature = temperature ?? 0
+        cfg.topP = topP ?? 1
+        cfg.seed = seed ?? 0
+        return cfg
+    }
 }
 
 /// CHAIR, POPE (three splits) and SHR of one model on a dataset's eval files. Encodes to the CLI
@@ -35,7 +56,11 @@ public struct ModelEvaluation {
     public let images: ImageStore
     public let dataDir: URL
     public var settings: EvalSettings
-    public var processors: [LogitsProcessor] = []
+    /// Decoding hooks (a method's, then the decoding method's) applied to every generation.
+    public var hooks: [DecodingHook] = []
+    /// What generation cost so far (forward passes, tokens) and its wall time in seconds.
+    public private(set) var cost = GenerationStats()
+    public private(set) var generationSeconds = 0.0
     public var log: (String) -> Void = { _ in }
     /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log
     /// lines every few seconds otherwise).
@@ -47,13 +72,13 @@ public struct ModelEvaluation {
 
     func file(_ name: String) -> String { dataDir.appendingPathComponent(name).path }
 
-    /// Greedy answers to `(image, question)` prompts, in batches, without a tape.
-    public func answer(_ prompts: [(image: String, question: String)], maxNewTokens: Int) throws -> [String] {
+    /// Answers to `(image, question)` prompts (decoded as `settings` and `hooks` say), in batches, without a tape.
+    public mutating func answer(_ prompts: [(image: String, question: String)], maxNewTokens: Int) throws -> [String] {
         var out: [String] = []
-        var cfg = GenerationConfig()
+        var cfg = settings.generation
         cfg.maxNewTokens = maxNewTokens
         cfg.eosTokenId = codec.eosId
-        let gen = Generator(model: model, processors: processors)
+        let gen = Generator(model: model, hooks: hooks)
         let wasTraining = model.training
         model.train(false)
         defer { model.train(wasTraining) }
@@ -62,7 +87,11 @@ public struct ModelEvaluation {
             let chunk = prompts[start..<min(start + settings.batchSize, prompts.count)]
             let ids = chunk.map { codec.prompt($0.question) }
             let inputs = LlavaInputs(ids: ids, pixels: try images.batch(chunk.map(\.image)))
-            for g in try gen.generate(inputs, cfg) {
+            let clock = Date()
+            let (generated, stats) = try gen.generateWithStats(inputs, cfg)
+            generationSeconds += Date().timeIntervalSince(clock)
+            cost += stats
+            for g in generated {
                 out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
             }
             progress?.update(out.count)
@@ -72,7 +101,7 @@ public struct ModelEvaluation {
     }
 
     /// Runs all three evaluations; generations go to `outDir` (chair_captions.jsonl, pope_<split>_answers.jsonl).
-    public func run(outDir: URL) throws -> ModelMetrics {
+    public mutating func run(outDir: URL) throws -> ModelMetrics {
         let clock = Date()
         // CHAIR prompts, on the first N eval images.
         var prompts = try JSONFiles.readJSONLines(file(SceneWorld.Files.chairPrompts)).map { line, r -> (id: String, image: String, text: String) in
@@ -113,5 +142,14 @@ public struct ModelEvaluation {
         let shrImages = zip(prompts, captions).map { SHRImage(id: $0.id, response: $1, scene: facts[$0.id]) }
         let shr = try SHREvaluator(judge: SceneGroundTruthJudge()).evaluate(images: shrImages)
         return ModelMetrics(chair: chair, pope: POPEReport(splits: splits), shr: shr, extra: nil, settings: settings)
+    }
+
+    /// What the answers cost, for `decoding_cost.json`: forward passes per generated token and
+    /// generated tokens per second (wall time of generation only).
+    public var decodingCost: [String: Double] {
+        let tokens = Double(max(cost.generatedTokens, 1))
+        return ["forward_passes": Double(cost.forwardPasses), "generated_tokens": Double(cost.generatedTokens),
+                "seconds": generationSeconds, "forward_passes_per_token": Double(cost.forwardPasses) / tokens,
+                "tokens_per_second": generationSeconds > 0 ? Double(cost.generatedTokens) / generationSeconds : 0]
     }
 }

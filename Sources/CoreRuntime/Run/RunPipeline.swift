@@ -67,6 +67,8 @@ public final class RunPipeline {
             try m.configure(OptionValues.resolve(m.options, overrides: config.methodOptions[m.id] ?? [:], method: m.id))
         }
         let objective = try Composition.validate(methods)
+        // The decoding method, if any, is built now so that a bad name or option fails before training.
+        let decoder = try config.decodeId.map { try registry.makeDecoder($0, options: config.methodOptions[$0] ?? [:]) }
 
         let dataDir = try config.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, log: log)
         let baseDir: URL
@@ -118,13 +120,18 @@ public final class RunPipeline {
             var settings = EvalSettings()
             settings.images = config.evalImages
             settings.maxNewTokens = config.evalMaxNewTokens
+            if let decoder {
+                settings.decode = decoder.id
+                settings.decodeOptions = try OptionValues.resolve(decoder.options, overrides: config.methodOptions[decoder.id] ?? [:], method: decoder.id)
+            }
             var ev = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
-            ev.processors = methods.flatMap { $0.logitsProcessors(ctx) }
+            ev.hooks = try methods.flatMap { try $0.decodingHooks(ctx) } + (decoder.map { [$0] } ?? [])
             ev.log = log
             try fm.createDirectory(at: folder.eval, withIntermediateDirectories: true)
             var m = try ev.run(outDir: folder.eval)
             m.extra = methodMetrics.isEmpty ? nil : methodMetrics
             try CheckpointJSON.write(m, to: folder.eval.appendingPathComponent("metrics.json"))
+            try CheckpointJSON.write(ev.decodingCost, to: folder.eval.appendingPathComponent("decoding_cost.json"))
             trained = m
             if evaluateBase && (baselineMetrics == nil || baselineMetrics?.settings != settings) {
                 log("evaluating the base model with the same settings")
@@ -133,6 +140,7 @@ public final class RunPipeline {
                 try fm.createDirectory(at: bdir, withIntermediateDirectories: true)
                 var bev = ModelEvaluation(model: bm, codec: bc, images: bi, dataDir: dataDir, settings: settings)
                 bev.log = log
+                bev.hooks = decoder.map { [$0] } ?? []
                 baselineMetrics = try bev.run(outDir: bdir)
                 try CheckpointJSON.write(baselineMetrics!, to: bdir.appendingPathComponent("metrics.json"))
             }

@@ -107,7 +107,7 @@ public struct SweepPlan: Equatable {
             absolutize(&config, cwd: cwd)
             // Options of methods this cell does not run change nothing: drop them, so that e.g.
             // `sft` crossed with `hsadpo.beta: [0.1, 0.5]` is one configuration, run once.
-            let ids = Set(config.methodIds)
+            let ids = Set(config.methodIds + (config.decodeId.map { [$0] } ?? []))
             config.methodOptions = config.methodOptions.filter { ids.contains($0.key) }
             config.weights = config.weights.filter { ids.contains($0.key) }
             let assignments = combo.assignments.filter { appliesTo($0.key, methods: ids) }
@@ -198,6 +198,7 @@ extension SweepPlan {
                     try m.configure(OptionValues.resolve(m.options, overrides: c.config.methodOptions[m.id] ?? [:], method: m.id))
                 }
                 _ = try Composition.validate(methods)
+                if let d = c.config.decodeId { _ = try registry.makeDecoder(d, options: c.config.methodOptions[d] ?? [:]) }
             } catch let e as HalluError {
                 throw HalluError.file(path, "cell \(c.id): \(e.message)")
             }

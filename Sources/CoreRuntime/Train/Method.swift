@@ -56,8 +56,8 @@ public protocol Method: AnyObject {
 
     /// A token objective that replaces cross-entropy in every SFT term (at most one per run).
     var tokenObjective: TokenObjective? { get }
-    /// Logits processors for evaluation-time generation.
-    func logitsProcessors(_ context: TrainContext) -> [LogitsProcessor]
+    /// Decoding hooks for evaluation-time generation (they compose with a `--decode` method's).
+    func decodingHooks(_ context: TrainContext) throws -> [DecodingHook]
     /// Parameters the method adds (projection heads, temperatures); trained and checkpointed with the model.
     func extraParameters() -> [(String, Tensor)]
     /// Called after every optimiser step.
@@ -73,7 +73,7 @@ extension Method {
     public func configure(_ values: [String: String]) throws {}
     public func prepare(_ context: TrainContext) throws {}
     public var tokenObjective: TokenObjective? { nil }
-    public func logitsProcessors(_ context: TrainContext) -> [LogitsProcessor] { [] }
+    public func decodingHooks(_ context: TrainContext) throws -> [DecodingHook] { [] }
     public func extraParameters() -> [(String, Tensor)] { [] }
     public func didStep(_ step: Int, _ context: TrainContext) throws {}
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData { data }

@@ -11,6 +11,9 @@ public struct RunConfig: Codable, Equatable {
     public var methodOptions: [String: [String: String]] = [:]
     /// Extra plugin libraries to load.
     public var plugins: [String] = []
+    /// Decoding method (`--decode`, e.g. "vcd") the trained and the base model are evaluated with;
+    /// its options are set like a method's (`vcd.alpha=2`). nil is plain greedy decoding.
+    public var decode: String? = nil
 
     public var preset = "small"
     /// Base checkpoint folder; nil means the cached default baseline.
@@ -67,6 +70,9 @@ public struct RunConfig: Codable, Equatable {
     public init() {}
 
     /// Method ids in a composition.
+    /// The decoding method's id (`decode` of "none" or "" is plain decoding, so a sweep axis can list it).
+    public var decodeId: String? { decode.flatMap { $0 == "none" || $0.isEmpty ? nil : $0 } }
+
     public var methodIds: [String] { method.split(separator: "+").map { String($0).trimmingCharacters(in: .whitespaces) } }
 
     /// Applies one `KEY=VALUE` override. Keys are trainer fields in snake_case ("lr", "batch_size",
@@ -105,7 +111,7 @@ public struct RunConfig: Codable, Equatable {
 
     static let booleanKeys: Set<String> = ["lora", "freeze_vision", "freeze_projector", "freeze_language_model", "skip_eval", "group_by_length",
                                           "recompute_activations"]
-    static let optionalKeys = ["base", "data", "steps", "epochs", "projector_lr", "warmup_steps", "threads", "eval_images", "name"]
+    static let optionalKeys = ["decode", "base", "data", "steps", "epochs", "projector_lr", "warmup_steps", "threads", "eval_images", "name"]
 
     static func number(_ s: String, _ key: String) throws -> Double {
         guard let v = Double(s) else { throw HalluError("--set \(key): expected a number, got \"\(s)\"") }
@@ -117,7 +123,7 @@ public struct RunConfig: Codable, Equatable {
     static func parseLoose(_ s: String) -> Any { Double(s).map { $0 as Any } ?? s }
 
     enum CodingKeys: String, CodingKey {
-        case method, weights, plugins, preset, base, data, steps, epochs, lr, schedule, clip, seed, threads, lora, name
+        case method, weights, plugins, decode, preset, base, data, steps, epochs, lr, schedule, clip, seed, threads, lora, name
         case methodOptions = "method_options", batchSize = "batch_size", gradAccum = "grad_accum", projectorLr = "projector_lr"
         case weightDecay = "weight_decay", minLrRatio = "min_lr_ratio", warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps"
         case groupByLength = "group_by_length", recomputeActivations = "recompute_activations"
@@ -152,7 +158,7 @@ extension RunConfig {
         func get<T: Decodable>(_ k: CodingKeys, _ into: inout T) throws { if let v = try c.decodeIfPresent(T.self, forKey: k) { into = v } }
         func opt<T: Decodable>(_ k: CodingKeys) throws -> T? { try c.decodeIfPresent(T.self, forKey: k) }
         try get(.method, &method); try get(.weights, &weights); try get(.methodOptions, &methodOptions); try get(.plugins, &plugins)
-        try get(.preset, &preset); base = try opt(.base); data = try opt(.data)
+        try get(.preset, &preset); base = try opt(.base); data = try opt(.data); decode = try opt(.decode)
         steps = try opt(.steps).map { (d: Double) in Int(d) }; epochs = try opt(.epochs)
         if let v: Double = try opt(.batchSize) { batchSize = Int(v) }
         if let v: Double = try opt(.gradAccum) { gradAccum = Int(v) }

@@ -1,0 +1,11 @@
+import CoreRuntime
+import DoLa
+
+@_cdecl("hallu_plugin_abi")
+public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
+
+@_cdecl("hallu_plugin_entry")
+public func halluPluginEntry() -> UnsafeMutableRawPointer {
+    let m = DoLaMethod()
+    return HalluPlugin(methods: [], decoders: [DecoderDescriptor(id: m.id, summary: m.summary, make: { DoLaMethod() })]).export()
+}
