@@ -2,44 +2,33 @@
 import PackageDescription
 
 let core = Target.Dependency.product(name: "CoreRuntime", package: "CoreRuntime")
+let cpu = SwiftSetting.unsafeFlags(["-target-cpu", "haswell"])
 
-/// A method plugin: one shared library that depends only on CoreRuntime.
-func plugin(_ name: String) -> Target {
-    .target(name: name, dependencies: [core], path: "Plugins/\(name)",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])])
+/// The plugins: each is one shared library (product) made of its module, which depends only on
+/// CoreRuntime, and a one-file entry module that exports the two C functions the loader looks for.
+/// Tests link the module alone: every plugin exports the same C symbols, so two entry modules
+/// cannot share the one test executable SwiftPM builds.
+let plugins = ["SelectiveEOS", "HADPO", "HSADPO", "HACL", "VCD", "M3ID", "DoLa"]
+
+func pluginTargets(_ name: String) -> [Target] {
+    [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: [cpu]),
+     // The build-tool plugin writes the fingerprint of the CoreRuntime it compiles against into it.
+     .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry",
+             swiftSettings: [cpu], plugins: [.plugin(name: "InterfaceFingerprint", package: "CoreRuntime")]),
+     .testTarget(name: "\(name)Tests", dependencies: [core, .target(name: name), "HalluTestSupport"], path: "Tests/\(name)Tests",
+                 swiftSettings: [cpu])]
 }
-
-/// A decoding-method plugin: its module (what its tests import) and an entry module with the two C
-/// symbols the loader looks up; the dynamic library holds both.
-func decodingPlugin(_ name: String) -> [Target] {
-    let flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-    return [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: flags),
-            .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry", swiftSettings: flags),
-            .testTarget(name: "\(name)Tests", dependencies: [core, .target(name: name), "DecodingGoldenSupport"],
-                        path: "Tests/\(name)Tests", swiftSettings: flags)]
-}
-
-let decoders = ["VCD", "M3ID", "DoLa"]
 
 let package = Package(
     name: "hallu",
-    products: [
-        .executable(name: "hallu", targets: ["hallu"]),
-        .library(name: "SelectiveEOS", type: .dynamic, targets: ["SelectiveEOS"]),
-        .library(name: "HADPO", type: .dynamic, targets: ["HADPO"]),
-        .library(name: "HSADPO", type: .dynamic, targets: ["HSADPO"]),
-        .library(name: "HACL", type: .dynamic, targets: ["HACL"]),
-    ] + decoders.map { .library(name: $0, type: .dynamic, targets: [$0, "\($0)Entry"]) },
+    products: [.executable(name: "hallu", targets: ["hallu"])]
+        + plugins.map { .library(name: $0, type: .dynamic, targets: [$0, "\($0)Entry"]) },
     dependencies: [.package(path: "Sources/CoreRuntime")],
     targets: [
         .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu"),
-        plugin("SelectiveEOS"),
-        plugin("HADPO"),
-        plugin("HSADPO"),
-        plugin("HACL"),
-        .testTarget(name: "HalluTests", dependencies: [core], path: "Tests/HalluTests",
-                    exclude: [], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-        .target(name: "DecodingGoldenSupport", dependencies: [core], path: "Tests/DecodingGoldenSupport"),
-    ] + decoders.flatMap(decodingPlugin),
+        // Fixtures shared by every test target (public CoreRuntime API only).
+        .target(name: "HalluTestSupport", dependencies: [core], path: "Tests/HalluTestSupport", swiftSettings: [cpu]),
+        .testTarget(name: "HalluTests", dependencies: [core, "HalluTestSupport"], path: "Tests/HalluTests", swiftSettings: [cpu]),
+    ] + plugins.flatMap(pluginTargets),
     swiftLanguageModes: [.v5]
 )

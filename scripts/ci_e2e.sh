@@ -3,7 +3,8 @@
 #   1. the default job on the tiny preset (world + baseline built into a fresh cache, then a 50-step run);
 #   2. exact resume: a run killed with SIGKILL mid-training and resumed ends with the same weights and
 #      final loss as an uninterrupted run (same seed, same threads);
-#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps;
+#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps; the same plugin
+#      built against a CoreRuntime whose public interface differs is refused with a rebuild message;
 #   4. the end-to-end bench harness; 5. `eval model --decode` with each decoding plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,22 @@ echo "== 3. new-method scaffold"
 (cd "$T/Foo" && swift build 2>&1 | tail -1)
 "$BIN" run --plugin "$T/Foo/.build/debug/libFoo.so" --method foo --base "$BASE" --steps 3 --skip-eval --runs-dir "$T/runs" --name foo
 test -f "$T/runs/foo/summary.json"
+# A copy of CoreRuntime with one more public declaration: a plugin built against it carries another
+# interface fingerprint, and hallu refuses it before running any of its code.
+# (The package's folder must keep its name: SwiftPM names a path dependency after its folder.)
+mkdir -p "$T/changed"
+cp -r Sources/CoreRuntime "$T/changed/CoreRuntime"
+rm -rf "$T/changed/CoreRuntime/.build"
+printf '\npublic func interfaceProbe() {}\n' >> "$T/changed/CoreRuntime/Version.swift"
+"$BIN" new-method Probe --out "$T/Probe" --core "$T/changed/CoreRuntime" >/dev/null
+(cd "$T/Probe" && swift build 2>&1 | tail -1)
+if "$BIN" run --plugin "$T/Probe/.build/debug/libProbe.so" --method probe --base "$BASE" --steps 1 --skip-eval \
+     --runs-dir "$T/runs" --name probe > "$T/probe.log" 2>&1; then
+  echo "a plugin built against a changed CoreRuntime was accepted"; exit 1
+fi
+grep -q "another CoreRuntime interface" "$T/probe.log" && grep -q "rebuild the plugin" "$T/probe.log" \
+  || { cat "$T/probe.log"; exit 1; }
+echo "   refused: $(grep -o 'was built against another CoreRuntime interface[^:]*' "$T/probe.log")"
 
 echo "== 4. end-to-end bench harness (tiny preset; a smoke test, not a measurement)"
 "$BIN" bench e2e --quick --json > "$T/bench-e2e.json"

@@ -122,3 +122,11 @@ public final class DoLaMethod: DecodingMethod {
         return 0.5 * (kl1 / Float(v) + kl2 / Float(v))
     }
 }
+
+/// What the library hands to hallu (see Entry/).
+public enum DoLaPlugin {
+    public static var plugin: HalluPlugin {
+        let m = DoLaMethod()
+        return HalluPlugin(name: "DoLa", decoders: [DecoderDescriptor(id: m.id, summary: m.summary, make: { DoLaMethod() })])
+    }
+}

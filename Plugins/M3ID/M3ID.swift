@@ -56,3 +56,11 @@ public final class M3IDMethod: DecodingMethod {
         }
     }
 }
+
+/// What the library hands to hallu (see Entry/).
+public enum M3IDPlugin {
+    public static var plugin: HalluPlugin {
+        let m = M3IDMethod()
+        return HalluPlugin(name: "M3ID", decoders: [DecoderDescriptor(id: m.id, summary: m.summary, make: { M3IDMethod() })])
+    }
+}

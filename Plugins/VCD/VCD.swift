@@ -115,3 +115,11 @@ public enum VCDNoise {
         return h
     }
 }
+
+/// What the library hands to hallu (see Entry/).
+public enum VCDPlugin {
+    public static var plugin: HalluPlugin {
+        let m = VCDMethod()
+        return HalluPlugin(name: "VCD", decoders: [DecoderDescriptor(id: m.id, summary: m.summary, make: { VCDMethod() })])
+    }
+}

@@ -11,7 +11,8 @@ enum DecodeFlags {
     ]
 
     /// The decoding method the flags name, configured, with its resolved options; nil without --decode.
-    static func decoder(_ args: Arguments) throws -> (method: DecodingMethod, options: [String: String])? {
+    /// `registry`: plugins already loaded (with the --plugin libraries); else they are found here.
+    static func decoder(_ args: Arguments, registry loaded: PluginRegistry? = nil) throws -> (method: DecodingMethod, options: [String: String])? {
         var overrides: [String: String] = [:]
         let name = args.string("decode")
         for s in args.all("set") {
@@ -24,9 +25,12 @@ enum DecodeFlags {
             overrides[key] = value
         }
         guard let name else { return nil }
-        let registry = PluginRegistry()
-        registry.discover()
-        for p in args.all("plugin") { try registry.load(p) }
+        let registry: PluginRegistry
+        if let loaded { registry = loaded } else {
+            registry = PluginRegistry()
+            try registry.discover()
+            for p in args.all("plugin") { try registry.load(p) }
+        }
         let method = try registry.makeDecoder(name, options: overrides)
         return (method, try OptionValues.resolve(method.options, overrides: overrides, method: name))
     }

@@ -1,5 +1,5 @@
 import CoreRuntime
-import DecodingGoldenSupport
+import HalluTestSupport
 import DoLa
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let gt500 = TestPaths.data("CHAIR-metric-standalone/chair500_gt_objects.json")
 private func table1(_ name: String) -> String { TestPaths.data("less-is-more/Table1-results/\(name).jsonl") }

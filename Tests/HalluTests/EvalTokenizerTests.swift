@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// CHAIR's tokenisers and tagger against the real NLTK 3.8.1 with its trained English models
 /// (golden files from scripts/eval_nltk_goldens.py).

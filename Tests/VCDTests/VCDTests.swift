@@ -1,5 +1,5 @@
 import CoreRuntime
-import DecodingGoldenSupport
+import HalluTestSupport
 import Foundation
 import Testing
 import VCD

@@ -1,11 +1,10 @@
 import CoreRuntime
 import VCD
 
+// The library's two C entry points (see `HalluPlugin`).
+
 @_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
+public func halluPluginABI() -> UInt64 { halluInterfaceFingerprint }
 
 @_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    let m = VCDMethod()
-    return HalluPlugin(methods: [], decoders: [DecoderDescriptor(id: m.id, summary: m.summary, make: { VCDMethod() })]).export()
-}
+public func halluPluginEntry() -> UnsafeMutableRawPointer? { VCDPlugin.plugin.export() }

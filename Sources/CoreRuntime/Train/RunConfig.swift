@@ -76,7 +76,7 @@ public struct RunConfig: Codable, Equatable {
     public var methodIds: [String] { method.split(separator: "+").map { String($0).trimmingCharacters(in: .whitespaces) } }
 
     /// Applies one `KEY=VALUE` override. Keys are trainer fields in snake_case ("lr", "batch_size",
-    /// "trainer.lr") or method options ("hsadpo.beta").
+    /// "trainer.lr") or method options ("<method>.<option>").
     public mutating func set(_ assignment: String) throws {
         guard let eq = assignment.firstIndex(of: "=") else { throw HalluError("--set \(assignment): expected KEY=VALUE") }
         var key = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])

@@ -22,13 +22,7 @@ public struct POPEReport: Codable, Equatable, Sendable {
                               trueNegatives: sum(\.trueNegatives), falseNegatives: sum(\.falseNegatives))
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = OrderedJSON.Key
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
