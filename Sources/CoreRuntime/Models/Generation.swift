@@ -36,7 +36,8 @@ public struct Generator {
 
     /// Generated ids per sample (EOS included when produced).
     public func generate(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> [[Int]] {
-        try withNoGrad {
+        try cfg.check(for: model.config, prompts: inputs.ids)
+        return try withNoGrad {
             if cfg.numBeams > 1 {
                 return try (0..<inputs.ids.count).map { s in
                     let px = try inputs.pixels.map { p in try imageSlice(p, inputs: inputs, sample: s) } ?? nil
