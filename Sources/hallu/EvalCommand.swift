@@ -58,16 +58,38 @@ extension Arguments {
         guard v >= minimum else { throw HalluError("--\(name): must be at least \(minimum), got \(v)") }
         return v
     }
+
+    /// An integer flag within `range`.
+    func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = try int(name) else { return nil }
+        guard range.contains(v) else { throw HalluError("--\(name): must be from \(range.lowerBound) to \(range.upperBound), got \(v)") }
+        return v
+    }
+
+    /// An integer flag checked against one of hallu's documented limits (and at least `minimum`).
+    func int(_ name: String, atLeast minimum: Int, limit: SizeLimit) throws -> Int? {
+        guard let v = try int(name, atLeast: minimum) else { return nil }
+        try limit.check(v, "--\(name)")
+        return v
+    }
+
+    /// A seed: a whole number from 0 to 2^64 - 1.
+    func seed(_ name: String) throws -> UInt64? {
+        guard let s = string(name) else { return nil }
+        guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else {
+            throw HalluError("--\(name): expected a whole number from 0 to \(UInt64.max), got \"\(s)\"")
+        }
+        return v
+    }
 }
 
-/// Fails with a message naming the flag when a file given on the command line does not exist.
+/// Fails with a message naming the flag unless a file given on the command line is a regular file
+/// that can be opened (a folder, a FIFO or a device is refused without blocking).
 /// `label` says where the path came from, e.g. "--captions".
 func requireFile(_ path: String, _ label: String) throws {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw HalluError("\(label) \(path): no such file")
+    do { try InputFile.requireRegular(path) } catch let e as HalluError {
+        throw HalluError("\(label) \(e.message)")
     }
-    guard !isDir.boolValue else { throw HalluError("\(label) \(path): is a folder, expected a file") }
 }
 
 /// Fails with a message naming the flag when a folder given on the command line does not exist.
@@ -109,6 +131,8 @@ struct EvalCommand: Command {
         Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "128"),
         Flag(name: "batch-size", value: "N", help: "model: prompts per generation batch", defaultText: "64"),
         Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
+        Flag(name: "allow-outside", value: nil, help: "model: let the eval files' image paths point outside --data"),
+        Flag(name: "allow-nonfinite-weights", value: nil, help: "model: load a checkpoint holding NaN or infinite weights (with a warning)"),
         Flag(name: "json", value: nil, help: "print JSON"),
     ]
 
@@ -121,7 +145,8 @@ struct EvalCommand: Command {
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
          Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--json]",
-                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json"], run: { a, _ in try model(a) })]
+                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json", "allow-outside",
+                            "allow-nonfinite-weights"], run: { a, _ in try model(a) })]
     }
 
     func run(_ args: Arguments) throws -> Int32 {
@@ -225,8 +250,8 @@ struct EvalCommand: Command {
         if let adapter { try requireFolder(adapter.path, "--adapter") }
         var settings = EvalSettings()
         settings.images = try args.int("images", atLeast: 1)
-        settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1) ?? settings.maxNewTokens
-        settings.batchSize = try args.int("batch-size", atLeast: 1) ?? settings.batchSize
+        settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1, limit: Limits.newTokens) ?? settings.maxNewTokens
+        settings.batchSize = try args.int("batch-size", atLeast: 1, limit: Limits.batchSize) ?? settings.batchSize
         let dataDir: URL
         if let d = args.string("data") {
             try requireFolder(d, "--data")
@@ -240,8 +265,10 @@ struct EvalCommand: Command {
             dataDir = try DefaultAssets.world(seed: 0, log: eprint)
         }
         let out = URL(fileURLWithPath: args.string("out") ?? "eval-\(Self.displayName(modelDir))")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter)
+        try Folders.create(out)
+        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter,
+                                                               allowOutside: args.flag("allow-outside"),
+                                                               nonFinite: args.flag("allow-nonfinite-weights") ? .warn(eprint) : .refuse)
         var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
         evaluation.log = eprint
         eprint("evaluating \(modelDir.path) on \(dataDir.path)")
@@ -251,6 +278,7 @@ struct EvalCommand: Command {
             try printJSON(encodable: metrics)
         } else {
             print([metrics.chair.renderTable(), metrics.pope.renderTable(), metrics.shr.renderTable()].joined(separator: "\n\n"))
+            if let w = metrics.emptyWarning { print("\nwarning: \(w)") }
             print("\ngenerations and metrics.json in \(out.path)")
         }
         return 0
