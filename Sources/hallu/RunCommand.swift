@@ -26,6 +26,8 @@ struct RunCommand: Command {
             Flag(name: "threads", value: "N", help: "compute threads", defaultText: "HALLU_THREADS or all cores"),
             Flag(name: "eval-images", value: "N", help: "evaluate on the first N eval images", defaultText: "all"),
             Flag(name: "skip-eval", value: nil, help: "train only"),
+            Flag(name: "allow-outside", value: nil, help: "let --name and the data's image paths point outside --runs-dir and --data"),
+            Flag(name: "allow-nonfinite-weights", value: nil, help: "load a base checkpoint holding NaN or infinite weights (with a warning)"),
         ]
     }
 
@@ -54,22 +56,28 @@ struct RunCommand: Command {
             guard ["tiny", "small"].contains(p) else { throw HalluError("--preset: expected tiny or small, got \"\(p)\"") }
             config.preset = p
         }
-        if let s = try args.int("steps") { config.steps = s }
-        if let e = try args.double("epochs") { config.epochs = e }
-        if let s = try args.int("seed") { config.seed = UInt64(s) }
+        if let s = try args.int("steps", atLeast: 1) { config.steps = s }
+        if let e = try args.double("epochs") {
+            guard e.isFinite, e > 0 else { throw HalluError("--epochs: must be a number above 0, got \(e)") }
+            config.epochs = e
+        }
+        if let s = try args.seed("seed") { config.seed = s }
         if let r = args.string("runs-dir") { config.runsDir = r }
         if let n = args.string("name") { config.name = n }
         if args.flag("lora") { config.lora = true }
-        if let t = try args.int("threads") { config.threads = t }
-        if let n = try args.int("eval-images") { config.evalImages = n }
+        if let t = try args.int("threads", in: 1...256) { config.threads = t }
+        if let n = try args.int("eval-images", atLeast: 1) { config.evalImages = n }
         if args.flag("skip-eval") { config.skipEval = true }
         config.plugins += args.all("plugin")
         for s in args.all("set") { try config.set(s) }
         if args.flag("resume") && config.name == nil { throw HalluError("--resume needs --name (the run folder to continue)") }
+        try config.validate()
         if let t = config.threads { Parallel.threads = t }
         let registry = PluginRegistry()
         registry.discover()
         let pipeline = RunPipeline(config: config, registry: registry, resume: args.flag("resume"))
+        pipeline.allowOutside = args.flag("allow-outside")
+        pipeline.allowNonFiniteWeights = args.flag("allow-nonfinite-weights")
         try pipeline.run()
         return 0
     }
