@@ -34,14 +34,15 @@ public struct Dataset {
     /// image must exist (a missing one is an error naming the record). `imageFolders` are searched
     /// before the defaults (e.g. a COCO or Visual Genome image folder kept elsewhere).
     public static func load(_ folder: String, kinds: Set<DataKind> = Set(DataKind.allCases), checkImages: Bool = true,
-                            imageFolders: [String] = []) throws -> Dataset {
+                            imageFolders: [String] = [], allowOutside: Bool = false) throws -> Dataset {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
             throw HalluError.file(folder, "data folder not found")
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL
         let extra = imageFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        let images = ImageResolver(root: root, folders: extra + ["", "images", "images/train", "images/eval"], check: checkImages)
+        let images = ImageResolver(root: root, folders: extra + ["", "images", "images/train", "images/eval"], check: checkImages,
+                                   allowOutside: allowOutside)
         var ds = Dataset(root: root)
         func existing(_ names: [String]) -> [String] {
             names.filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) }
