@@ -60,16 +60,27 @@ public struct CheckpointFolder: Sendable {
         return try LlavaWeightLayout.canonicalize(raw, file: source)
     }
 
+    /// Checks the weight shapes (headers only) against the tensors `config` needs, so that a config that
+    /// does not match its weights is reported before any model memory is allocated.
+    public func checkWeightShapes(against config: LlavaConfig) throws {
+        var shapes = try loadWeightShapes()
+        if config.text.tieWordEmbeddings { shapes["lm_head.weight"] = nil }
+        try checkKeys(expected: config.expectedWeightShapes, found: shapes, file: try weightsSource())
+    }
+
     /// Reads the weights and checks them against the tensors `config` needs, reporting every
     /// missing, unexpected and mis-shaped tensor at once. A stored LM head is accepted (and
-    /// dropped) when the config ties it to the embeddings.
-    public func loadWeights(checkedAgainst config: LlavaConfig) throws -> [String: HostArray] {
+    /// dropped) when the config ties it to the embeddings. A tensor holding NaN or infinite values
+    /// is refused (or, with `.warn`, reported and loaded).
+    public func loadWeights(checkedAgainst config: LlavaConfig, nonFinite: NonFiniteWeights = .refuse) throws -> [String: HostArray] {
         var arrays = try loadWeights()
         if config.text.tieWordEmbeddings { arrays["lm_head.weight"] = nil }
-        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(\.shape), file: try weightsSource())
+        let source = try weightsSource()
+        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(\.shape), file: source)
         for name in CheckpointKeys.defaultIgnored.flatMap({ frag in arrays.keys.filter { $0.contains(frag) } }) {
             arrays[name] = nil
         }
+        try nonFinite.check(arrays, file: source)
         return arrays
     }
 
@@ -182,6 +193,36 @@ public struct CheckpointFolder: Sendable {
     }
 }
 
+/// What loading does with weights that hold NaN or infinite values: a model with them generates
+/// nothing or garbage, and its evaluation would look perfect (no words, no hallucinations).
+public enum NonFiniteWeights {
+    /// Refuse the checkpoint, naming the first such tensor.
+    case refuse
+    /// Load it, reporting each such tensor through the closure (`--allow-nonfinite-weights`).
+    case warn((String) -> Void)
+
+    /// Applies the policy to `arrays` read from `file`.
+    public func check(_ arrays: [String: HostArray], file: String) throws {
+        for name in arrays.keys.sorted() {
+            let values = arrays[name]!.values
+            let bad = values.withUnsafeBufferPointer { b -> Int in
+                var n = 0
+                for v in b where !v.isFinite { n += 1 }
+                return n
+            }
+            guard bad > 0 else { continue }
+            let what = "tensor \"\(name)\" holds \(bad) NaN or infinite value\(bad == 1 ? "" : "s") (of \(values.count))"
+            switch self {
+            case .refuse:
+                throw HalluError.file(file, "\(what); the checkpoint is damaged or its training diverged "
+                    + "(pass --allow-nonfinite-weights to load it anyway)")
+            case .warn(let log):
+                log("warning: \(file): \(what); loading it as --allow-nonfinite-weights asks")
+            }
+        }
+    }
+}
+
 /// The `checkpoint-<step>` folders a trainer writes into its run folder.
 public enum TrainerCheckpoints {
     /// `checkpoint-<step>`.
@@ -211,7 +252,7 @@ public enum TrainerCheckpoints {
             .sorted().map { dir.appendingPathComponent($0) }
         for url in doomed {
             do { try FileManager.default.removeItem(at: url) } catch {
-                throw HalluError.file(url.path, "could not delete old checkpoint: \(error.localizedDescription)")
+                throw HalluError.file(url.path, "could not delete old checkpoint: \(InputFile.describe(error))")
             }
         }
         return doomed

@@ -35,11 +35,18 @@ extension LlavaModel {
 
     /// Loads a checkpoint folder (config.json + weights in any supported layout, and the adapter when
     /// `adapter` is given or the folder holds one and `applyAdapter`).
-    public static func load(_ dir: URL, adapter: URL? = nil, applyAdapter: Bool = true) throws -> LlavaModel {
+    /// Weights with NaN or infinite values are refused unless `nonFinite` says otherwise.
+    public static func load(_ dir: URL, adapter: URL? = nil, applyAdapter: Bool = true,
+                            nonFinite: NonFiniteWeights = .refuse) throws -> LlavaModel {
         let folder = CheckpointFolder(dir)
         let config = try folder.loadConfig()
+        // Headers first: a config that does not fit its weights, or a model larger than this
+        // machine, is an error before the model's memory is allocated.
+        try folder.checkWeightShapes(against: config)
+        try HostMemory.check(count: config.parameterCount, elementSize: 2 * MemoryLayout<Float>.size,
+                             "loading \(folder.configURL.path) (\(config.parameterCount) parameters, held as the model and as the file's copy)")
         let model = LlavaModel(config)
-        try model.loadWeights(folder.loadWeights(checkedAgainst: config), file: dir.path)
+        try model.loadWeights(folder.loadWeights(checkedAgainst: config, nonFinite: nonFinite), file: dir.path)
         if let adapter {
             try model.loadAdapter(LoRAAdapter.load(from: adapter), file: adapter.path)
         } else if applyAdapter, let a = try folder.loadAdapter() {
@@ -55,7 +62,8 @@ extension LlavaModel {
         for (path, pair) in adapter.modules.sorted(by: { $0.key < $1.key }) {
             guard let lin = modules[path] else { throw HalluError.file(file, "adapter targets \"\(path)\", which is not a Linear of this model") }
             let lora = LoRA(inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, rank: adapter.config.r,
-                            alpha: Float(adapter.config.loraAlpha), dropout: Float(adapter.config.loraDropout), rng: &rng)
+                            alpha: Float(adapter.config.loraAlpha), dropout: Float(adapter.config.loraDropout),
+                            rsLoRA: adapter.config.useRslora, rng: &rng)
             guard pair.a.shape == lora.a.shape, pair.b.shape == lora.b.shape else {
                 throw HalluError.file(file, "\(path): adapter shapes \(pair.a.shape)/\(pair.b.shape), expected \(lora.a.shape)/\(lora.b.shape)")
             }
@@ -68,14 +76,14 @@ extension LlavaModel {
     /// The attached adapters in PEFT form (nil without adapters).
     public func adapter(targets: [String]) -> LoRAAdapter? {
         var modules: [String: LoRAPair] = [:]
-        var r = 0, alpha = 0.0, dropout = 0.0
+        var r = 0, alpha = 0.0, dropout = 0.0, rs = false
         for (path, m) in namedModules() {
             guard let l = (m as? Linear)?.lora else { continue }
             modules[path] = LoRAPair(a: l.a.hostArray, b: l.b.hostArray)
-            r = l.rank; alpha = Double(l.alpha); dropout = Double(l.dropout)
+            r = l.rank; alpha = Double(l.alpha); dropout = Double(l.dropout); rs = l.rsLoRA
         }
         if modules.isEmpty { return nil }
-        let cfg = LoRAAdapterConfig(r: r, loraAlpha: alpha, loraDropout: dropout, targetModules: .names(targets))
+        let cfg = LoRAAdapterConfig(r: r, loraAlpha: alpha, loraDropout: dropout, targetModules: .names(targets), useRslora: rs)
         return LoRAAdapter(config: cfg, modules: modules)
     }
 
