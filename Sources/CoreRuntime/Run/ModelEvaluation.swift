@@ -25,6 +25,20 @@ public struct ModelMetrics: Codable, Equatable {
     public var extra: [String: Double]?
     /// Generation settings used, recorded with the numbers.
     public var settings: EvalSettings?
+    /// Generations made (descriptions and POPE answers) and how many of them were empty.
+    public var generations: Int?
+    public var emptyGenerations: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case chair, pope, shr, extra, settings, generations, emptyGenerations = "empty_generations"
+    }
+
+    /// A warning when the model generated nothing for every prompt (its CHAIR and SHR then describe
+    /// no text at all, and would read as perfect), else nil.
+    public var emptyWarning: String? {
+        guard let n = generations, let e = emptyGenerations, n > 0, e == n else { return nil }
+        return "the model generated nothing (an empty answer) for all \(n) prompts: its CHAIR and SHR scores measure no text"
+    }
 }
 
 /// Generates with a model on the eval split of a dataset (CHAIR prompts, POPE questions, the same
@@ -77,6 +91,7 @@ public struct ModelEvaluation {
         if let n = settings.images { prompts = Array(prompts.prefix(n)) }
         let keep = Set(prompts.map(\.image))
         let captions = try answer(prompts.map { ($0.image, $0.text) }, maxNewTokens: settings.maxNewTokens)
+        var generated = captions
         var lines = ""
         for (p, c) in zip(prompts, captions) {
             let rec: [String: Any] = ["image_id": p.id, "image": p.image, "text": c]
@@ -92,6 +107,7 @@ public struct ModelEvaluation {
         for split in ["random", "popular", "adversarial"] {
             let qs = try POPEEval.loadQuestions(path: file("pope_\(split).jsonl")).filter { keep.contains($0.image ?? "") }
             let answers = try answer(qs.map { ($0.image ?? "", $0.text) }, maxNewTokens: settings.popeMaxNewTokens)
+            generated += answers
             var text = ""
             for (q, a) in zip(qs, answers) {
                 let rec: [String: Any] = ["question_id": q.questionId ?? "", "question": q.text, "answer": a]
@@ -106,6 +122,10 @@ public struct ModelEvaluation {
         let facts = try SHREval.loadSceneFacts(path: file(SceneWorld.Files.shrFacts))
         let shrImages = zip(prompts, captions).map { SHRImage(id: $0.id, response: $1, scene: facts[$0.id]) }
         let shr = try SHREvaluator(judge: SceneGroundTruthJudge()).evaluate(images: shrImages)
-        return ModelMetrics(chair: chair, pope: POPEReport(splits: splits), shr: shr, extra: nil, settings: settings)
+        var metrics = ModelMetrics(chair: chair, pope: POPEReport(splits: splits), shr: shr, extra: nil, settings: settings)
+        metrics.generations = generated.count
+        metrics.emptyGenerations = generated.filter { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count
+        if let w = metrics.emptyWarning { log("  warning: \(w)") }
+        return metrics
     }
 }
