@@ -1,12 +1,28 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let core = Target.Dependency.product(name: "CoreRuntime", package: "CoreRuntime")
 
+/// The CPU compiled code targets: `haswell` (AVX2, FMA) on x86-64; `HALLU_TARGET_CPU` overrides it
+/// (e.g. `x86-64` for any x86-64 CPU); other architectures build the portable code. The same rule is
+/// in Sources/CoreRuntime/Package.swift. `hallu` checks the CPU at start-up when the build needs AVX2.
+let targetCPU: String? = {
+    if let v = ProcessInfo.processInfo.environment["HALLU_TARGET_CPU"], !v.isEmpty { return v }
+    #if arch(x86_64)
+    return "haswell"
+    #else
+    return nil
+    #endif
+}()
+let cpuFlags: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+/// Targets below AVX2 that need no start-up check.
+let baselineCPUs: Set<String> = ["x86-64", "x86-64-v2", "generic", "core2", "nehalem", "westmere", "sandybridge", "ivybridge"]
+let requiresAVX2: [SwiftSetting] = targetCPU.map { baselineCPUs.contains($0) ? [] : [.define("HALLU_REQUIRES_AVX2_FMA")] } ?? []
+
 /// A method plugin: one shared library that depends only on CoreRuntime.
 func plugin(_ name: String) -> Target {
-    .target(name: name, dependencies: [core], path: "Plugins/\(name)",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])])
+    .target(name: name, dependencies: [core], path: "Plugins/\(name)", swiftSettings: cpuFlags)
 }
 
 let package = Package(
@@ -20,13 +36,14 @@ let package = Package(
     ],
     dependencies: [.package(path: "Sources/CoreRuntime")],
     targets: [
-        .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu"),
+        // Built for the baseline CPU: it checks the CPU before any AVX2 code runs.
+        .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu", swiftSettings: requiresAVX2),
         plugin("SelectiveEOS"),
         plugin("HADPO"),
         plugin("HSADPO"),
         plugin("HACL"),
         .testTarget(name: "HalluTests", dependencies: [core], path: "Tests/HalluTests",
-                    exclude: [], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+                    exclude: [], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]
 )
