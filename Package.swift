@@ -29,6 +29,7 @@ let package = Package(
     name: "hallu",
     products: [
         .executable(name: "hallu", targets: ["hallu"]),
+        .executable(name: "hallu-fuzz", targets: ["hallu-fuzz"]),
         .library(name: "SelectiveEOS", type: .dynamic, targets: ["SelectiveEOS"]),
         .library(name: "HADPO", type: .dynamic, targets: ["HADPO"]),
         .library(name: "HSADPO", type: .dynamic, targets: ["HSADPO"]),
@@ -38,6 +39,8 @@ let package = Package(
     targets: [
         // Built for the baseline CPU: it checks the CPU before any AVX2 code runs.
         .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu", swiftSettings: requiresAVX2),
+        // Structured fuzzing of every input hallu reads (docs/RELIABILITY.md).
+        .executableTarget(name: "hallu-fuzz", dependencies: [core], path: "Sources/hallu-fuzz"),
         plugin("SelectiveEOS"),
         plugin("HADPO"),
         plugin("HSADPO"),
