@@ -18,6 +18,14 @@ Cases (each is what a careful PyTorch user would write in eager mode, float32, C
   lora_dpo   dpo with LoRA; the reference is the same model with the adapters switched off.
   generate   greedy decoding with a KV cache: one prefill on the left-padded prompts, then one
              token per step (past_key_values, logits of the last position only).
+  peak       torch.mm of two 2048x2048 float32 matrices (the machine's sgemm as PyTorch reaches it);
+             --model and --batch are not read.
+
+--compile runs the training cases through torch.compile (inductor, default mode): the loss
+function (forward, and backward through AOTAutograd) is compiled once for the batch's fixed shapes;
+compilation happens in the warm-up iterations and is not timed (it is reported as
+compile_seconds). The optimiser step stays eager. If compilation fails, the script exits with
+status 3 and prints the reason on stderr.
 
 Prints one JSON object: seconds (median of the timed iterations), all timings, tokens per
 iteration, the first loss (for a cross-check against hallu), peak RSS of this process in MB, and
@@ -35,7 +43,8 @@ import time
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--case", required=True, choices=["sft", "dpo", "lora_sft", "lora_dpo", "generate"])
+    p.add_argument("--case", required=True, choices=["sft", "dpo", "lora_sft", "lora_dpo", "generate", "peak"])
+    p.add_argument("--compile", action="store_true", help="torch.compile the loss (training cases)")
     p.add_argument("--model", required=True, help="checkpoint folder (config.json, model.safetensors)")
     p.add_argument("--batch", required=True, help="JSON batch written by hallu")
     p.add_argument("--threads", type=int, default=1)
@@ -195,7 +204,25 @@ def timed(step, warmup, iters):
     return times, first
 
 
+def peak():
+    a = torch.randn(2048, 2048)
+    b = torch.randn(2048, 2048)
+    c = torch.empty(2048, 2048)
+
+    def step():
+        torch.mm(a, b, out=c)
+        return None
+
+    times, _ = timed(step, max(1, args.warmup), max(3, args.iters))
+    med = statistics.median(times)
+    print(json.dumps({"case": "peak", "seconds": med, "all_seconds": times, "tokens": 0,
+                      "gflops": 2 * 2048 ** 3 / med / 1e9, "first": None, "threads": torch.get_num_threads(),
+                      "peak_rss_mb": peak_rss_mb(), "torch": torch.__version__}))
+
+
 def main():
+    if args.case == "peak":
+        return peak()
     with open(args.batch) as f:
         spec = json.load(f)
     model = load_model(args.model)
@@ -210,6 +237,7 @@ def main():
         adapters = add_lora(model, set(args.lora_targets.split(",")), args.lora_r, args.lora_alpha)
     params = [p for p in model.parameters() if p.requires_grad]
     tokens = b.tokens
+    compile_seconds = None
 
     if case == "generate":
         model.eval()
@@ -247,10 +275,17 @@ def main():
             for p in ref.parameters():
                 p.requires_grad_(False)
 
+        def sft_loss():
+            h = hidden_from_pixels(model, b)
+            return F.cross_entropy(supervised_logits(model, h, b), b.targets)
+
+        loss_fn = sft_loss
+        if args.compile:
+            loss_fn = torch.compile(sft_loss)
+
         def sft_step():
             opt.zero_grad(set_to_none=True)
-            h = hidden_from_pixels(model, b)
-            loss = F.cross_entropy(supervised_logits(model, h, b), b.targets)
+            loss = loss_fn()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -279,11 +314,27 @@ def main():
             opt.step()
             return loss.item()
 
+        if args.compile and pairs:
+            raise SystemExit("--compile applies to the sft and lora_sft cases")
+        t0 = time.perf_counter()
+        compiled_first = None
+        if args.compile:
+            try:
+                compiled_first = sft_step()
+            except Exception as e:  # noqa: BLE001 - any failure of the compiler is reported
+                print(f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                      file=sys.stderr)
+                sys.exit(3)
+        compile_seconds = time.perf_counter() - t0 if args.compile else None
         times, first = timed(dpo_step if pairs else sft_step, args.warmup, args.iters)
+        if compiled_first is not None:
+            first = compiled_first
 
     med = statistics.median(times)
     print(json.dumps({
         "case": case,
+        "compiled": bool(args.compile),
+        "compile_seconds": compile_seconds,
         "seconds": med,
         "all_seconds": times,
         "tokens": tokens,

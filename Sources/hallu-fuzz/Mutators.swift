@@ -127,7 +127,7 @@ enum JSONMutator {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .number(let d): out += "\(d)"
-        case .string(let s): out += SafeTensorsJSONString.quote(s)
+        case .string(let s): out += SafeTensors.jsonString(s)
         case .array(let items):
             out += "["
             for (i, x) in items.enumerated() { if i > 0 { out += "," }; write(x, &out) }
@@ -136,7 +136,7 @@ enum JSONMutator {
             out += "{"
             for (i, p) in kv.enumerated() {
                 if i > 0 { out += "," }
-                out += SafeTensorsJSONString.quote(p.0) + ":"
+                out += SafeTensors.jsonString(p.0) + ":"
                 write(p.1, &out)
             }
             out += "}"
@@ -151,23 +151,6 @@ enum JSONMutator {
         var b = [UInt8](text)
         ByteMutator.mutate(&b, &rng)
         return Data(b)
-    }
-}
-
-/// JSON string quoting (control characters escaped; everything else as is).
-enum SafeTensorsJSONString {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -5,15 +5,28 @@ import Foundation
 struct BenchCommand: Command {
     let name = "bench"
     let summary = "benchmark kernels and training against OpenBLAS and PyTorch"
-    let usage = "hallu bench [kernels|model|e2e|all] [--json] [--quick]"
+    let usage = "hallu bench [kernels|model|e2e|real|7b|all] [--json] [--quick]"
     let flags = [Flag(name: "json", value: nil, help: "print the results as JSON"),
-                 Flag(name: "quick", value: nil, help: "fewer repetitions (noisier)")]
+                 Flag(name: "quick", value: nil, help: "fewer repetitions (noisier)"),
+                 Flag(name: "checkpoint", value: "DIR", help: "real: measure this checkpoint folder in this process and print its JSON"),
+                 Flag(name: "new-tokens", value: "N", help: "with --checkpoint: tokens decoded per measurement", defaultText: "16"),
+                 Flag(name: "iterations", value: "N", help: "with --checkpoint: timed repetitions (median)", defaultText: "2"),
+                 Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only")]
 
     func run(_ args: Arguments) throws -> Int32 {
         let suite = args.positionals.first ?? "all"
         guard Bench.suites.contains(suite) else {
             let hint = Suggest.nearest(suite, in: Bench.suites).map { " (did you mean \($0)?)" } ?? ""
-            throw HalluError("bench: unknown suite \"\(suite)\"\(hint); use kernels, model, e2e or all")
+            throw HalluError("bench: unknown suite \"\(suite)\"\(hint); use \(Bench.suites.joined(separator: ", "))")
+        }
+        if let dir = args.string("checkpoint") {
+            guard suite == "real" else { throw HalluError("bench: --checkpoint applies to the real suite") }
+            try requireFolder(dir, "--checkpoint")
+            let data = try Bench.measureCheckpoint(URL(fileURLWithPath: dir), newTokens: try args.int("new-tokens", atLeast: 1) ?? 16,
+                                                   iterations: try args.int("iterations", atLeast: 1) ?? 2,
+                                                   decode: !args.flag("no-decode"), log: { eprint($0) })
+            print(String(decoding: data, as: UTF8.self))
+            return 0
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, log: { eprint($0) })

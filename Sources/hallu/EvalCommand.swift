@@ -266,11 +266,17 @@ struct EvalCommand: Command {
         }
         let out = URL(fileURLWithPath: args.string("out") ?? "eval-\(Self.displayName(modelDir))")
         try Folders.create(out)
-        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter,
+        let loadStart = Date()
+        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter, precision: .stored,
                                                                allowOutside: args.flag("allow-outside"),
                                                                nonFinite: args.flag("allow-nonfinite-weights") ? .warn(eprint) : .refuse)
+        if isatty(STDERR_FILENO) != 0 {
+            eprint(String(format: "loaded %@ (%.2f GB of weights) in %.1f s", modelDir.path, Double(model.parameterBytes) / 1e9,
+                          Date().timeIntervalSince(loadStart)))
+        }
         var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
         evaluation.log = eprint
+        evaluation.showProgress = true
         eprint("evaluating \(modelDir.path) on \(dataDir.path)")
         let metrics = try evaluation.run(outDir: out)
         try CheckpointJSON.write(metrics, to: out.appendingPathComponent("metrics.json"))

@@ -68,8 +68,16 @@ struct GenerateCommand: Command {
         if let adapter { try requireFolder(adapter.path, "--adapter") }
         var cfg = try Self.generationConfig(args)
 
+        let loadStart = Date()
         let (model, codec, images) = try RunPipeline.loadModel(URL(fileURLWithPath: modelPath), dataDir: nil, adapter: adapter,
+                                                               precision: .stored,
                                                                nonFinite: args.flag("allow-nonfinite-weights") ? .warn(eprint) : .refuse)
+        // On a terminal: how the load went, and a progress bar with an ETA over the new tokens.
+        let terminal = isatty(STDERR_FILENO) != 0
+        if terminal {
+            eprint(String(format: "loaded %@ (%.2f GB of weights) in %.1f s", modelPath, Double(model.parameterBytes) / 1e9,
+                          Date().timeIntervalSince(loadStart)))
+        }
         model.train(false)
         cfg.eosTokenId = codec.eosId
         let promptIds = codec.prompt(prompt)
@@ -79,7 +87,9 @@ struct GenerateCommand: Command {
         }
         let image = URL(fileURLWithPath: imagePath).standardizedFileURL.path
         let inputs = LlavaInputs(ids: [promptIds], pixels: try images.batch([image]))
-        let ids = try Generator(model: model).generate(inputs, cfg)[0]
+        let progress = terminal ? GenerationProgress(maxNewTokens: cfg.maxNewTokens, log: eprint) : nil
+        let ids = try Generator(model: model, processors: progress.map { [$0] } ?? []).generate(inputs, cfg)[0]
+        progress?.finish()
         let text = codec.tokenizer.decode(ids.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespacesAndNewlines)
         if args.flag("json") {
             try printJSON(["prompt_ids": promptIds, "ids": ids, "text": text] as [String: Any])

@@ -5,11 +5,14 @@ import Foundation
 /// products, `bench/torch_reference.py` for the model).
 public enum Bench {
     /// The suites `run` accepts.
-    public static let suites = ["kernels", "model", "e2e", "all"]
+    public static let suites = ["kernels", "model", "e2e", "real", "7b", "all"]
 
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
-    /// (training steps, generation, peak memory against PyTorch), `e2e` (`hallu run --method hsadpo`
-    /// end to end in child processes of `executable`, the hallu binary), or `all`. `quick` shortens
+    /// (training steps with model FLOP utilisation, a size sweep, generation, peak memory against
+    /// PyTorch eager and torch.compile), `e2e` (`hallu run --method hsadpo` end to end in child
+    /// processes of `executable`, the hallu binary), `real` (TinyLLaVA-1.1B shapes against
+    /// transformers), `7b` (a llava-1.5-7b-shaped checkpoint answering one POPE question), or
+    /// `all` (all but `7b`). `quick` shortens
     /// every measurement (smoke tests). Progress and cross-checks go to `log`.
     public static func run(suite: String, quick: Bool = false, executable: String? = nil,
                            log: (String) -> Void = { _ in }) throws -> [BenchResult] {
@@ -26,8 +29,15 @@ public enum Bench {
                 return []
             }
             return try EndToEndBench.run(executable: executable, quick: quick, log: log)
+        case "real", "7b":
+            guard let executable else {
+                log("\(suite) bench: needs the hallu executable (run it as `hallu bench \(suite)`); nothing measured")
+                return []
+            }
+            return try suite == "real" ? RealBench.run(executable: executable, quick: quick, log: log)
+                : RealBench.run7B(executable: executable, quick: quick, log: log)
         case "all":
-            return try ["kernels", "model", "e2e"].flatMap { try run(suite: $0, quick: quick, executable: executable, log: log) }
+            return try ["kernels", "model", "e2e", "real"].flatMap { try run(suite: $0, quick: quick, executable: executable, log: log) }
         default:
             throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
         }
@@ -53,13 +63,23 @@ public enum Bench {
             if a >= 10 { return String(format: "%.1f", v) }
             return String(format: "%.3g", v)
         }
-        var out = "| benchmark | unit | hallu | reference | reference name | ratio | peak RSS MB |\n"
-        out += "|---|---|---|---|---|---|---|\n"
+        var out = "| benchmark | unit | hallu | reference | reference name | ratio | peak RSS MB | MFU |\n"
+        out += "|---|---|---|---|---|---|---|---|\n"
         for r in results {
             let ratio = r.ratio.map { String(format: "%.2fx", $0) } ?? "-"
-            out += "| \(r.name) | \(r.unit) | \(num(r.hallu)) | \(num(r.reference)) | \(r.referenceName ?? "-") | \(ratio) | \(num(r.peakRssMB)) |\n"
+            let mfu = r.mfu.map { String(format: "%.1f%%", 100 * $0) } ?? "-"
+            out += "| \(r.name) | \(r.unit) | \(num(r.hallu)) | \(num(r.reference)) | \(r.referenceName ?? "-") | \(ratio) | \(num(r.peakRssMB)) | \(mfu) |\n"
         }
         return out
+    }
+
+    /// Measures one checkpoint folder in this process for `hallu bench real` (its child side):
+    /// load, prefill of one POPE question and, unless `decode` is false, greedy decoding at batch
+    /// 1 and 8. Returns the JSON line the parent reads.
+    public static func measureCheckpoint(_ dir: URL, newTokens: Int, iterations: Int, decode: Bool,
+                                         log: (String) -> Void) throws -> Data {
+        let obj = try RealBench.measureCheckpoint(dir, newTokens: newTokens, iterations: iterations, decode: decode, log: log)
+        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
     }
 
     /// The results as the `bench --json` list.

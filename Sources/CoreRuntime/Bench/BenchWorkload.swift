@@ -94,3 +94,38 @@ struct BenchWorkload {
         return try JSONSerialization.data(withJSONObject: obj)
     }
 }
+
+extension BenchWorkload {
+    /// One size of the sweep: a LLaVA-layout model (CLIP-style tower, two-layer projector, Llama
+    /// decoder with SwiGLU and multi-head attention of head width 64) at the benchmark's
+    /// vocabulary and 32x32 images.
+    struct SweepSize {
+        let name: String
+        let textDim: Int, textLayers: Int
+        let visionDim: Int, visionLayers: Int
+
+        func config() throws -> LlavaConfig {
+            let text = LlavaTextConfig(
+                hiddenSize: textDim, intermediateSize: LlavaPreset.swigluWidth(textDim), numHiddenLayers: textLayers,
+                numAttentionHeads: textDim / 64, rmsNormEps: 1e-6, ropeTheta: 10_000, maxPositionEmbeddings: 512,
+                vocabSize: BenchWorkload.vocab, bosTokenId: BenchWorkload.bos, eosTokenIds: [BenchWorkload.eos])
+            let vision = LlavaVisionConfig(
+                hiddenSize: visionDim, intermediateSize: 4 * visionDim, numHiddenLayers: visionLayers,
+                numAttentionHeads: visionDim / 64, imageSize: 32, patchSize: 8)
+            let config = LlavaConfig(text: text, vision: vision, imageTokenIndex: BenchWorkload.imageToken,
+                                     projectorHiddenAct: .gelu, visionFeatureLayer: -2)
+            try config.validate(file: "bench size \(name)")
+            return config
+        }
+
+        /// Timed steps: fewer for the larger sizes (a 100M step takes seconds).
+        func iterations(_ o: ModelBench.Options) -> Int { textDim >= 1024 ? o.largeIterations : o.iterations }
+    }
+
+    /// About 5M, 25M and 100M parameters.
+    static let sweep: [SweepSize] = [
+        SweepSize(name: "5m", textDim: 256, textLayers: 6, visionDim: 128, visionLayers: 3),
+        SweepSize(name: "25m", textDim: 512, textLayers: 8, visionDim: 256, visionLayers: 3),
+        SweepSize(name: "100m", textDim: 1024, textLayers: 8, visionDim: 384, visionLayers: 3),
+    ]
+}

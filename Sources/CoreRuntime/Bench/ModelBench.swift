@@ -1,9 +1,12 @@
 import Foundation
 
-/// Whole-model benchmarks at the `small` preset, plus an SFT step and generation at `tiny` (`hallu bench model`): training steps (SFT, DPO,
-/// and both with LoRA), greedy generation with the KV cache, and the peak memory of a LoRA DPO step
-/// against a LoRA SFT step. Each case is measured on hallu and, in the same run with the same
-/// weights, batch and thread count, on the PyTorch reference (`bench/torch_reference.py`).
+/// Whole-model benchmarks (`hallu bench model`): the machine's sgemm peak; at the `small` preset,
+/// training steps (SFT, DPO, and both with LoRA), greedy generation with the KV cache, and the peak
+/// memory of a LoRA DPO step against a LoRA SFT step; an SFT step and generation at `tiny`; and a
+/// size sweep of SFT steps on decoders of about 5M, 25M and 100M parameters. Each case is measured
+/// on hallu and, in the same run with the same weights, batch and thread count, on the PyTorch
+/// reference (`bench/torch_reference.py`): eager, and `torch.compile` for the SFT steps. Training
+/// rows carry hallu's model FLOP utilisation (`ModelFLOPs` over the measured peak).
 enum ModelBench {
     /// Iteration counts. Times are the median of `iterations` runs after `warmup` untimed ones.
     struct Options {
@@ -15,8 +18,12 @@ enum ModelBench {
         var beta: Float = 0.1
         /// Whether to run the PyTorch reference at all.
         var useReference = true
+        /// Whether SFT steps are also measured against `torch.compile`.
+        var compile = true
+        /// Sizes of the sweep (`BenchWorkload.sweep` names).
+        var sweep = BenchWorkload.sweep.map(\.name)
 
-        static let quick = Options(warmup: 1, iterations: 2, largeIterations: 1, newTokens: 8)
+        static let quick = Options(warmup: 1, iterations: 2, largeIterations: 1, newTokens: 8, compile: false, sweep: ["5m"])
     }
 
     /// LoRA as the run configuration's defaults apply it: rank 8, alpha 16, every decoder projection.
@@ -51,12 +58,21 @@ enum ModelBench {
             }
         }
 
-        func throughput(_ name: String, hallu: Measured, torch: TorchReference.Measurement?) -> BenchResult {
+        // The machine's limit, measured now: the larger of hallu's and PyTorch's sgemm at 2048^3.
+        let peakRow = measurePeak(torch: torch, log: log)
+        results.append(peakRow)
+        let peakFLOPs = max(peakRow.hallu, peakRow.reference ?? 0) * 1e9
+
+        func throughput(_ name: String, hallu: Measured, torch: TorchReference.Measurement?, flops: Double? = nil) -> BenchResult {
             let h = Double(hallu.tokens) / hallu.seconds
             let r = torch.map { Double($0.tokens) / $0.seconds }
+            let mfu = flops.map { $0 / hallu.seconds / peakFLOPs }
             var line = String(format: "%@: hallu %.0f tokens/s (%.1f ms)", name, h, hallu.seconds * 1000)
+            if let mfu { line += String(format: ", mfu %.1f%%", 100 * mfu) }
             if let torch, let r {
-                line += String(format: ", pytorch %.0f tokens/s (%.1f ms), ratio %.2f", r, torch.seconds * 1000, h / r)
+                line += String(format: ", %@ %.0f tokens/s (%.1f ms), ratio %.2f", torch.label, r, torch.seconds * 1000, h / r)
+                if let flops { line += String(format: " (reference mfu %.1f%%)", 100 * flops / torch.seconds / peakFLOPs) }
+                if let c = torch.compileSeconds { line += String(format: ", compiled in %.0f s", c) }
                 if torch.tokens != hallu.tokens { line += " [token counts differ: \(hallu.tokens) vs \(torch.tokens)]" }
                 if let tl = torch.first as? Double, let hl = hallu.first {
                     line += String(format: "; first loss %.5f vs %.5f", hl, tl)
@@ -64,16 +80,29 @@ enum ModelBench {
             }
             log(line)
             return BenchResult(name: name, unit: "tokens/s", hallu: h, reference: r, referenceName: torch?.name,
-                               peakRssMB: hallu.peakRSSMB)
+                               peakRssMB: hallu.peakRSSMB, mfu: mfu)
+        }
+
+        /// An SFT step on `cfg`: the eager row, and the torch.compile row when asked for.
+        func sftRows(_ label: String, cfg: LlavaConfig, model: URL, batch: Int, iterations: Int) throws -> [BenchResult] {
+            let w = BenchWorkload.sft(batch: batch)
+            let imageRows = LlavaModel(cfg).imageTokens
+            let flops = ModelFLOPs.trainingStep(cfg, w, imageTokens: imageRows, lora: false, pairs: false)
+            let h = try trainSteps(config: cfg, lora: false, warmup: o.warmup, iterations: iterations,
+                                   tokens: w.tokens(imageTokens: imageRows)) { m, _ in try m.loss(w.inputs) }
+            let name = "sft step (\(label), batch \(batch))"
+            var rows = [throughput(name, hallu: h, torch: reference("sft", w, iterations: iterations, model: model), flops: flops)]
+            if o.compile, torch != nil {
+                let c = reference("sft", w, iterations: iterations, extra: ["--compile"], model: model)
+                if c == nil { log("\(name): torch.compile reference unavailable (the reason is above); row left without a reference") }
+                rows.append(throughput(name + " vs torch.compile", hallu: h, torch: c, flops: flops))
+            }
+            return rows
         }
 
         // SFT, full fine-tuning.
         for (batch, iters) in [(8, o.iterations), (64, o.largeIterations)] {
-            let w = BenchWorkload.sft(batch: batch)
-            let h = try trainSteps(config: config, lora: false, warmup: o.warmup, iterations: iters, tokens: w.tokens(imageTokens: imageTokens)) { m, _ in
-                try m.loss(w.inputs)
-            }
-            results.append(throughput("sft step (small, batch \(batch))", hallu: h, torch: reference("sft", w, iterations: iters)))
+            results += try sftRows("small", cfg: config, model: modelDir, batch: batch, iterations: iters)
         }
 
         // DPO, full fine-tuning with a frozen reference copy.
@@ -82,18 +111,21 @@ enum ModelBench {
         let dpo = try trainSteps(config: config, lora: false, reference: true, warmup: o.warmup, iterations: o.iterations,
                                  tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
         results.append(throughput("dpo step (small, batch 8 pairs, policy + reference)", hallu: dpo,
-                                  torch: reference("dpo", pairs, iterations: o.iterations)))
+                                  torch: reference("dpo", pairs, iterations: o.iterations),
+                                  flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: false, pairs: true)))
 
         // LoRA SFT and DPO: throughput and the memory a DPO step costs over an SFT step.
         let sft8 = BenchWorkload.sft(batch: 8)
         let loraSFT = try trainSteps(config: config, lora: true, warmup: o.warmup, iterations: o.iterations,
                                      tokens: sft8.tokens(imageTokens: imageTokens)) { m, _ in try m.loss(sft8.inputs) }
         let torchLoraSFT = reference("lora_sft", sft8, iterations: o.iterations)
-        results.append(throughput("lora sft step (small, batch 8)", hallu: loraSFT, torch: torchLoraSFT))
+        results.append(throughput("lora sft step (small, batch 8)", hallu: loraSFT, torch: torchLoraSFT,
+                                  flops: ModelFLOPs.trainingStep(config, sft8, imageTokens: imageTokens, lora: true, pairs: false)))
         let loraDPO = try trainSteps(config: config, lora: true, reference: true, warmup: o.warmup, iterations: o.iterations,
                                      tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
         let torchLoraDPO = reference("lora_dpo", pairs, iterations: o.iterations)
-        results.append(throughput("lora dpo step (small, batch 8 pairs)", hallu: loraDPO, torch: torchLoraDPO))
+        results.append(throughput("lora dpo step (small, batch 8 pairs)", hallu: loraDPO, torch: torchLoraDPO,
+                                  flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: true, pairs: true)))
         log(String(format: "peak rss: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
                    loraSFT.peakRSSMB, loraSFT.baseRSSMB, loraDPO.peakRSSMB, loraDPO.baseRSSMB))
         log(String(format: "peak tensor memory: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
@@ -128,7 +160,8 @@ enum ModelBench {
         let tinySFT = try trainSteps(config: tiny, lora: false, warmup: o.warmup, iterations: o.iterations,
                                      tokens: sft8.tokens(imageTokens: tinyImageTokens)) { m, _ in try m.loss(sft8.inputs) }
         results.append(throughput("sft step (tiny, batch 8)", hallu: tinySFT,
-                                  torch: reference("sft", sft8, iterations: o.iterations, model: tinyDir)))
+                                  torch: reference("sft", sft8, iterations: o.iterations, model: tinyDir),
+                                  flops: ModelFLOPs.trainingStep(tiny, sft8, imageTokens: tinyImageTokens, lora: false, pairs: false)))
         let prompts = BenchWorkload.prompts(batch: 8)
         let tinyGen = try generate(config: tiny, prompts, newTokens: o.newTokens, warmup: o.warmup, iterations: o.iterations)
         let tinyGenRef = reference("generate", prompts, iterations: o.iterations, extra: ["--new-tokens", "\(o.newTokens)"], model: tinyDir)
@@ -136,7 +169,44 @@ enum ModelBench {
         if let ids = tinyGenRef?.first as? [Int], let mine = tinyGen.ids {
             log("tiny: greedy ids of sample 0 \(ids == mine ? "match" : "DIFFER from") the PyTorch reference")
         }
+
+        // The size sweep: SFT steps at batch 8 on decoders of about 5M, 25M and 100M parameters.
+        for size in BenchWorkload.sweep where o.sweep.contains(size.name) {
+            let cfg = try size.config()
+            let folder = dir.appendingPathComponent("model-\(size.name)")
+            try LlavaModel(cfg, seed: 0).save(to: folder, tokenizerJSON: nil, preprocessor: nil)
+            let params = LlavaModel(cfg).parameterCount
+            log(String(format: "sweep %@: %.1fM parameters (decoder %d x %d layers, %d heads; vision %d x %d)", size.name,
+                       Double(params) / 1e6, cfg.text.hiddenSize, cfg.text.numHiddenLayers, cfg.text.numAttentionHeads,
+                       cfg.vision.hiddenSize, cfg.vision.numHiddenLayers))
+            let label = String(format: "%@, %.1fM parameters", size.name, Double(params) / 1e6)
+            results += try sftRows(label, cfg: cfg, model: folder, batch: 8, iterations: size.iterations(o))
+            try? FileManager.default.removeItem(at: folder)
+        }
         return results
+    }
+
+    /// sgemm at 2048x2048x2048 through hallu (`BLAS.sgemm`, every thread) and through PyTorch
+    /// (`torch.mm`), in GFLOP/s: the peak that model FLOP utilisation is measured against.
+    static func measurePeak(torch: TorchReference?, log: (String) -> Void) -> BenchResult {
+        let n = 2048
+        let a = Tensor.full([n, n], 0.5), b = Tensor.full([n, n], 0.25), c = Tensor(uninitializedShape: [n, n])
+        let seconds = (try? median(warmup: 1, iterations: 5) {
+            BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n,
+                       beta: 0, c: c.data, ldc: n)
+        }) ?? .infinity
+        let flops = 2 * Double(n * n * n)
+        let h = flops / seconds / 1e9
+        var ref: TorchReference.Measurement?
+        if let torch {
+            do { ref = try torch.measure(case: "peak", model: URL(fileURLWithPath: "/"), batch: URL(fileURLWithPath: "/"),
+                                         warmup: 1, iterations: 5) } catch { log("model bench: \(error)") }
+        }
+        let r = ref.map { flops / $0.seconds / 1e9 }
+        log(String(format: "sgemm peak 2048^3, %d threads: hallu (%@) %.1f GFLOP/s", Parallel.threads, BLAS.backendName, h)
+            + (r.map { String(format: ", torch.mm %.1f GFLOP/s; model FLOP utilisation is against %.1f", $0, max(h, $0)) } ?? ""))
+        return BenchResult(name: "sgemm peak (2048x2048x2048, \(Parallel.threads) threads)", unit: "GFLOP/s", hallu: h,
+                           reference: r, referenceName: ref?.name)
     }
 
     /// A timed hallu measurement.

@@ -13,7 +13,14 @@ struct TorchReference {
         /// The first loss (training cases) or the first sample's generated ids (generation).
         var first: Any?
         var torchVersion: String
-        var name: String { "pytorch-\(torchVersion.split(separator: "+").first.map(String.init) ?? torchVersion)-cpu" }
+        /// Seconds `torch.compile` took before the timed steps (compiled cases only).
+        var compileSeconds: Double? = nil
+        /// What ran: `pytorch-2.13-cpu`, or `pytorch-2.13-cpu-compile` for `torch.compile`.
+        var name: String {
+            "pytorch-\(torchVersion.split(separator: "+").first.map(String.init) ?? torchVersion)-cpu" + (compileSeconds != nil ? "-compile" : "")
+        }
+        /// How log lines name it.
+        var label: String { compileSeconds != nil ? "torch.compile" : "pytorch" }
     }
 
     let python: String
@@ -43,7 +50,7 @@ struct TorchReference {
         return (runner, nil)
     }
 
-    static func findScript(_ explicit: String?) -> String? {
+    static func findScript(_ explicit: String?, name: String = "bench/torch_reference.py") -> String? {
         let fm = FileManager.default
         if let explicit, !explicit.isEmpty { return fm.fileExists(atPath: explicit) ? explicit : nil }
         var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
@@ -53,7 +60,7 @@ struct TorchReference {
         for start in starts {
             var dir = start
             for _ in 0..<6 {
-                let candidate = dir.appendingPathComponent("bench/torch_reference.py").path
+                let candidate = dir.appendingPathComponent(name).path
                 if fm.fileExists(atPath: candidate) { return candidate }
                 dir.deleteLastPathComponent()
             }
@@ -68,6 +75,9 @@ struct TorchReference {
                     "--warmup", "\(warmup)", "--iters", "\(iterations)"] + extra
         let r = run(args, script: true)
         guard r.status == 0 else {
+            if r.status == 3, let why = r.stderr.split(separator: "\n").last(where: { $0.hasPrefix("torch.compile failed") }) {
+                throw HalluError("PyTorch reference case \(name): \(why)")
+            }
             throw HalluError("PyTorch reference case \(name) failed (exit \(r.status)): \(r.stderr.suffix(600))")
         }
         guard let line = r.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
@@ -76,20 +86,57 @@ struct TorchReference {
             throw HalluError("PyTorch reference case \(name) printed no result: \(r.stdout.suffix(300))")
         }
         return Measurement(seconds: seconds, tokens: tokens, peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0,
-                           first: obj["first"], torchVersion: obj["torch"] as? String ?? "?")
+                           first: obj["first"], torchVersion: obj["torch"] as? String ?? "?",
+                           compileSeconds: obj["compile_seconds"] as? Double)
+    }
+
+    /// What `bench/torch_real.py` measured on one checkpoint.
+    struct RealMeasurement {
+        var loadSeconds: Double
+        var peakRSSMB: Double
+        var prefillSeconds: Double
+        var firstToken: Int
+        /// Generated tokens per second by batch size.
+        var decode: [Int: Double]
+        var decodeIds: [Int]
+        var transformersVersion: String
+    }
+
+    /// Runs `bench/torch_real.py` on a checkpoint folder (see `RealBench`).
+    func measureReal(model: URL, newTokens: Int, iterations: Int) throws -> RealMeasurement {
+        guard let script = Self.findScript(nil, name: "bench/torch_real.py") else { throw HalluError("bench/torch_real.py not found") }
+        let r = Self.runProcess(python, [script, "--model", model.path, "--threads", "\(threads)", "--new-tokens", "\(newTokens)",
+                                         "--iters", "\(iterations)"], environment: nil, threads: threads)
+        guard r.status == 0 else { throw HalluError("transformers reference failed (exit \(r.status)): \(r.stderr.suffix(600))") }
+        guard let line = r.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw HalluError("transformers reference printed no result: \(r.stdout.suffix(300))")
+        }
+        func d(_ k: String) -> Double { (o[k] as? NSNumber)?.doubleValue ?? .nan }
+        return RealMeasurement(loadSeconds: d("load_seconds"), peakRSSMB: d("peak_rss_mb"), prefillSeconds: d("prefill_seconds"),
+                               firstToken: (o["first_token"] as? NSNumber)?.intValue ?? -1,
+                               decode: [1: d("decode_b1_tokens_per_second"), 8: d("decode_b8_tokens_per_second")],
+                               decodeIds: o["decode_ids"] as? [Int] ?? [], transformersVersion: o["transformers"] as? String ?? "?")
     }
 
     private func run(_ args: [String], script: Bool) -> (status: Int32, stdout: String, stderr: String) {
+        Self.runProcess(python, (script ? [self.script] : []) + args, environment: nil, threads: threads)
+    }
+
+    /// Runs a program (a path, or a name looked up on the PATH) to completion, reading both pipes;
+    /// with `threads`, the BLAS/OpenMP thread variables are set to it.
+    static func runProcess(_ program: String, _ args: [String], environment: [String: String]?,
+                           threads: Int? = nil) -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        if python.contains("/") {
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = (script ? [self.script] : []) + args
+        if program.contains("/") {
+            p.executableURL = URL(fileURLWithPath: program)
+            p.arguments = args
         } else {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [python] + (script ? [self.script] : []) + args
+            p.arguments = [program] + args
         }
-        var env = ProcessInfo.processInfo.environment
-        for v in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] { env[v] = "\(threads)" }
+        var env = environment ?? ProcessInfo.processInfo.environment
+        if let threads { for v in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] { env[v] = "\(threads)" } }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

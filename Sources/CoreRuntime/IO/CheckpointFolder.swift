@@ -60,27 +60,46 @@ public struct CheckpointFolder: Sendable {
         return try LlavaWeightLayout.canonicalize(raw, file: source)
     }
 
-    /// Checks the weight shapes (headers only) against the tensors `config` needs, so that a config that
-    /// does not match its weights is reported before any model memory is allocated.
-    public func checkWeightShapes(against config: LlavaConfig) throws {
-        var shapes = try loadWeightShapes()
-        if config.text.tieWordEmbeddings { shapes["lm_head.weight"] = nil }
-        try checkKeys(expected: config.expectedWeightShapes, found: shapes, file: try weightsSource())
-    }
-
     /// Reads the weights and checks them against the tensors `config` needs, reporting every
     /// missing, unexpected and mis-shaped tensor at once. A stored LM head is accepted (and
     /// dropped) when the config ties it to the embeddings. A tensor holding NaN or infinite values
     /// is refused (or, with `.warn`, reported and loaded).
     public func loadWeights(checkedAgainst config: LlavaConfig, nonFinite: NonFiniteWeights = .refuse) throws -> [String: HostArray] {
-        var arrays = try loadWeights()
-        if config.text.tieWordEmbeddings { arrays["lm_head.weight"] = nil }
+        let arrays = try checked(loadWeights(), shape: \.shape, against: config)
+        try nonFinite.check(arrays, file: try weightsSource())
+        return arrays
+    }
+
+    /// The weights memory-mapped, not read: each tensor in its file's element type, in hallu's
+    /// names, checked against `config` as `loadWeights(checkedAgainst:)` does (shapes from the
+    /// headers, before any model memory is allocated). Pages are read from the page cache as they
+    /// are used (or all at once with `MappedWeights.prefault`). NaN and infinite values are checked
+    /// by `NonFiniteWeights.check(_:)` on the result.
+    public func openWeights(checkedAgainst config: LlavaConfig) throws -> MappedWeights {
         let source = try weightsSource()
-        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(\.shape), file: source)
+        var files: [SafeTensorsFile]
+        if source.hasSuffix(".json") {
+            files = try SafeTensorsIndex(path: source).openShards().sorted { $0.key < $1.key }.map(\.value)
+        } else {
+            files = [try SafeTensorsFile(path: source)]
+        }
+        var raw: [String: MappedWeights.Tensor] = [:]
+        for file in files {
+            for (name, entry) in file.entries { raw[name] = MappedWeights.Tensor(file: file, entry: entry) }
+        }
+        let tensors = try checked(LlavaWeightLayout.canonicalize(raw, file: source), shape: \.entry.shape, against: config)
+        return MappedWeights(tensors: tensors, files: files)
+    }
+
+    /// Drops a stored LM head that `config` ties to the embeddings, checks names and shapes
+    /// against the config (every problem at once), and drops the tensors hallu ignores.
+    private func checked<V>(_ arrays: [String: V], shape: (V) -> [Int], against config: LlavaConfig) throws -> [String: V] {
+        var arrays = arrays
+        if config.text.tieWordEmbeddings { arrays["lm_head.weight"] = nil }
+        try checkKeys(expected: config.expectedWeightShapes, found: arrays.mapValues(shape), file: try weightsSource())
         for name in CheckpointKeys.defaultIgnored.flatMap({ frag in arrays.keys.filter { $0.contains(frag) } }) {
             arrays[name] = nil
         }
-        try nonFinite.check(arrays, file: source)
         return arrays
     }
 
@@ -210,15 +229,43 @@ public enum NonFiniteWeights {
                 for v in b where !v.isFinite { n += 1 }
                 return n
             }
-            guard bad > 0 else { continue }
-            let what = "tensor \"\(name)\" holds \(bad) NaN or infinite value\(bad == 1 ? "" : "s") (of \(values.count))"
-            switch self {
-            case .refuse:
-                throw HalluError.file(file, "\(what); the checkpoint is damaged or its training diverged "
-                    + "(pass --allow-nonfinite-weights to load it anyway)")
-            case .warn(let log):
-                log("warning: \(file): \(what); loading it as --allow-nonfinite-weights asks")
+            try report(name, bad: bad, of: values.count, file: file)
+        }
+    }
+
+    /// Applies the policy to memory-mapped weights, reading each tensor in its stored type
+    /// (16-bit values by their exponent bits, without widening them).
+    public func check(_ weights: MappedWeights) throws {
+        for name in weights.tensors.keys.sorted() {
+            let t = weights.tensors[name]!
+            let count = t.entry.shape.reduce(1, *)
+            guard count > 0 else { continue }
+            var bad = 0
+            if let raw = t.file.elements(t.entry) {
+                switch t.entry.dtype {
+                case .F32:
+                    for i in 0..<count where !raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self).isFinite { bad += 1 }
+                case .F16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { bad += 1 }
+                case .BF16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { bad += 1 }
+                default:
+                    bad = try t.file.array(name).values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+                }
             }
+            try report(name, bad: bad, of: count, file: t.file.path)
+        }
+    }
+
+    private func report(_ name: String, bad: Int, of count: Int, file: String) throws {
+        guard bad > 0 else { return }
+        let what = "tensor \"\(name)\" holds \(bad) NaN or infinite value\(bad == 1 ? "" : "s") (of \(count))"
+        switch self {
+        case .refuse:
+            throw HalluError.file(file, "\(what); the checkpoint is damaged or its training diverged "
+                + "(pass --allow-nonfinite-weights to load it anyway)")
+        case .warn(let log):
+            log("warning: \(file): \(what); loading it as --allow-nonfinite-weights asks")
         }
     }
 }
@@ -257,4 +304,23 @@ public enum TrainerCheckpoints {
         }
         return doomed
     }
+}
+
+/// A checkpoint's weights as memory-mapped tensors in their files' element types, by hallu's names.
+public struct MappedWeights {
+    /// One tensor: its file (which keeps the mapping alive) and its header entry.
+    public struct Tensor {
+        public let file: SafeTensorsFile
+        public let entry: SafeTensorsEntry
+    }
+
+    public let tensors: [String: Tensor]
+    /// The files the tensors live in.
+    public let files: [SafeTensorsFile]
+
+    /// Bytes of the tensors' elements as stored.
+    public var byteCount: Int { tensors.values.reduce(0) { $0 + ($1.entry.end - $1.entry.begin) } }
+
+    /// Maps every file's pages now (see `SafeTensorsFile.prefault`).
+    public func prefault() { for f in files { f.prefault() } }
 }

@@ -74,6 +74,16 @@ public final class SafeTensorsFile {
         return HostArray(shape: e.shape, values: values)
     }
 
+    /// The first byte of a tensor's elements inside the mapping, valid while this object lives.
+    /// The mapping is copy-on-write: writes through it stay private to the process.
+    func elements(_ e: SafeTensorsEntry) -> UnsafeMutableRawPointer? {
+        mapping.base.map { $0 + dataStart + e.begin }
+    }
+
+    /// Makes every page of the file resident in this process's page tables now (read-only, from
+    /// the page cache), so that the first pass over the weights does not take the page faults.
+    func prefault() { mapping.prefault() }
+
     /// Reads every tensor.
     public func arrays() throws -> [String: HostArray] {
         var out: [String: HostArray] = [:]
@@ -129,10 +139,11 @@ enum SafeTensorsConvert {
     }
 }
 
-/// A read-only memory mapping of a whole file, unmapped when released.
+/// A memory mapping of a whole file, unmapped when released. It is private and copy-on-write:
+/// float32 weights used in place may be updated by an optimiser without touching the file.
 final class MappedFile {
     let count: Int
-    private let base: UnsafeMutableRawPointer?
+    let base: UnsafeMutableRawPointer?
 
     init(path: String) throws {
         let (fd, size) = try InputFile.openRegular(path)
@@ -142,7 +153,7 @@ final class MappedFile {
             base = nil
             return
         }
-        guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+        guard let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw HalluError.file(path, "could not map into memory (\(InputFile.describe(errno: errno)))")
         }
         base = p
@@ -150,6 +161,21 @@ final class MappedFile {
 
     deinit {
         if let base { munmap(base, count) }
+    }
+
+    /// Populates the page tables read-only (MADV_POPULATE_READ, Linux 5.14 and later; else one
+    /// read per page). A write fault would copy the page, so this never writes.
+    func prefault() {
+        guard let base, count > 0 else { return }
+        let populateRead: Int32 = 22
+        if madvise(base, count, populateRead) == 0 { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = UnsafeRawPointer(base)
+        Parallel.forEach(count: (count + page - 1) / page, minChunk: 256) { r in
+            var sum: UInt8 = 0
+            for i in r { sum &+= bytes.load(fromByteOffset: i * page, as: UInt8.self) }
+            withExtendedLifetime(sum) {}
+        }
     }
 
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -338,16 +338,21 @@ extension GEMM {
                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
         if m <= 0 || n <= 0 { return }
-        let t = max(1, min(threads ?? Parallel.threads, Parallel.effectiveThreads))
-        let blocks = (n + 31) / 32
-        let parts = t > 1 && m * n * k >= 1 << 16 ? min(t, blocks) : 1
-        let run = { (cols: Range<Int>) in
+        skinnyColumns(m: m, n: n, k: k, threads: threads) { cols in
             if transB {
                 skinnyDot(m: m, cols: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             } else {
                 skinnyAxpy(m: m, cols: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             }
         }
+    }
+
+    /// Splits the columns of a few-row product across threads in blocks of 32 (one thread below
+    /// 64K multiply-adds); the cut depends only on the sizes and the thread count.
+    static func skinnyColumns(m: Int, n: Int, k: Int, threads: Int? = nil, _ run: (Range<Int>) -> Void) {
+        let t = max(1, min(threads ?? Parallel.threads, Parallel.effectiveThreads))
+        let blocks = (n + 31) / 32
+        let parts = t > 1 && m * n * k >= 1 << 16 ? min(t, blocks) : 1
         if parts == 1 { run(0..<n); return }
         Parallel.run(chunks: parts) { p in
             let r = Parallel.chunk(p, of: parts, count: blocks)

@@ -3,8 +3,10 @@ import Foundation
 /// One line of `hallu bench --json`.
 ///
 /// JSON keys: `name`, `unit`, `hallu`, `reference`, `reference_name`, `ratio`, `peak_rss_mb`
-/// (absent values are written as null). `ratio` is how many times better hallu is: hallu
-/// throughput / reference throughput, or reference time / hallu time.
+/// (absent values are written as null), and `mfu` where it applies (training steps and prefill:
+/// hallu's model FLOPs per second over the sgemm peak measured in the same run, a fraction).
+/// `ratio` is how many times better hallu is: hallu throughput / reference throughput, or
+/// reference time / hallu time.
 public struct BenchResult: Codable, Sendable, Equatable {
     public var name: String
     public var unit: String
@@ -13,13 +15,16 @@ public struct BenchResult: Codable, Sendable, Equatable {
     public var referenceName: String?
     public var ratio: Double?
     public var peakRssMB: Double
+    /// Model FLOP utilisation of hallu's figure (0...1), where the row measures model work.
+    public var mfu: Double?
 
     public init(name: String, unit: String, hallu: Double, reference: Double? = nil, referenceName: String? = nil,
-                ratio: Double? = nil, peakRssMB: Double = BenchResult.currentPeakRSSMB()) {
+                ratio: Double? = nil, peakRssMB: Double = BenchResult.currentPeakRSSMB(), mfu: Double? = nil) {
         self.name = name; self.unit = unit; self.hallu = hallu
         self.reference = reference; self.referenceName = referenceName
         self.ratio = ratio ?? reference.flatMap { $0 > 0 ? hallu / $0 : nil }
         self.peakRssMB = peakRssMB
+        self.mfu = mfu
     }
 
     enum CodingKeys: String, CodingKey {
@@ -27,6 +32,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
         case referenceName = "reference_name"
         case ratio
         case peakRssMB = "peak_rss_mb"
+        case mfu
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -38,6 +44,7 @@ public struct BenchResult: Codable, Sendable, Equatable {
         try c.encode(referenceName, forKey: .referenceName)
         try c.encode(ratio, forKey: .ratio)
         try c.encode(peakRssMB, forKey: .peakRssMB)
+        try c.encodeIfPresent(mfu, forKey: .mfu)
     }
 
     /// The process's peak resident set size so far (VmHWM), in MB; 0 where unavailable.

@@ -7,6 +7,15 @@ extension Tensor {
     public convenience init(_ a: HostArray) throws { try self.init(a.values, shape: a.shape) }
 }
 
+/// How `LlavaModel.load` holds a checkpoint's weights.
+public enum WeightPrecision: String, Sendable, CaseIterable {
+    /// Every weight as float32, as training needs them (16-bit files are widened once at load).
+    case float32
+    /// Linear layers' and the token embedding's bf16/f16 weights stay 16-bit, widened inside the
+    /// matrix products (float32 accumulation); the rest as float32. For inference.
+    case stored
+}
+
 /// Named tensors in a safetensors file: trainer checkpoints and optimiser state.
 public enum TensorFile {
     public static func save(_ tensors: [String: Tensor], to url: URL) throws {
@@ -35,24 +44,67 @@ extension LlavaModel {
 
     /// Loads a checkpoint folder (config.json + weights in any supported layout, and the adapter when
     /// `adapter` is given or the folder holds one and `applyAdapter`).
-    /// Weights with NaN or infinite values are refused unless `nonFinite` says otherwise.
+    ///
+    /// The weight files are memory-mapped, never read into the heap: float32 tensors are used in
+    /// place (the mapping is copy-on-write, so training may update them), and with
+    /// `precision: .stored` the linear layers' and the token embedding's bf16/f16 weights stay
+    /// 16-bit (inference); every other tensor is converted to float32 once. Weights with NaN or
+    /// infinite values are refused unless `nonFinite` says otherwise.
     public static func load(_ dir: URL, adapter: URL? = nil, applyAdapter: Bool = true,
-                            nonFinite: NonFiniteWeights = .refuse) throws -> LlavaModel {
+                            precision: WeightPrecision = .float32, nonFinite: NonFiniteWeights = .refuse) throws -> LlavaModel {
         let folder = CheckpointFolder(dir)
         let config = try folder.loadConfig()
         // Headers first: a config that does not fit its weights, or a model larger than this
         // machine, is an error before the model's memory is allocated.
-        try folder.checkWeightShapes(against: config)
-        try HostMemory.check(count: config.parameterCount, elementSize: 2 * MemoryLayout<Float>.size,
-                             "loading \(folder.configURL.path) (\(config.parameterCount) parameters, held as the model and as the file's copy)")
-        let model = LlavaModel(config)
-        try model.loadWeights(folder.loadWeights(checkedAgainst: config, nonFinite: nonFinite), file: dir.path)
+        let weights = try folder.openWeights(checkedAgainst: config)
+        try HostMemory.check(count: config.parameterCount, elementSize: MemoryLayout<Float>.size,
+                             "loading \(folder.configURL.path) (\(config.parameterCount) parameters)")
+        weights.prefault()
+        try nonFinite.check(weights)
+        let model = ParameterInit.$deferred.withValue(true) { LlavaModel(config) }
+        try model.useWeights(weights, precision: precision)
+        TensorMemory.releaseFreeMemory()
         if let adapter {
             try model.loadAdapter(LoRAAdapter.load(from: adapter), file: adapter.path)
         } else if applyAdapter, let a = try folder.loadAdapter() {
             try model.loadAdapter(a, file: folder.adapterURL.path)
         }
         return model
+    }
+
+    /// Puts mapped weights behind every parameter (see `load`). Shapes were checked when the
+    /// weights were opened.
+    public func useWeights(_ weights: MappedWeights, precision: WeightPrecision) throws {
+        var sixteenBit = Set<String>()
+        if precision == .stored {
+            for (path, m) in namedModules() where m is Linear || (m is Embedding && path.hasSuffix("embed_tokens")) {
+                sixteenBit.insert("\(path).weight")
+            }
+        }
+        for (name, t) in namedParameters() where !name.contains(".lora_") {
+            guard let w = weights.tensors[name] else { throw HalluError.file(weights.files.first?.path ?? "?", "no tensor \"\(name)\"") }
+            guard let raw = w.file.elements(w.entry), t.count > 0 else { continue }
+            let address = Int(bitPattern: raw)
+            switch w.entry.dtype {
+            case .F32 where address % 4 == 0:
+                t.rebind(TensorStorage(borrowing: raw.assumingMemoryBound(to: Float.self), count: t.count, owner: w.file))
+            case .BF16, .F16:
+                let format: StorageFormat = w.entry.dtype == .BF16 ? .bf16 : .f16
+                let halves = UnsafePointer(raw.assumingMemoryBound(to: UInt16.self))
+                if sixteenBit.contains(name) && address % 2 == 0 {
+                    t.rebind(TensorStorage(borrowingHalves: halves, count: t.count, format: format, owner: w.file))
+                } else {
+                    HalfPrecisionKernels.widen(halves, format: format, count: t.count, into: t.data)
+                }
+            default:
+                try t.assign(w.file.array(w.entry.name).values)
+            }
+        }
+    }
+
+    /// Bytes the parameters hold in memory as they are stored (16-bit weights at 2 bytes).
+    public var parameterBytes: Int {
+        namedParameters().reduce(0) { $0 + $1.1.count * ($1.1.storage.halfElements != nil ? 2 : 4) }
     }
 
     /// Attaches and fills LoRA adapters from a PEFT adapter.

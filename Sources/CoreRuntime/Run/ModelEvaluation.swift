@@ -51,6 +51,9 @@ public struct ModelEvaluation {
     public var settings: EvalSettings
     public var processors: [LogitsProcessor] = []
     public var log: (String) -> Void = { _ in }
+    /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log
+    /// lines every few seconds otherwise).
+    public var showProgress = false
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings) {
         self.model = model; self.codec = codec; self.images = images; self.dataDir = dataDir; self.settings = settings
@@ -68,6 +71,7 @@ public struct ModelEvaluation {
         let wasTraining = model.training
         model.train(false)
         defer { model.train(wasTraining) }
+        let progress = showProgress ? Progress(total: prompts.count, unit: "answer", log: log) : nil
         for start in stride(from: 0, to: prompts.count, by: max(settings.batchSize, 1)) {
             let chunk = prompts[start..<min(start + settings.batchSize, prompts.count)]
             let ids = chunk.map { codec.prompt($0.question) }
@@ -75,7 +79,9 @@ public struct ModelEvaluation {
             for g in try gen.generate(inputs, cfg) {
                 out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
             }
+            progress?.update(out.count)
         }
+        progress?.finish()
         return out
     }
 

@@ -193,10 +193,11 @@ public final class RunPipeline {
     }
 
     /// A checkpoint folder's model, its prompt codec and an image store for a data folder (image paths
-    /// must stay inside `dataDir` unless `allowOutside`).
-    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil, allowOutside: Bool = false,
-                                 nonFinite: NonFiniteWeights = .refuse) throws -> (LlavaModel, PromptCodec, ImageStore) {
-        let model = try LlavaModel.load(dir, adapter: adapter, nonFinite: nonFinite)
+    /// must stay inside `dataDir` unless `allowOutside`). `precision: .stored` keeps a 16-bit
+    /// checkpoint's matrices 16-bit (inference).
+    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil, precision: WeightPrecision = .float32,
+                                 allowOutside: Bool = false, nonFinite: NonFiniteWeights = .refuse) throws -> (LlavaModel, PromptCodec, ImageStore) {
+        let model = try LlavaModel.load(dir, adapter: adapter, precision: precision, nonFinite: nonFinite)
         let folder = CheckpointFolder(dir)
         guard FileManager.default.fileExists(atPath: folder.tokenizerURL.path) else {
             throw HalluError.file(dir.path, "checkpoint has no tokenizer.json")

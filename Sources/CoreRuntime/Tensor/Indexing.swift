@@ -12,8 +12,16 @@ extension Tensor {
             ids32[i] = Int32(truncatingIfNeeded: id)
         }
         let out = Tensor(uninitializedShape: [ids.count, d])
-        try ids32.withUnsafeBufferPointer { p in
-            try Kernels.embeddingForward(table: table.data, vocab: v, dim: d, ids: p.baseAddress!, count: ids.count, out: out.data)
+        if let t16 = table.storage.halfElements {
+            // A 16-bit table (a checkpoint loaded in its own precision): rows are widened as they are gathered.
+            let format = table.storage.format
+            Parallel.forEach(count: ids.count, minChunk: Swift.max(1, 4096 / Swift.max(d, 1))) { r in
+                for i in r { HalfPrecisionKernels.widenSerial(t16 + Int(ids32[i]) * d, format: format, count: d, into: out.data + i * d) }
+            }
+        } else {
+            try ids32.withUnsafeBufferPointer { p in
+                try Kernels.embeddingForward(table: table.data, vocab: v, dim: d, ids: p.baseAddress!, count: ids.count, out: out.data)
+            }
         }
         guard recording(table) else { return out }
         // Only the ids and the table's shape are needed (and the table itself when it is a leaf

@@ -99,8 +99,14 @@ extension Tensor {
             Kernels.repeatMiddleAxis(bias.data, outer: 1, n: rows, inner: outF, out.data)
             beta = 1
         }
-        gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF,
-             beta: beta, c: out.data, ldc: outF)
+        if let w16 = weight.storage.halfElements {
+            // A 16-bit weight (a checkpoint loaded in its own precision) is widened inside the product.
+            HalfGEMM.linear(m: rows, n: outF, k: inF, a: x.data, lda: inF, w: w16, format: weight.storage.format,
+                            beta: beta, c: out.data, ldc: outF)
+        } else {
+            gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF,
+                 beta: beta, c: out.data, ldc: outF)
+        }
         var inputs = [x, weight]
         if let bias { inputs.append(bias) }
         if let residual { inputs.append(residual) }

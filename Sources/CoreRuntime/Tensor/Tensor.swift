@@ -73,6 +73,13 @@ public final class Tensor {
         return isKnownUniquelyReferenced(&tensor.storage)
     }
 
+    /// Puts `newStorage` (of the same element count) behind this tensor, e.g. a checkpoint's
+    /// memory-mapped weights in place of the buffer a model was built with.
+    func rebind(_ newStorage: TensorStorage) {
+        precondition(newStorage.count == count, "rebind: \(newStorage.count) elements for shape \(shape)")
+        storage = newStorage
+    }
+
     /// A tensor sharing storage but cut off from the graph.
     public func detach() -> Tensor { Tensor(storage: storage, shape: shape) }
 
@@ -115,17 +122,21 @@ extension Tensor {
         return t
     }
 
-    /// Normal(mean, std) samples from a seeded generator.
+    /// Normal(mean, std) samples from a seeded generator (left uninitialised while
+    /// `ParameterInit.deferred` is set: the values are about to be loaded).
     public static func randn(_ shape: [Int], std: Float = 1, mean: Float = 0, rng: inout SeededRNG, requiresGrad: Bool = false) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
+        if ParameterInit.deferred { t.requiresGrad = requiresGrad; return t }
         for i in 0..<t.count { t.data[i] = mean + std * rng.nextNormal() }
         t.requiresGrad = requiresGrad
         return t
     }
 
-    /// Uniform(low, high) samples from a seeded generator.
+    /// Uniform(low, high) samples from a seeded generator (left uninitialised while
+    /// `ParameterInit.deferred` is set).
     public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout SeededRNG, requiresGrad: Bool = false) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
+        if ParameterInit.deferred { t.requiresGrad = requiresGrad; return t }
         for i in 0..<t.count { t.data[i] = low + (high - low) * rng.nextFloat() }
         t.requiresGrad = requiresGrad
         return t
@@ -149,4 +160,10 @@ extension Tensor: CustomStringConvertible {
         let shown = values.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
         return "Tensor(\(shape), [\(shown)\(count > 8 ? ", ..." : "")])"
     }
+}
+
+/// Whether random initialisers skip drawing values: a model about to be filled from a checkpoint
+/// is built without touching (or paying for) memory its weights will replace.
+public enum ParameterInit {
+    @TaskLocal public static var deferred = false
 }

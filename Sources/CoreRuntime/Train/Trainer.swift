@@ -211,15 +211,18 @@ final class Progress {
     let start = Date()
     let tty = isatty(STDERR_FILENO) != 0
     let log: (String) -> Void
+    /// What is counted ("step", "question", "token").
+    let unit: String
     var lastPrint = Date.distantPast
-    init(total: Int, log: @escaping (String) -> Void) { self.total = total; self.log = log }
+    init(total: Int, unit: String = "step", log: @escaping (String) -> Void) { self.total = total; self.unit = unit; self.log = log }
 
-    func update(_ step: Int, loss: Double) {
+    func update(_ step: Int, loss: Double? = nil) {
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
         let rate = Double(step) / max(elapsed, 1e-9)
         let eta = Double(total - step) / max(rate, 1e-9)
-        let text = String(format: "step %d/%d  loss %.4f  %.2f steps/s  eta %ds", step, total, loss, rate, Int(eta))
+        let lossText = loss.map { String(format: "  loss %.4f", $0) } ?? ""
+        let text = String(format: "%@ %d/%d%@  %.2f %@s/s  eta %ds", unit, step, total, lossText, rate, unit, Int(eta))
         if tty {
             let width = 24, filled = Int(Double(width) * Double(step) / Double(max(total, 1)))
             FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(text)".utf8))
