@@ -15,38 +15,40 @@ let targetCPU: String? = {
     return nil
     #endif
 }()
-let cpuFlags: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+let cpu: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
 /// Targets below AVX2 that need no start-up check.
 let baselineCPUs: Set<String> = ["x86-64", "x86-64-v2", "generic", "core2", "nehalem", "westmere", "sandybridge", "ivybridge"]
 let requiresAVX2: [SwiftSetting] = targetCPU.map { baselineCPUs.contains($0) ? [] : [.define("HALLU_REQUIRES_AVX2_FMA")] } ?? []
 
-/// A method plugin: one shared library that depends only on CoreRuntime.
-func plugin(_ name: String) -> Target {
-    .target(name: name, dependencies: [core], path: "Plugins/\(name)", swiftSettings: cpuFlags)
+/// The plugins: each is one shared library (product) made of its module, which depends only on
+/// CoreRuntime, and a one-file entry module that exports the two C functions the loader looks for.
+/// Tests link the module alone: every plugin exports the same C symbols, so two entry modules
+/// cannot share the one test executable SwiftPM builds.
+let plugins = ["SelectiveEOS", "HADPO", "HSADPO", "HACL", "VCD", "M3ID", "DoLa"]
+
+func pluginTargets(_ name: String) -> [Target] {
+    [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: cpu),
+     // The build-tool plugin writes the fingerprint of the CoreRuntime it compiles against into it.
+     .target(name: "\(name)Entry", dependencies: [core, .target(name: name)], path: "Plugins/\(name)/Entry",
+             swiftSettings: cpu, plugins: [.plugin(name: "InterfaceFingerprint", package: "CoreRuntime")]),
+     .testTarget(name: "\(name)Tests", dependencies: [core, .target(name: name), "HalluTestSupport"], path: "Tests/\(name)Tests",
+                 swiftSettings: cpu)]
 }
 
 let package = Package(
     name: "hallu",
-    products: [
-        .executable(name: "hallu", targets: ["hallu"]),
-        .executable(name: "hallu-fuzz", targets: ["hallu-fuzz"]),
-        .library(name: "SelectiveEOS", type: .dynamic, targets: ["SelectiveEOS"]),
-        .library(name: "HADPO", type: .dynamic, targets: ["HADPO"]),
-        .library(name: "HSADPO", type: .dynamic, targets: ["HSADPO"]),
-        .library(name: "HACL", type: .dynamic, targets: ["HACL"]),
-    ],
+    products: [.executable(name: "hallu", targets: ["hallu"]),
+               .executable(name: "hallu-fuzz", targets: ["hallu-fuzz"])]
+        + plugins.map { .library(name: $0, type: .dynamic, targets: [$0, "\($0)Entry"]) },
     dependencies: [.package(path: "Sources/CoreRuntime")],
     targets: [
         // Built for the baseline CPU: it checks the CPU before any AVX2 code runs.
         .executableTarget(name: "hallu", dependencies: [core], path: "Sources/hallu", swiftSettings: requiresAVX2),
         // Structured fuzzing of every input hallu reads (docs/RELIABILITY.md).
         .executableTarget(name: "hallu-fuzz", dependencies: [core], path: "Sources/hallu-fuzz"),
-        plugin("SelectiveEOS"),
-        plugin("HADPO"),
-        plugin("HSADPO"),
-        plugin("HACL"),
-        .testTarget(name: "HalluTests", dependencies: [core], path: "Tests/HalluTests",
-                    exclude: [], swiftSettings: cpuFlags),
-    ],
+        // Fixtures shared by every test target (public CoreRuntime API only).
+        .target(name: "HalluTestSupport", dependencies: [core], path: "Tests/HalluTestSupport", swiftSettings: cpu),
+        .testTarget(name: "HalluTests", dependencies: [core, "HalluTestSupport"], path: "Tests/HalluTests", swiftSettings: cpu),
+    ] + plugins.flatMap(pluginTargets),
     swiftLanguageModes: [.v5]
 )

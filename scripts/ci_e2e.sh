@@ -3,7 +3,9 @@
 #   1. the default job on the tiny preset (world + baseline built into a fresh cache, then a 50-step run);
 #   2. exact resume: a run killed with SIGKILL mid-training and resumed ends with the same weights and
 #      final loss as an uninterrupted run (same seed, same threads);
-#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps.
+#   3. `hallu new-method` scaffolds a plugin that builds and trains for a few steps; the same plugin
+#      built against a CoreRuntime whose public interface differs is refused with a rebuild message;
+#   4. the end-to-end bench harness; 5. `eval model --decode` with each decoding plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${HALLU_BIN:-$PWD/.build/release/hallu}
@@ -42,6 +44,22 @@ echo "== 3. new-method scaffold"
 (cd "$T/Foo" && swift build 2>&1 | tail -1)
 "$BIN" run --plugin "$T/Foo/.build/debug/libFoo.so" --method foo --base "$BASE" --steps 3 --skip-eval --runs-dir "$T/runs" --name foo
 test -f "$T/runs/foo/summary.json"
+# A copy of CoreRuntime with one more public declaration: a plugin built against it carries another
+# interface fingerprint, and hallu refuses it before running any of its code.
+# (The package's folder must keep its name: SwiftPM names a path dependency after its folder.)
+mkdir -p "$T/changed"
+cp -r Sources/CoreRuntime "$T/changed/CoreRuntime"
+rm -rf "$T/changed/CoreRuntime/.build"
+printf '\npublic func interfaceProbe() {}\n' >> "$T/changed/CoreRuntime/Version.swift"
+"$BIN" new-method Probe --out "$T/Probe" --core "$T/changed/CoreRuntime" >/dev/null
+(cd "$T/Probe" && swift build 2>&1 | tail -1)
+if "$BIN" run --plugin "$T/Probe/.build/debug/libProbe.so" --method probe --base "$BASE" --steps 1 --skip-eval \
+     --runs-dir "$T/runs" --name probe > "$T/probe.log" 2>&1; then
+  echo "a plugin built against a changed CoreRuntime was accepted"; exit 1
+fi
+grep -q "another CoreRuntime interface" "$T/probe.log" && grep -q "rebuild the plugin" "$T/probe.log" \
+  || { cat "$T/probe.log"; exit 1; }
+echo "   refused: $(grep -o 'was built against another CoreRuntime interface[^:]*' "$T/probe.log")"
 
 echo "== 4. end-to-end bench harness (tiny preset; a smoke test, not a measurement)"
 "$BIN" bench e2e --quick --json > "$T/bench-e2e.json"
@@ -51,4 +69,15 @@ r = json.load(open(sys.argv[1]))
 assert len(r) == 2 and all(x['unit'] == 's' and x['hallu'] > 0 and x['peak_rss_mb'] > 0 for x in r), r
 print('   ' + '; '.join('%s: %.1f s, %.0f MB' % (x['name'], x['hallu'], x['peak_rss_mb']) for x in r))
 " "$T/bench-e2e.json"
+echo "== 5. decoding methods on the baseline (plugins beside the binary)"
+for d in vcd m3id dola; do
+  "$BIN" eval model --model "$BASE" --images 4 --max-new-tokens 12 --batch-size 8 --decode "$d" --out "$T/eval-$d" --json > "$T/eval-$d.json"
+  python3 -c "
+import json, sys
+m, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert m['settings']['decode'] == sys.argv[3] and 0 <= m['chair']['CHAIRs'] <= 1, m['settings']
+assert c['forward_passes_per_token'] > 0 and c['tokens_per_second'] > 0, c
+print('   %s: %.2f forward passes per token' % (sys.argv[3], c['forward_passes_per_token']))
+" "$T/eval-$d.json" "$T/eval-$d/decoding_cost.json" "$d"
+done
 echo "e2e: all passed"

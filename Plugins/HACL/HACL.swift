@@ -7,7 +7,7 @@ import CoreRuntime
 /// loss pulls each image towards its true caption and away from the other captions of the batch and
 /// from hallucinated captions (the true caption with objects or attributes edited), which serve as
 /// hard negatives in the image-to-text direction only. The total is `L_LM + weight · L_ita`.
-/// The maths lives in CoreRuntime (`HACLObjective`, `HACLContrastive`, `HACLReadout`, `HACLRetrieval`).
+/// The maths: `HACLObjective`, `HACLContrastive`, `HACLReadout`, `HACLRetrieval`.
 public final class HACLMethod: Method {
     static let summaryText = "hallucination-augmented contrastive learning: LLM-readout image/text embeddings, hallucinated captions as hard negatives"
 
@@ -24,6 +24,12 @@ public final class HACLMethod: Method {
         ]
     }
     public var dataKinds: [DataKind] { objective.contrastiveOnly ? [.contrastive] : [.sft, .contrastive] }
+    /// HACL fine-tunes LLaVA with its SFT recipe (lr 2e-5, one epoch) plus L_ita. On the world the
+    /// equivalent is a short continuation at the world's fine-tuning lr (docs/RESULTS.md, "Run defaults").
+    public var runDefaults: RunDefaults {
+        RunDefaults(lr: 3e-4, steps: 100, batchSize: 8,
+                    source: "HACL: LLaVA's SFT recipe (lr 2e-5, 1 epoch) with L_ita; on the world: 100 steps of 8 at 3e-4 (docs/RESULTS.md)")
+    }
 
     /// The configured objective.
     public private(set) var objective = HACLObjective()
@@ -88,10 +94,10 @@ public final class HACLMethod: Method {
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    HalluPlugin(methods: [MethodDescriptor(id: "hacl", summary: HACLMethod.summaryText, make: { HACLMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HACLPlugin {
+    public static var plugin: HalluPlugin {
+        HalluPlugin(name: "HACL", methods: [MethodDescriptor(id: "hacl", summary: HACLMethod.summaryText, make: { HACLMethod() })],
+                    dataFormats: [HACLData.format], worldExports: [HACLData.worldExport])
+    }
 }

@@ -11,6 +11,13 @@ public final class HADPOMethod: Method {
     public var summary: String { "HA-DPO: DPO on hallucination-aware preference pairs (beta 0.1), with an optional SFT term on the chosen answers" }
     public var options: [MethodOption] { DPOSettings.options(labelSmoothing: true) }
     public var dataKinds: [DataKind] { [.preference] }
+    /// HA-DPO trains LLaVA-1.5 at lr 2e-6 (a tenth of its SFT lr), beta 0.1. The world's model was
+    /// trained at 2e-3; at 1e-4 and 100 steps DPO moves its hallucinations without the yes/no drift
+    /// of longer or faster runs (docs/RESULTS.md, "Run defaults").
+    public var runDefaults: RunDefaults {
+        RunDefaults(lr: 1e-4, steps: 100, batchSize: 8,
+                    source: "HA-DPO: LLaVA-1.5 at lr 2e-6, beta 0.1; on the world: 100 steps of 8 pairs at 1e-4 (docs/RESULTS.md)")
+    }
     /// The parsed options.
     public private(set) var settings = DPOSettings()
 
@@ -23,7 +30,7 @@ public final class HADPOMethod: Method {
     /// and on every preference pair otherwise (e.g. a folder with only an HSA-DPO file).
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {
         var out = data
-        let own = data.preferences.filter { $0.format == .hadpo }
+        let own = data.preferences.filter { $0.source == HADPOData.formatName }
         if !own.isEmpty { out.preferences = own }
         context.log("ha-dpo: training on \(out.preferences.count) preference pairs")
         return out
@@ -34,18 +41,19 @@ public final class HADPOMethod: Method {
     }
 
     /// `-(1-eps) log sigmoid(beta h) - eps log sigmoid(-beta h) + gamma NLL(chosen)`, with
-    /// `h = log pi(c)/pi_ref(c) - log pi(r)/pi_ref(r)` (see `HADPOLoss`).
+    /// `h = log pi(c)/pi_ref(c) - log pi(r)/pi_ref(r)`: `DPO.loss` without weights. HA-DPO's LLaVA recipe
+    /// is eps 0, gamma 0, beta 0.1; its MiniGPT-4 branch adds the SFT term.
     public func loss(_ batch: Batch, _ context: TrainContext) throws -> LossOutput {
         let lp = try DPO.logProbs(batch.preferences, context, sftObjective: settings.sftObjective(context))
-        return try HADPOLoss.loss(lp, beta: settings.beta, labelSmoothing: settings.labelSmoothing, gamma: settings.gamma)
+        return try DPO.loss(lp, beta: settings.beta, labelSmoothing: settings.labelSmoothing, gamma: settings.gamma)
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    let m = HADPOMethod()
-    return HalluPlugin(methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HADPOMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HADPOPlugin {
+    public static var plugin: HalluPlugin {
+        let m = HADPOMethod()
+        return HalluPlugin(name: "HADPO", methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HADPOMethod() })],
+                           dataFormats: [HADPOData.format], worldExports: [HADPOData.worldExport])
+    }
 }

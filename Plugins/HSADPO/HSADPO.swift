@@ -22,6 +22,12 @@ public final class HSADPOMethod: Method {
         ] + HSAPipelineSettings.options()
     }
     public var dataKinds: [DataKind] { [.preference] }
+    /// HSA-DPO trains LLaVA-1.5 with DPO at lr 2e-6, beta 0.1. Scaled to the world as HA-DPO is:
+    /// 100 steps of 8 pairs at 1e-4 (docs/RESULTS.md, "Run defaults").
+    public var runDefaults: RunDefaults {
+        RunDefaults(lr: 1e-4, steps: 100, batchSize: 8,
+                    source: "HSA-DPO: LLaVA-1.5 DPO at lr 2e-6, beta 0.1; on the world: 100 steps of 8 pairs at 1e-4 (docs/RESULTS.md)")
+    }
     /// The parsed shared DPO options.
     public private(set) var settings = DPOSettings()
     public private(set) var useChosenScore = false
@@ -50,10 +56,10 @@ public final class HSADPOMethod: Method {
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {
         var out = data
         // HSA-DPO's own pairs (with severity scores) when the folder has them; otherwise every pair.
-        let own = data.preferences.filter { $0.format == .hsadpo }
+        let own = data.preferences.filter { $0.source == HSADPOData.preferenceFormatName }
         if !own.isEmpty { out.preferences = own }
         out.preferences = try source.pairs(out, context)
-        _ = try HSADPOLoss.weights(out.preferences, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
+        _ = try SeverityWeights.weights(out.preferences, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
         return out
     }
 
@@ -66,13 +72,13 @@ public final class HSADPOMethod: Method {
         try settings.prepareReference(pairs, context)
     }
 
-    /// `-log sigmoid(beta [w_c log pi(c)/pi_ref(c) - w_r log pi(r)/pi_ref(r)]) + gamma NLL(chosen)`
-    /// (see `HSADPOLoss`).
+    /// `-log sigmoid(beta [w_c log pi(c)/pi_ref(c) - w_r log pi(r)/pi_ref(r)]) + gamma NLL(chosen)`:
+    /// `DPO.loss` with the severity weights (`SeverityWeights`).
     public func loss(_ batch: Batch, _ context: TrainContext) throws -> LossOutput {
         let pairs = batch.preferences
-        let w = try HSADPOLoss.weights(pairs, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
+        let w = try SeverityWeights.weights(pairs, useChosenScore: useChosenScore, useRejectedScore: useRejectedScore)
         let lp = try DPO.logProbs(pairs, context, sftObjective: settings.sftObjective(context))
-        return try HSADPOLoss.loss(lp, beta: settings.beta, chosenWeights: w.chosen, rejectedWeights: w.rejected, gamma: settings.gamma)
+        return try DPO.loss(lp, beta: settings.beta, chosenWeights: w.chosen, rejectedWeights: w.rejected, gamma: settings.gamma)
     }
 
     /// With the pipeline: the pairs it made, hallucinated sentences by type, and the detector's
@@ -83,11 +89,12 @@ public final class HSADPOMethod: Method {
     }
 }
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    let m = HSADPOMethod()
-    return HalluPlugin(methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HSADPOMethod() })]).export()
+/// What the library hands to hallu (see Entry/).
+public enum HSADPOPlugin {
+    public static var plugin: HalluPlugin {
+        let m = HSADPOMethod()
+        return HalluPlugin(name: "HSADPO", methods: [MethodDescriptor(id: m.id, summary: m.summary, make: { HSADPOMethod() })],
+                           dataFormats: [HSADPOData.preferenceFormat, HSADPOData.detectionFormat], worldExports: [HSADPOData.worldExport],
+                           evaluators: [SeverityEvaluator()])
+    }
 }

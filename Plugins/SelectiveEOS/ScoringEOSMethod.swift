@@ -30,6 +30,12 @@ public final class ScoringEOSMethod: Method {
     public var id: String { Self.methodId }
     public var summary: String { Self.summaryText }
     public var dataKinds: [DataKind] { [.sft] }
+    /// The paper fine-tunes on the filtered data with QLoRA at lr 2e-5 for as many steps as the
+    /// unfiltered run; on the world, 100 steps of 16 at the world's fine-tuning lr (docs/RESULTS.md).
+    public var runDefaults: RunDefaults {
+        RunDefaults(lr: 3e-4, steps: 100, batchSize: 16,
+                    source: "Less is More: QLoRA at lr 2e-5 on the filtered data; on the world: 100 steps of 16 at 3e-4 (docs/RESULTS.md)")
+    }
     public var options: [MethodOption] {
         [
             MethodOption("eos_id", "-1", "EOS token id; -1 = the tokenizer's EOS"),

@@ -1,17 +1,16 @@
 import CoreRuntime
 
-// The "Less is More" plugin (Yue, Zhang, Jin, ACL 2024): two methods from one paper. The math lives
-// in CoreRuntime (Methods/SelectiveEOS) so that it is tested directly; these are the wrappers.
+// The "Less is More" plugin (Yue, Zhang, Jin, ACL 2024): two methods from one paper, on the math of
+// SelectiveEOSObjective (the training objective) and EOSScoring / EOSFilter (the data filter).
 
-@_cdecl("hallu_plugin_abi")
-public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
-
-@_cdecl("hallu_plugin_entry")
-public func halluPluginEntry() -> UnsafeMutableRawPointer {
-    HalluPlugin(methods: [
-        MethodDescriptor(id: SelectiveEOSMethod.methodId, summary: SelectiveEOSMethod.summaryText, make: { SelectiveEOSMethod() }),
-        MethodDescriptor(id: ScoringEOSMethod.methodId, summary: ScoringEOSMethod.summaryText, make: { ScoringEOSMethod() }),
-    ]).export()
+/// What the library hands to hallu (see Entry/).
+public enum SelectiveEOSPlugin {
+    public static var plugin: HalluPlugin {
+        HalluPlugin(name: "SelectiveEOS", methods: [
+            MethodDescriptor(id: SelectiveEOSMethod.methodId, summary: SelectiveEOSMethod.summaryText, make: { SelectiveEOSMethod() }),
+            MethodDescriptor(id: ScoringEOSMethod.methodId, summary: ScoringEOSMethod.summaryText, make: { ScoringEOSMethod() }),
+        ])
+    }
 }
 
 /// The EOS id a method uses: the option when it is set (>= 0), else the tokenizer's EOS.

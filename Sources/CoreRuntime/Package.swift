@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import Foundation
 import PackageDescription
 
@@ -17,21 +17,31 @@ let targetCPU: String? = {
 // CoreRuntime is its own package so that it builds as ONE shared library that the `hallu`
 // executable and every method plugin load once. Linked statically into each of them, every
 // type would exist twice and `as? Method` on a plugin's object would silently fail.
+//
+// A build-tool plugin fingerprints the module's public interface while it builds
+// (BuildTools/InterfaceFingerprint). Applied to a hallu plugin's entry module too, it compiles the
+// fingerprint of the CoreRuntime that module is built against into it; the loader refuses a plugin
+// whose fingerprint is not the host's.
 let package = Package(
     name: "CoreRuntime",
     products: [
         .library(name: "CoreRuntime", type: .dynamic, targets: ["CoreRuntime"]),
+        .plugin(name: "InterfaceFingerprint", targets: ["InterfaceFingerprintPlugin"]),
     ],
     targets: [
+        .executableTarget(name: "interface-fingerprint", path: "BuildTools/InterfaceFingerprint"),
+        .plugin(name: "InterfaceFingerprintPlugin", capability: .buildTool(), dependencies: ["interface-fingerprint"],
+                path: "BuildTools/InterfaceFingerprintPlugin"),
         .target(
             name: "CoreRuntime",
             path: ".",
-            exclude: ["Package.swift"],
+            exclude: ["Package.swift", "BuildTools"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
                 .unsafeFlags((targetCPU.map { ["-target-cpu", $0] } ?? []) + ["-Xcc", "-fno-math-errno"]),
             ],
-            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")],
+            plugins: ["InterfaceFingerprintPlugin"]
         ),
     ],
     swiftLanguageModes: [.v5]

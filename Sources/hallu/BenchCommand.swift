@@ -5,9 +5,12 @@ import Foundation
 struct BenchCommand: Command {
     let name = "bench"
     let summary = "benchmark kernels and training against OpenBLAS and PyTorch"
-    let usage = "hallu bench [kernels|model|e2e|real|7b|all] [--json] [--quick]"
+    let usage = "hallu bench [kernels|model|e2e|real|7b|all] [--json] [--quick] [--method M]"
+    /// The default job the e2e suite times (DESIGN.md: `hallu run --method hsadpo`).
+    static let defaultJob = "hsadpo"
     let flags = [Flag(name: "json", value: nil, help: "print the results as JSON"),
                  Flag(name: "quick", value: nil, help: "fewer repetitions (noisier)"),
+                 Flag(name: "method", value: "M", help: "e2e: the method of the timed job", defaultText: BenchCommand.defaultJob),
                  Flag(name: "checkpoint", value: "DIR", help: "real: measure this checkpoint folder in this process and print its JSON"),
                  Flag(name: "new-tokens", value: "N", help: "with --checkpoint: tokens decoded per measurement", defaultText: "16"),
                  Flag(name: "iterations", value: "N", help: "with --checkpoint: timed repetitions (median)", defaultText: "2"),
@@ -29,7 +32,8 @@ struct BenchCommand: Command {
             return 0
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, log: { eprint($0) })
+        let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe,
+                                    e2eMethod: args.string("method") ?? Self.defaultJob, log: { eprint($0) })
         if args.flag("json") {
             print(String(decoding: try Bench.json(results), as: UTF8.self))
         } else {

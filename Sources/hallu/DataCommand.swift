@@ -70,7 +70,10 @@ struct DataCommand: Command {
     func synth(_ args: Arguments) throws -> Int32 {
         let out = URL(fileURLWithPath: try args.required("out", "hallu data synth"))
         let config = try Self.worldConfig(args)
-        let summary = try SceneWorld.synth(config: config, outDir: out)
+        // The plugins' training files come with the world (their world exports).
+        let registry = PluginRegistry()
+        try registry.discover()
+        let summary = try SceneWorld.synth(config: config, outDir: out, exports: registry.worldExports)
         if args.flag("json") { try printJSON(encodable: summary); return 0 }
         print("wrote \(summary.trainImages) train and \(summary.evalImages) eval images to \(summary.outDir)"
             + String(format: " (%.1fs)", summary.seconds))
@@ -88,7 +91,9 @@ struct DataCommand: Command {
     }
 
     func stats(_ args: Arguments, folder: String) throws -> Int32 {
-        let stats = try WorldStats.compute(folder: try Self.worldFolder(folder))
+        let registry = PluginRegistry()
+        try registry.discover()
+        let stats = try WorldStats.compute(folder: try Self.worldFolder(folder), catalog: registry.data)
         if args.flag("json") { try printJSON(encodable: stats) } else { print(stats.text(), terminator: "") }
         return 0
     }

@@ -10,8 +10,10 @@ struct DoctorCommand: Command {
 
     func run(_ args: Arguments) throws -> Int32 {
         let registry = PluginRegistry()
-        registry.discover()
-        let report = Doctor.report(plugins: registry.descriptors.map(\.id))
+        var problems: [String] = []
+        do { try registry.discover() } catch let e as HalluError { problems.append(e.message) }
+        var report = Doctor.report(plugins: registry.descriptors.map(\.id))
+        if !problems.isEmpty { report["plugin_errors"] = problems }
         if args.flag("json") { try printJSON(report); return 0 }
         for k in report.keys.sorted() { print(k.padding(toLength: 18, withPad: " ", startingAt: 0) + "\(report[k]!)") }
         return 0

@@ -101,14 +101,43 @@ func requireFolder(_ path: String, _ label: String) throws {
     guard isDir.boolValue else { throw HalluError("\(label) \(path): is a file, expected a folder") }
 }
 
-/// `hallu eval`: CHAIR, POPE and SHR of output files, or all three of a checkpoint.
+/// `hallu eval`: CHAIR, POPE and SHR of output files, every evaluator on a checkpoint, and the
+/// file commands of plugins' evaluators (`hallu eval <name>`).
 struct EvalCommand: Command {
     let name = "eval"
-    let summary = "score outputs with CHAIR, POPE, SHR"
+    let summary = "score outputs with CHAIR, POPE, SHR (and plugins' evaluators)"
     var usage: String {
-        "hallu eval <chair|pope|shr|model> ...\n" + subcommands.map { "  " + $0.usage }.joined(separator: "\n")
+        "hallu eval <\(subcommands.map(\.name).joined(separator: "|"))> ...\n" + subcommands.map { "  " + $0.usage }.joined(separator: "\n")
     }
-    let flags = [
+
+    /// The plugins found beside hallu and named with --plugin: their evaluators add subcommands and
+    /// flags, so they are loaded before the arguments are parsed.
+    static let registry: Result<PluginRegistry, Error> = Result {
+        let r = PluginRegistry()
+        try r.discover()
+        let argv = CommandLine.arguments
+        for (a, b) in zip(argv, argv.dropFirst()) where a == "--plugin" { try r.load(b) }
+        return r
+    }
+
+    /// Evaluators with a file command, other than the core's own.
+    var pluginCommands: [(Evaluator, EvaluatorCommand)] {
+        guard let r = try? Self.registry.get() else { return [] }
+        let own = ["chair", "pope", "shr", "model"]
+        return r.evaluators.compactMap { e in e.command.map { (e, $0) } }.filter { !own.contains($0.0.name) }
+    }
+
+    var flags: [Flag] {
+        var out = coreFlags
+        for (_, c) in pluginCommands {
+            for f in c.flags where !out.contains(where: { $0.name == f.name }) {
+                out.append(Flag(name: f.name, value: f.value, help: f.help, repeats: f.repeats))
+            }
+        }
+        return out
+    }
+
+    let coreFlags = [
         Flag(name: "captions", value: "FILE", help: "chair: captions, JSON list or JSONL"),
         Flag(name: "gt", value: "FILE", help: "chair: ground-truth objects {\"<image id>\": [words]} (.gz ok)"),
         Flag(name: "caption-key", value: "KEY", help: "chair, shr: caption text key", defaultText: "caption, else text"),
@@ -133,8 +162,12 @@ struct EvalCommand: Command {
         Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
         Flag(name: "allow-outside", value: nil, help: "model: let the eval files' image paths point outside --data"),
         Flag(name: "allow-nonfinite-weights", value: nil, help: "model: load a checkpoint holding NaN or infinite weights (with a warning)"),
+        Flag(name: "num-beams", value: "K", help: "model: beam width; 1 is greedy or sampling", defaultText: "1"),
+        Flag(name: "temperature", value: "T", help: "model: 0 is greedy; above 0 samples", defaultText: "0"),
+        Flag(name: "top-p", value: "P", help: "model: nucleus sampling mass", defaultText: "1"),
+        Flag(name: "seed", value: "S", help: "model: sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print JSON"),
-    ]
+    ] + DecodeFlags.flags
 
     var subcommands: [Subcommand] {
         [Subcommand(name: "chair", usage: "hallu eval chair --captions FILE --gt FILE [--caption-key K] [--image-id-key K] [--details FILE] [--json]",
@@ -144,13 +177,22 @@ struct EvalCommand: Command {
          Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
-         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--json]",
-                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json", "allow-outside",
+         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--plugin PATH] [--allow-outside] [--allow-nonfinite-weights] [--json]",
+                    flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json",
+                            "num-beams", "temperature", "top-p", "seed", "decode", "set", "plugin", "allow-outside",
                             "allow-nonfinite-weights"], run: { a, _ in try model(a) })]
+            + pluginCommands.map { e, c in
+                Subcommand(name: e.name, usage: c.usage, flags: c.flags.map(\.name) + ["plugin", "json"], run: { a, _ in
+                    let (report, text) = try c.run(a.values.filter { key, _ in c.flags.contains { $0.name == key } })
+                    if a.flag("json") { print(report.pretty()) } else { print(text) }
+                    return 0
+                })
+            }
     }
 
     func run(_ args: Arguments) throws -> Int32 {
-        try SubcommandDispatch.run(name, subcommands, args)
+        _ = try Self.registry.get()
+        return try SubcommandDispatch.run(name, subcommands, args)
     }
 
     func chair(_ args: Arguments) throws -> Int32 {
@@ -252,12 +294,19 @@ struct EvalCommand: Command {
         settings.images = try args.int("images", atLeast: 1)
         settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1, limit: Limits.newTokens) ?? settings.maxNewTokens
         settings.batchSize = try args.int("batch-size", atLeast: 1, limit: Limits.batchSize) ?? settings.batchSize
+        let generation = try GenerateCommand.generationConfig(args)
+        if generation.numBeams > 1 { settings.numBeams = generation.numBeams }
+        if generation.temperature > 0 {
+            settings.temperature = generation.temperature; settings.topP = generation.topP; settings.seed = generation.seed
+        }
+        let decoder = try DecodeFlags.decoder(args, registry: Self.registry.get())
+        settings.decode = decoder?.method.id
+        settings.decodeOptions = decoder?.options
         let dataDir: URL
         if let d = args.string("data") {
             try requireFolder(d, "--data")
             dataDir = URL(fileURLWithPath: d)
-            let needed = [SceneWorld.Files.chairPrompts, SceneWorld.Files.chairGT, SceneWorld.Files.shrFacts]
-                + POPEStrategy.allCases.map(SceneWorld.Files.pope)
+            let needed = try Self.registry.get().evaluators.flatMap(\.requiredFiles)
             if let missing = needed.first(where: { !FileManager.default.fileExists(atPath: dataDir.appendingPathComponent($0).path) }) {
                 throw HalluError.file(d, "no \(missing); --data needs a scene world's eval files (see `hallu data synth`)")
             }
@@ -274,18 +323,25 @@ struct EvalCommand: Command {
             eprint(String(format: "loaded %@ (%.2f GB of weights) in %.1f s", modelDir.path, Double(model.parameterBytes) / 1e9,
                           Date().timeIntervalSince(loadStart)))
         }
-        var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
+        let evaluators = try Self.registry.get().evaluators
+        var evaluation = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings, evaluators: evaluators)
         evaluation.log = eprint
+        evaluation.hooks = decoder.map { [$0.method] } ?? []
         evaluation.showProgress = true
-        eprint("evaluating \(modelDir.path) on \(dataDir.path)")
+        eprint("evaluating \(modelDir.path) on \(dataDir.path)" + (decoder.map { " with \($0.method.id) decoding" } ?? ""))
         let metrics = try evaluation.run(outDir: out)
         try CheckpointJSON.write(metrics, to: out.appendingPathComponent("metrics.json"))
+        let cost = evaluation.decodingCost
+        try CheckpointJSON.write(cost, to: out.appendingPathComponent("decoding_cost.json"))
         if args.flag("json") {
             try printJSON(encodable: metrics)
         } else {
-            print([metrics.chair.renderTable(), metrics.pope.renderTable(), metrics.shr.renderTable()].joined(separator: "\n\n"))
+            let texts = metrics.reports.map { r in evaluators.first { $0.name == r.name }?.text(r.report) ?? r.report.pretty() }
+            print(texts.joined(separator: "\n\n"))
             if let w = metrics.emptyWarning { print("\nwarning: \(w)") }
-            print("\ngenerations and metrics.json in \(out.path)")
+            print(String(format: "\n%.2f forward passes per generated token, %.0f tokens/s", cost["forward_passes_per_token"] ?? 0,
+                         cost["tokens_per_second"] ?? 0))
+            print("generations, metrics.json and decoding_cost.json in \(out.path)")
         }
         return 0
     }

@@ -6,7 +6,7 @@ struct GenerateCommand: Command {
     let name = "generate"
     let summary = "describe an image with a checkpoint"
     let usage = "hallu generate --model DIR [--adapter DIR] --image FILE --prompt TEXT [--max-new-tokens N] "
-        + "[--num-beams K] [--length-penalty X] [--temperature T --top-p P --top-k K --seed S] [--json]"
+        + "[--num-beams K] [--length-penalty X] [--temperature T --top-p P --top-k K --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--json]"
     let flags = [
         Flag(name: "model", value: "DIR", help: "checkpoint folder (config, weights, tokenizer.json)"),
         Flag(name: "adapter", value: "DIR", help: "LoRA adapter folder to apply"),
@@ -21,7 +21,7 @@ struct GenerateCommand: Command {
         Flag(name: "seed", value: "S", help: "sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print {\"prompt_ids\", \"ids\", \"text\"}"),
         Flag(name: "allow-nonfinite-weights", value: nil, help: "load a checkpoint holding NaN or infinite weights (with a warning)"),
-    ]
+    ] + DecodeFlags.flags
 
     /// Decoding settings from the flags, checked for ranges and for combinations that would be ignored.
     static func generationConfig(_ args: Arguments) throws -> GenerationConfig {
@@ -67,6 +67,7 @@ struct GenerateCommand: Command {
         let adapter = args.string("adapter").map { URL(fileURLWithPath: $0) }
         if let adapter { try requireFolder(adapter.path, "--adapter") }
         var cfg = try Self.generationConfig(args)
+        let decoder = try DecodeFlags.decoder(args)
 
         let loadStart = Date()
         let (model, codec, images) = try RunPipeline.loadModel(URL(fileURLWithPath: modelPath), dataDir: nil, adapter: adapter,
@@ -88,7 +89,8 @@ struct GenerateCommand: Command {
         let image = URL(fileURLWithPath: imagePath).standardizedFileURL.path
         let inputs = LlavaInputs(ids: [promptIds], pixels: try images.batch([image]))
         let progress = terminal ? GenerationProgress(maxNewTokens: cfg.maxNewTokens, log: eprint) : nil
-        let ids = try Generator(model: model, processors: progress.map { [$0] } ?? []).generate(inputs, cfg)[0]
+        let hooks: [DecodingHook] = (progress.map { [$0] } ?? []) + (decoder.map { [$0.method] } ?? [])
+        let ids = try Generator(model: model, hooks: hooks).generate(inputs, cfg)[0]
         progress?.finish()
         let text = codec.tokenizer.decode(ids.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespacesAndNewlines)
         if args.flag("json") {

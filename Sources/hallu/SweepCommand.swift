@@ -27,9 +27,12 @@ struct SweepCommand: Command {
         guard args.positionals.count == 1 else { throw HalluError("hallu sweep: expected one sweep file, got \(args.positionals.joined(separator: " "))") }
         let file = URL(fileURLWithPath: first)
         let spec = try SweepSpec.load(file.path)
-        let plan = try SweepPlan.expand(spec, path: file.path)
         let registry = PluginRegistry()
-        registry.discover()
+        try registry.discover()
+        let plan = try SweepPlan.expand(spec, path: file.path) { config in
+            for p in config.plugins { try registry.load(p) }
+            return try config.methodIds.map { try registry.make($0) }
+        }
         try plan.validate(registry: registry, path: file.path)
         let out = URL(fileURLWithPath: args.string("out") ?? "sweeps")
         let folder = SweepFolder(out.appendingPathComponent(plan.name))
@@ -64,7 +67,7 @@ struct SweepCommand: Command {
             print("cell \(o.index) \(o.id): \(o.status.rawValue)\(o.status == .failed ? " (see \(folder.error(o.id).path))" : "")")
             return o.status == .failed ? 1 : 0
         }
-        let results = try SweepResults.collect(folder)
+        let results = try SweepResults.collect(folder, evaluators: registry.evaluators)
         try results.write()
         print("\n" + Self.statusTable(outcomes, folder: folder))
         print(results.markdown())
@@ -73,7 +76,9 @@ struct SweepCommand: Command {
     }
 
     func report(_ dir: URL) throws -> Int32 {
-        let results = try SweepResults.collect(SweepFolder(dir))
+        let registry = PluginRegistry()
+        try registry.discover()
+        let results = try SweepResults.collect(SweepFolder(dir), evaluators: registry.evaluators)
         try results.write()
         print(results.markdown())
         print("wrote results.md, results.csv, results.json and report.html in \(dir.path)")

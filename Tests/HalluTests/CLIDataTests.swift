@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func expectFailure(_ r: HalluCLI.Result, _ parts: [String], sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(r.status != 0, sourceLocation: sourceLocation)
@@ -16,6 +17,10 @@ private func expectFailure(_ r: HalluCLI.Result, _ parts: [String], sourceLocati
     #expect(synth.status == 0, "\(synth.stderr)")
     let summary = try synth.object()
     #expect(summary["trainImages"] as? Int == 6 && summary["evalImages"] as? Int == 3)
+    // The plugins beside hallu add their training files (their world exports), world.json last.
+    let files = summary["files"] as? [String] ?? []
+    #expect(["hsa_dpo_preference.jsonl", "hsa_dpo_detection.jsonl", "desc_data.json", "pope_data.json", "hacl.json"].allSatisfy(files.contains), "\(files)")
+    #expect(files.last == "world.json")
     let config = try WorldConfig.load(world.appendingPathComponent("world.json").path)
     #expect(config.seed == 7 && config.trainImages == 6 && config.evalImages == 3)
 

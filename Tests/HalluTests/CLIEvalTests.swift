@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let chairGT = TestPaths.sharedData("CHAIR-metric-standalone/chair500_gt_objects.json")
 private let lessIsMoreR1 = TestPaths.sharedData("less-is-more/Table1-results/r1-llava1.5-7b.jsonl")
@@ -200,4 +201,24 @@ private func writeSHRInputs(_ dir: URL) throws -> (responses: String, facts: Str
     #expect(table.stdout.contains("CHAIR (1 captions)") && table.stdout.contains("POPE") && table.stdout.contains("SHR"))
     let expected = cwd.appendingPathComponent("eval-" + model.deletingLastPathComponent().lastPathComponent)
     #expect(FileManager.default.fileExists(atPath: expected.appendingPathComponent("metrics.json").path))
+}
+
+/// A plugin's evaluator is a `hallu eval` subcommand with its own flags, found like its methods
+/// (the HSA-DPO plugin beside hallu brings `severity`).
+@Test func pluginEvaluatorsAreEvalSubcommands() throws {
+    let help = try HalluCLI.run(["eval", "--help"])
+    #expect(help.status == 0 && help.stdout.contains("severity") && help.stdout.contains("--responses"), "\(help.stdout)")
+    let world = try CLIFixtures.world()
+    let prompts = try DataReaders.chairPrompts(world.appendingPathComponent("chair_prompts.jsonl").path)
+    let dir = TestPaths.tempDir("cli-severity")
+    let responses = try write(prompts.map { #"{"image": "\#($0.image)", "text": "There is a giraffe in the image. It is purple."}"# }
+        .joined(separator: "\n") + "\n", "responses.jsonl", in: dir)
+    let r = try HalluCLI.run(["eval", "severity", "--responses", responses, "--world", world.path, "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let report = try r.object()
+    #expect(report["descriptions"] as? Int == prompts.count && (report["severity"] as? Double ?? 0) > 0)
+    let text = try HalluCLI.run(["eval", "severity", "--responses", responses, "--world", world.path])
+    #expect(text.status == 0 && text.stdout.contains("severity/description"))
+    let typo = try HalluCLI.run(["eval", "severty", "--responses", responses])
+    #expect(typo.status == 1 && typo.stderr.contains("Did you mean \"severity\"?"), "\(typo.stderr)")
 }

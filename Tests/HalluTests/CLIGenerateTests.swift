@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// What the library generates for the fixture prompt and image with these settings.
 private func libraryIds(_ checkpoint: URL, _ edit: (inout GenerationConfig) -> Void) throws -> (prompt: [Int], ids: [Int], codec: PromptCodec) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Runs the built `hallu` executable as a subprocess, as a user or a script would.
 ///

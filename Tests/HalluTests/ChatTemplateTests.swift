@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func template(_ folder: String, image: Int = ChatTemplate.llavaImageTokenIndex) throws -> ChatTemplate {
     let tok = try Tokenizer.load(TokenizerGoldens.root.appendingPathComponent("\(folder)/tokenizer.json").path)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Deterministic weights of the right shapes for a config.
 private func syntheticWeights(_ config: LlavaConfig, seed: UInt32 = 1) -> [String: HostArray] {

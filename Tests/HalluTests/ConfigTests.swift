@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Loads the micro config written by transformers, edits it as a dictionary, and writes it to a temp file.
 private func editedConfig(_ edit: (inout [String: Any]) -> Void) throws -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Chosen and rejected must see the same prompt tokens at the same positions and the same image
 /// features, even when their answers differ in length (a left-padding or collation mix-up shows here).

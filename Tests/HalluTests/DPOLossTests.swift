@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// One case of Tests/Fixtures/dpo/dpo_goldens.json (scripts/gen_dpo_goldens.py, PyTorch autograd).
 struct DPOGoldenCase {
@@ -22,17 +23,10 @@ func close(_ a: Double, _ b: Double, rel: Double = 2e-5, abs: Double = 2e-6) -> 
     Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
 }
 
-/// The case's loss through the method's own function (and the general `DPO.loss`, which must agree).
-func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossOutput, general: LossOutput) {
-    let beta = c.number("beta"), eps = c.number("label_smoothing"), gamma = c.number("gamma")
-    let wc = c.optionalFloats("chosen_weights"), wr = c.optionalFloats("rejected_weights")
-    let general = try DPO.addingSFT(DPO.loss(lp, beta: beta, chosenWeights: wc, rejectedWeights: wr, labelSmoothing: eps), lp, gamma: gamma)
-    if wc == nil && wr == nil {
-        return (try HADPOLoss.loss(lp, beta: beta, labelSmoothing: eps, gamma: gamma), general)
-    }
-    #expect(eps == 0)
-    let ones = [Float](repeating: 1, count: lp.count)
-    return (try HSADPOLoss.loss(lp, beta: beta, chosenWeights: wc ?? ones, rejectedWeights: wr ?? ones, gamma: gamma), general)
+/// The case's loss through `DPO.loss`.
+func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> LossOutput {
+    try DPO.loss(lp, beta: c.number("beta"), chosenWeights: c.optionalFloats("chosen_weights"),
+                 rejectedWeights: c.optionalFloats("rejected_weights"), labelSmoothing: c.number("label_smoothing"), gamma: c.number("gamma"))
 }
 
 @Test func dpoLossMatchesPyTorchOnLogProbs() throws {
@@ -40,18 +34,15 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
     #expect(cases.count == 6)
     for c in cases {
         let b = c.floats("policy_chosen").count
-        for useGeneral in [false, true] {
-            let pc = try Tensor(c.floats("policy_chosen"), shape: [b], requiresGrad: true)
-            let pr = try Tensor(c.floats("policy_rejected"), shape: [b], requiresGrad: true)
-            let lp = DPO.LogProbs(policyChosen: pc, policyRejected: pr, refChosen: c.floats("ref_chosen"), refRejected: c.floats("ref_rejected"))
-            let outs = try goldenLoss(c, lp)
-            let out = useGeneral ? outs.general : outs.method
-            #expect(close(Double(out.loss.item), c.raw["loss"] as! Double), "\(c.name): loss \(out.loss.item)")
-            for (k, v) in c.metrics { #expect(close(out.metrics[k]!, v, rel: 1e-5, abs: 1e-5), "\(c.name): \(k) \(out.metrics[k]!) vs \(v)") }
-            try out.loss.backward()
-            for (t, key) in [(pc, "grad_policy_chosen"), (pr, "grad_policy_rejected")] {
-                for (g, want) in zip(t.grad!.values, c.doubles(key)) { #expect(close(Double(g), want, rel: 1e-4, abs: 1e-7), "\(c.name): \(key) \(g) vs \(want)") }
-            }
+        let pc = try Tensor(c.floats("policy_chosen"), shape: [b], requiresGrad: true)
+        let pr = try Tensor(c.floats("policy_rejected"), shape: [b], requiresGrad: true)
+        let lp = DPO.LogProbs(policyChosen: pc, policyRejected: pr, refChosen: c.floats("ref_chosen"), refRejected: c.floats("ref_rejected"))
+        let out = try goldenLoss(c, lp)
+        #expect(close(Double(out.loss.item), c.raw["loss"] as! Double), "\(c.name): loss \(out.loss.item)")
+        for (k, v) in c.metrics { #expect(close(out.metrics[k]!, v, rel: 1e-5, abs: 1e-5), "\(c.name): \(k) \(out.metrics[k]!) vs \(v)") }
+        try out.loss.backward()
+        for (t, key) in [(pc, "grad_policy_chosen"), (pr, "grad_policy_rejected")] {
+            for (g, want) in zip(t.grad!.values, c.doubles(key)) { #expect(close(Double(g), want, rel: 1e-4, abs: 1e-7), "\(c.name): \(key) \(g) vs \(want)") }
         }
     }
 }
@@ -71,7 +62,7 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
         #expect(sft.tokens == seqOfRow.filter { $0 < b }.count)
         let lp = DPO.LogProbs(policyChosen: try seq.slice(axis: 0, 0..<b), policyRejected: try seq.slice(axis: 0, b..<(2 * b)),
                               refChosen: c.floats("ref_chosen"), refRejected: c.floats("ref_rejected"), chosenSFT: sft.loss, chosenTokens: sft.tokens)
-        let out = try goldenLoss(c, lp).method
+        let out = try goldenLoss(c, lp)
         #expect(close(Double(out.loss.item), c.raw["loss"] as! Double), "\(c.name): loss \(out.loss.item)")
         for (k, want) in c.metrics where out.metrics[k] != nil || c.number("gamma") > 0 {
             #expect(close(out.metrics[k]!, want, rel: 1e-5, abs: 1e-5), "\(c.name): \(k) \(out.metrics[k]!) vs \(want)")
@@ -91,8 +82,8 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
     for (beta, eps, weighted) in [(Float(0.1), Float(0), false), (0.5, 0.2, false), (0.1, 0, true), (2.0, 0, true)] {
         let tc = try Tensor(pc, shape: [4], requiresGrad: true), tr = try Tensor(pr, shape: [4], requiresGrad: true)
         let lp = DPO.LogProbs(policyChosen: tc, policyRejected: tr, refChosen: rc, refRejected: rr)
-        let out = weighted ? try HSADPOLoss.loss(lp, beta: beta, chosenWeights: wc, rejectedWeights: wr)
-                           : try HADPOLoss.loss(lp, beta: beta, labelSmoothing: eps)
+        let out = weighted ? try DPO.loss(lp, beta: beta, chosenWeights: wc, rejectedWeights: wr)
+                           : try DPO.loss(lp, beta: beta, labelSmoothing: eps)
         try out.loss.backward()
         var loss = 0.0
         for i in 0..<4 {
@@ -114,9 +105,9 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
     let pc = Tensor.uniform([3], low: -35, high: -5, rng: &rng, requiresGrad: true)
     let pr = Tensor.uniform([3], low: -35, high: -5, rng: &rng, requiresGrad: true)
     let checks: [(String, ([Tensor]) throws -> Tensor)] = [
-        ("ha-dpo", { t in try HADPOLoss.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3).loss }),
-        ("ha-dpo eps 0.15", { t in try HADPOLoss.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3, labelSmoothing: 0.15).loss }),
-        ("hsa-dpo", { t in try HSADPOLoss.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3,
+        ("dpo", { t in try DPO.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3).loss }),
+        ("dpo eps 0.15", { t in try DPO.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3, labelSmoothing: 0.15).loss }),
+        ("weighted dpo", { t in try DPO.loss(DPO.LogProbs(policyChosen: t[0], policyRejected: t[1], refChosen: rc, refRejected: rr), beta: 0.3,
                                                chosenWeights: [1, 0.5, 1.25], rejectedWeights: [0.2, 1, 3]).loss }),
     ]
     for (name, f) in checks {
@@ -131,26 +122,21 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
         let sft = try DPO.chosenSFT(logits: t[0], targets: targets, sequenceOfRow: seqOfRow, chosen: 2, objective: CrossEntropyObjective())
         let lp = DPO.LogProbs(policyChosen: try seq.slice(axis: 0, 0..<2), policyRejected: try seq.slice(axis: 0, 2..<4),
                               refChosen: [-3, -2], refRejected: [-4, -3.5], chosenSFT: sft.loss, chosenTokens: sft.tokens)
-        return try HSADPOLoss.loss(lp, beta: 0.5, chosenWeights: [1, 1], rejectedWeights: [0.5, 2], gamma: 0.7).loss
+        return try DPO.loss(lp, beta: 0.5, chosenWeights: [1, 1], rejectedWeights: [0.5, 2], gamma: 0.7).loss
     }
     #expect(r.passes(1e-2), "logits chain: \(r)")
 }
 
-@Test func hsaLossWithUnitScoresIsHADPOExactly() throws {
+@Test func unitWeightsGiveExactlyTheUnweightedLoss() throws {
     var rng = SeededRNG(seed: 8)
     let pcv = Tensor.uniform([5], low: -40, high: -3, rng: &rng).values, prv = Tensor.uniform([5], low: -40, high: -3, rng: &rng).values
     let rc = Tensor.uniform([5], low: -40, high: -3, rng: &rng).values, rr = Tensor.uniform([5], low: -40, high: -3, rng: &rng).values
-    // Scores of exactly 1, and missing scores (which count as 1).
-    var pairs = dpoPairs(4, rejectedScores: [1, nil, 1, nil]) + dpoPairs(1)
-    pairs[0].chosenScore = 1
-    let w = try HSADPOLoss.weights(pairs, useChosenScore: true, useRejectedScore: true)
-    #expect(w.chosen == [1, 1, 1, 1, 1] && w.rejected == [1, 1, 1, 1, 1])
+    let ones = [Float](repeating: 1, count: 5)
     var results: [(Float, [Float], [Float])] = []
-    for hsa in [false, true] {
+    for weighted in [false, true] {
         let pc = try Tensor(pcv, shape: [5], requiresGrad: true), pr = try Tensor(prv, shape: [5], requiresGrad: true)
         let lp = DPO.LogProbs(policyChosen: pc, policyRejected: pr, refChosen: rc, refRejected: rr)
-        let out = hsa ? try HSADPOLoss.loss(lp, beta: 0.1, chosenWeights: w.chosen, rejectedWeights: w.rejected)
-                      : try HADPOLoss.loss(lp, beta: 0.1)
+        let out = weighted ? try DPO.loss(lp, beta: 0.1, chosenWeights: ones, rejectedWeights: ones) : try DPO.loss(lp, beta: 0.1)
         try out.loss.backward()
         results.append((out.loss.item, pc.grad!.values, pr.grad!.values))
     }
@@ -159,31 +145,13 @@ func goldenLoss(_ c: DPOGoldenCase, _ lp: DPO.LogProbs) throws -> (method: LossO
     #expect(results[0].2 == results[1].2)
 }
 
-@Test func severityWeightsFollowTheOptions() throws {
-    var pairs = dpoPairs(3, rejectedScores: [0.25, nil, 2])
-    pairs[0].chosenScore = 0.5
-    let def = try HSADPOLoss.weights(pairs, useChosenScore: false, useRejectedScore: true)
-    #expect(def.chosen == [1, 1, 1] && def.rejected == [0.25, 1, 2])
-    let both = try HSADPOLoss.weights(pairs, useChosenScore: true, useRejectedScore: false)
-    #expect(both.chosen == [0.5, 1, 1] && both.rejected == [1, 1, 1])
-    for bad in [-0.5, Double.nan, Double.infinity] {
-        let p = dpoPairs(2, rejectedScores: [0.5, bad])
-        #expect(throws: HalluError.self) { try HSADPOLoss.weights(p, useChosenScore: false, useRejectedScore: true) }
-        do { _ = try HSADPOLoss.weights(p, useChosenScore: false, useRejectedScore: true) } catch let e as HalluError {
-            #expect(e.message.contains("pair p1") && e.message.contains("rejected_score"))
-        }
-        // An unused score is not read.
-        #expect(try HSADPOLoss.weights(p, useChosenScore: false, useRejectedScore: false).rejected == [1, 1])
-    }
-}
-
 @Test func dpoLossRejectsInconsistentInputs() throws {
     let lp = DPO.LogProbs(policyChosen: Tensor([-1, -2]), policyRejected: Tensor([-3, -4]), refChosen: [-1, -2], refRejected: [-3, -4])
-    #expect(throws: HalluError.self) { try HSADPOLoss.loss(lp, beta: 0.1, chosenWeights: [1], rejectedWeights: [1, 1]) }
+    #expect(throws: HalluError.self) { try DPO.loss(lp, beta: 0.1, chosenWeights: [1], rejectedWeights: [1, 1]) }
     let short = DPO.LogProbs(policyChosen: Tensor([-1, -2]), policyRejected: Tensor([-3]), refChosen: [-1, -2], refRejected: [-3, -4])
-    #expect(throws: HalluError.self) { try HADPOLoss.loss(short, beta: 0.1) }
+    #expect(throws: HalluError.self) { try DPO.loss(short, beta: 0.1) }
     // gamma > 0 needs the SFT term computed with the log-probs.
-    #expect(throws: HalluError.self) { try HADPOLoss.loss(lp, beta: 0.1, gamma: 0.5) }
+    #expect(throws: HalluError.self) { try DPO.loss(lp, beta: 0.1, gamma: 0.5) }
     let ctx = dpoContext(lora: true)
     #expect(throws: HalluError.self) { try DPO.logProbs([], ctx) }
 }

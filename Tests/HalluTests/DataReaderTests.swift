@@ -1,53 +1,9 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let hadpoDir = TestPaths.fixtures.appendingPathComponent("data/hadpo")
-
-private func write(_ text: String, _ name: String, in dir: URL) throws -> String {
-    let u = dir.appendingPathComponent(name)
-    try AtomicFile.write(text, to: u)
-    return u.path
-}
-
-private func message(_ body: () throws -> Void) -> String {
-    do { try body() } catch let e as HalluError { return e.message } catch { return "\(error)" }
-    return ""
-}
-
-@Test func pythonRandomMatchesCPython() {
-    var r = PythonRandom(seed: 42)
-    #expect((0..<3).map { _ in r.getrandbits(32) } == [2_746_317_213, 478_163_327, 107_420_369])
-    var c = PythonRandom(seed: 42)
-    #expect((0..<10).map { _ in c.choice(["a", "b", "c", "d"]) } == ["a", "a", "c", "b", "b", "b", "a", "a", "d", "a"])
-    var big = PythonRandom(seed: (1 << 40) + 5)
-    #expect(big.getrandbits(32) == 2_166_296_868)
-}
-
-@Test func hadpoDescSamplesLikeHADPO() throws {
-    let images = ImageResolver(root: hadpoDir, folders: ["images"])
-    let pairs = try DataReaders.hadpoDesc(hadpoDir.appendingPathComponent("desc_data.json").path, images: images)
-    let want = try #require(try JSONFiles.readJSON(hadpoDir.appendingPathComponent("desc_expected.json").path) as? [[String: String]])
-    #expect(pairs.count == want.count)
-    for (p, w) in zip(pairs, want) {
-        #expect(p.id == w["id"] && p.question == w["question"] && p.chosen == w["chosen"] && p.rejected == w["rejected"])
-        #expect(p.image == hadpoDir.appendingPathComponent("images/\(p.id).png").path)
-        #expect(p.format == .hadpo && p.rejectedScore == nil)
-    }
-}
-
-@Test func hadpoPopeSkipsCorrectAnswersAndListIsPopePlusDescTwice() throws {
-    let images = ImageResolver(root: hadpoDir, folders: ["images"])
-    let pope = try DataReaders.hadpoPope(hadpoDir.appendingPathComponent("pope_data.json").path, images: images)
-    #expect(pope.map(\.id) == ["2343", "105"])
-    #expect(pope[1].question == "Is there a car in the image?")  // "<image>\n" is stripped; `prompt` adds it back
-    #expect(pope[1].prompt == "<image>\nIs there a car in the image?")
-    #expect(pope[0].chosen == "No, there is no dog in the image." && pope[0].rejected == "Yes, there is a dog in the image.")
-    let all = try DataReaders.hadpo(desc: hadpoDir.appendingPathComponent("desc_data.json").path,
-                                    pope: hadpoDir.appendingPathComponent("pope_data.json").path, images: images)
-    #expect(all.count == 2 + 8 * 2)
-    #expect(Array(all[2..<10]) == Array(all[10..<18]))
-}
 
 @Test func realPOPEQuestionFilesRead() throws {
     for split in ["random", "popular", "adversarial"] {
@@ -83,46 +39,17 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(DataReaders.imageId("images/eval/006000.png") == 6000)
 }
 
-@Test func hsadpoMissingScoreIsNil() throws {
-    let dir = TestPaths.tempDir("hsa")
-    try AtomicFile.write(try PNGCodec.encode(RGBImage(width: 2, height: 2)), to: dir.appendingPathComponent("images/17.png"))
-    let p = try write("""
-    {"id": 17, "question": "<image>\\nDescribe this image in detail.", "chosen": "A.", "rejected": "B.", "rejected_score": 0.67}
-    {"id": 17, "question": "Describe this image in detail.", "chosen": "A.", "rejected": "C."}
-    {"id": "17", "question": "Q?", "chosen": "A.", "rejected": "D.", "chosen_score": null, "rejected_score": 1}
-    """, "hsa_dpo_preference.jsonl", in: dir)
-    let pairs = try DataReaders.hsadpoPreference(p, images: ImageResolver(root: dir))
-    #expect(pairs.map(\.rejectedScore) == [0.67, nil, 1])
-    #expect(pairs.map(\.chosenScore) == [nil, nil, nil])
-    #expect(pairs[0].question == "Describe this image in detail.")
-    #expect(pairs.allSatisfy { $0.image == dir.appendingPathComponent("images/17.png").path })
-}
-
-@Test func haclCaptionAsStringOrList() throws {
-    let dir = TestPaths.tempDir("hacl")
-    try AtomicFile.write(try PNGCodec.encode(RGBImage(width: 2, height: 2)), to: dir.appendingPathComponent("train2014/a.png"))
-    let p = try write("""
-    [{"image": "train2014/a.png", "text": "A cat.", "Hallucination caption": "A dog.",
-      "conversations": [{"from": "human", "value": "Give a brief description of the image.\\n<image>"}, {"from": "gpt", "value": "A cat."}]},
-     {"image": "train2014/a.png", "text": "A cup.", "Hallucination caption": ["A bowl.", "A red cup."]}]
-    """, "hacl.json", in: dir)
-    let ex = try DataReaders.hacl(p, images: ImageResolver(root: dir))
-    #expect(ex.count == 2)
-    #expect(ex[0].prompt == "Give a brief description of the image." && ex[0].caption == "A cat." && ex[0].hallucinatedCaptions == ["A dog."])
-    #expect(ex[1].hallucinatedCaptions == ["A bowl.", "A red cup."] && ex[1].id == "1")
-}
-
 @Test func badInputErrorsNameFileLineAndKey() throws {
     let dir = TestPaths.tempDir("bad")
     let images = ImageResolver(root: dir)
     try AtomicFile.write(try PNGCodec.encode(RGBImage(width: 2, height: 2)), to: dir.appendingPathComponent("ok.png"))
     // Malformed JSON Lines: the line is named.
-    let malformed = try write("{\"id\": 1, \"question\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\", \"image\": \"ok.png\"}\n{oops\n", "m.jsonl", in: dir)
-    #expect(message { _ = try DataReaders.hsadpoPreference(malformed, images: images) }.contains("m.jsonl:2:"))
+    let malformed = try write("{\"question_id\": 1, \"image\": \"x.jpg\", \"text\": \"q\", \"label\": \"yes\"}\n{oops\n", "m.jsonl", in: dir)
+    #expect(message { _ = try DataReaders.popeQuestions(malformed) }.contains("m.jsonl:2:"))
     // Missing field: the key and the line.
-    let missing = try write("{\"id\": 1, \"question\": \"q\", \"chosen\": \"a\", \"image\": \"ok.png\"}\n", "k.jsonl", in: dir)
-    let m1 = message { _ = try DataReaders.hsadpoPreference(missing, images: images) }
-    #expect(m1.contains("k.jsonl") && m1.contains("line 1") && m1.contains("\"rejected\""))
+    let missing = try write("{\"question_id\": 1, \"image\": \"x.jpg\", \"label\": \"yes\"}\n", "k.jsonl", in: dir)
+    let m1 = message { _ = try DataReaders.popeQuestions(missing) }
+    #expect(m1.contains("k.jsonl") && m1.contains("line 1") && m1.contains("\"text\""))
     // Wrong type.
     let wrong = try write("[{\"id\": \"x\", \"conversations\": \"hello\"}]", "w.json", in: dir)
     let m2 = message { _ = try DataReaders.llava(wrong, images: images) }
@@ -140,17 +67,12 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(ds.conversations.map(\.image) == [dir.appendingPathComponent("ok.png").path, elsewhere.appendingPathComponent("gone.png").path])
     // Unchecked resolution keeps the name (for question files whose images live elsewhere).
     #expect(try DataReaders.llava(noImage, images: ImageResolver(root: dir, check: false)).count == 2)
-    // Malformed desc_data (order-preserving parser): line named.
-    let desc = try write("{\n\"1\": {\"chosen\": [\"a\"], \"rejected\": [\"b\"]},\n\"2\": {\"chosen\": [\"a\"] \"rejected\": []}\n}", "desc_data.json", in: dir)
-    #expect(message { _ = try DataReaders.hadpoDesc(desc, images: images) }.contains("desc_data.json:3:"))
-    let empty = try write("{\"1\": {\"chosen\": [\"a\"], \"rejected\": []}}", "desc2.json", in: dir)
-    #expect(message { _ = try DataReaders.hadpoDesc(empty, images: ImageResolver(root: dir, check: false)) }.contains("\"rejected\" must be a non-empty list"))
-    // POPE label must be yes/no; detection severity must match its label.
+    // Malformed JSON in an object read in file order: line named.
+    let obj = try write("{\n\"1\": [\"a\"],\n\"2\": [\"a\"] \"b\"\n}", "o.json", in: dir)
+    #expect(message { _ = try OrderedJSON.read(obj) }.contains("o.json:3:"))
+    // POPE label must be yes/no.
     let pope = try write("{\"question_id\": 1, \"image\": \"x.jpg\", \"text\": \"Is there a cat in the image?\", \"label\": \"maybe\"}\n", "p.jsonl", in: dir)
     #expect(message { _ = try DataReaders.popeQuestions(pope) }.contains("\"label\" must be"))
-    let det = try write("{\"id\": \"d\", \"image\": \"ok.png\", \"question\": \"q\", \"response\": \"r\", \"sentences\": [{\"text\": \"r\", \"hallucinated\": true, \"type\": \"object\", \"severity\": 0, \"reason\": \"\"}]}\n", "d.jsonl", in: dir)
-    let m4 = message { _ = try DataReaders.detection(det, images: images) }
-    #expect(m4.contains("d.jsonl") && m4.contains("sentences[0]") && m4.contains("severity"))
     // Missing file.
     #expect(message { _ = try DataReaders.popeQuestions(dir.appendingPathComponent("none.jsonl").path) }.contains("none.jsonl"))
 }
@@ -163,4 +85,46 @@ private func message(_ body: () throws -> Void) -> String {
     #expect(try OrderedJSON.parse(Data(v.text().utf8)) == v)
     #expect(OrderedJSON.number(0.1).text() == "0.1" && OrderedJSON.number(1).text() == "1.0")
     #expect(OrderedJSON.rounded(2.0 / 3.0).text() == "0.6667")
+}
+
+/// A plugin's kind and format, as a plugin would declare them: files found by name, one sample per
+/// line, errors that name the file and line, collation into a batch.
+private struct Note: Sample, Equatable {
+    var id: String
+    var text: String
+    var length: Int { text.utf8.count }
+}
+
+@Test func pluginDataKindsReadLinesWithFileLineErrorsAndCollate() throws {
+    let notes = DataKind("notes")
+    let catalog = DataCatalog()
+    let format = DataFormat.records("notes", kind: notes, files: ["notes.jsonl"]) { r, _ -> Note? in
+        let text = try r.string("text")
+        guard !text.isEmpty else { throw HalluError("\"text\" is empty") }
+        return text == "skip" ? nil : Note(id: try r.id("id"), text: text)
+    }
+    // A format needs its kind declared first; names and files are unique.
+    #expect(message { try catalog.register(format) }.contains("no one declares"))
+    try catalog.register(DataKindSpec(notes, summary: "notes", of: Note.self) { samples, _ in samples.map(\.text).joined(separator: "|") })
+    try catalog.register(format)
+    #expect(message { try catalog.register(format) }.contains("exists already"))
+    #expect(message { try catalog.register(DataFormat.records("other", kind: notes, files: ["notes.jsonl"]) { _, _ -> Note? in nil }) }
+        .contains("reads notes.jsonl"))
+    let dir = TestPaths.tempDir("notes")
+    _ = try write("{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2, \"text\": \"skip\"}\n{\"id\": 3, \"text\": \"bc\"}\n", "notes.jsonl", in: dir)
+    let ds = try Dataset.load(dir.path, catalog: catalog)
+    #expect(ds.data[notes, as: Note.self] == [Note(id: "1", text: "a"), Note(id: "3", text: "bc")])
+    #expect(ds.files.map(\.file) == ["notes.jsonl"] && ds.count(notes) == 2 && ds.data.lengths(notes) == [1, 2])
+    // A parser's own error gets the file and line; DataRecord's errors name the key too.
+    _ = try write("{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2, \"text\": \"\"}\n", "notes.jsonl", in: dir)
+    let m = message { _ = try Dataset.load(dir.path, catalog: catalog) }
+    #expect(m.contains("notes.jsonl: line 2: \"text\" is empty"), "\(m)")
+    _ = try write("{\"id\": 1}\n", "notes.jsonl", in: dir)
+    #expect(message { _ = try Dataset.load(dir.path, catalog: catalog) }.contains("line 1: missing required key \"text\""))
+    // Collation: the trainer hands the batch's notes to the kind's collate function.
+    let ctx = selectiveEOSContext()
+    ctx.catalog = catalog
+    ctx.data[notes] = [Note(id: "1", text: "a"), Note(id: "2", text: "b")]
+    let collated = try catalog.kind(notes)!.collate!(ctx.data.list(notes)!, ctx)
+    #expect(collated as? String == "a|b")
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// The default baseline's cache key.
 @Test func baselineCacheKeyFollowsTheDataFolderAndThePreset() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let gt500 = TestPaths.sharedData("CHAIR-metric-standalone/chair500_gt_objects.json")
 private func table1(_ name: String) -> String { TestPaths.sharedData("less-is-more/Table1-results/\(name).jsonl") }

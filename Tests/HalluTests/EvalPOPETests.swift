@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func popeFile(_ split: String) -> String { TestPaths.sharedData("POPE/output/coco/coco_pope_\(split).json") }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let scene = SceneFacts(
     objects: [SceneFacts.Object(category: "dog", colour: "red", size: "small"),

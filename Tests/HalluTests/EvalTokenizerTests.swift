@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// The CHAIR tokenizer against nltk.word_tokenize (NLTK 3.8.1, untrained Punkt) on crafted sentences and
 /// a sample of real captions (golden file from scripts/eval_tokenizer_golden.py).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// The fuzz harness's own executable, built beside the test binary (like `hallu`).
 enum HalluFuzz {

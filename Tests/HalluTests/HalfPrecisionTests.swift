@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// 16-bit weights: bfloat16 and float16 checkpoints kept 16-bit and widened inside the matrix
 /// products, against transformers (`scripts/gen_half_goldens.py`): logits of the same weights in

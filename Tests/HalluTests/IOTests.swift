@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Test func gzipReadsSharedGroundTruth() throws {
     let any = try JSONFiles.readJSON(TestPaths.sharedData("CHAIR-metric-standalone/chair_imid_to_objects.json.gz"))

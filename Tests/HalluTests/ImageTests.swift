@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private let imageDir = TestPaths.fixtures.appendingPathComponent("data/images")
 

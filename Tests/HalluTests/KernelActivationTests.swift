@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Double-precision definitions and derivatives.
 private func reference(_ act: Kernels.Activation, _ x: Double) -> (y: Double, dy: Double) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Naive double-precision attention: returns (out, probs).
 private func refAttention(_ q: [Double], _ k: [Double], _ v: [Double], _ s: Kernels.AttentionShape, scale: Double,

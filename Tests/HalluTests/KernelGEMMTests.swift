@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Naive double-precision reference of C = alpha·op(A)·op(B) + beta·C (row-major, with strides).
 private func referenceGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,

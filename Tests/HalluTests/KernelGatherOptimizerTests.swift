@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Test func kernelEmbeddingForwardBackward() throws {
     var rng = KT.Random(12)

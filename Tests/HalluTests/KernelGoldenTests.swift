@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Golden values from PyTorch / transformers (scripts/kernels_golden.py).
 private enum Golden {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Per-row cross-entropy in double with Selective-EOS exclusion (excluded logit -> -inf unless it
 /// is the target). Ignored rows give 0.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Test func kernelDropoutIsSeededAndThreadIndependent() {
     let n = 100_003

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 // Double-precision references, row by row.
 private func refSoftmax(_ x: [Double], rows: Int, cols: Int, log: Bool) -> [Double] {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Test func skinnyProductsMatchReference() throws {
     // Few-row products (decoding) skip packing; every transpose of B, tails in n and k, alpha/beta.

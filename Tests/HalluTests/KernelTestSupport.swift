@@ -1,5 +1,6 @@
 import Foundation
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Shared helpers of the kernel tests (namespaced so the single test target stays collision-free).
 enum KT {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Parity with Hugging Face transformers' `LlavaForConditionalGeneration`: checkpoints and golden
 /// outputs written by `scripts/gen_llava_goldens.py` (logits, loss, gradients, greedy and beam ids).

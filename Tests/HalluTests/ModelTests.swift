@@ -1,16 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
-
-/// A tiny LLaVA for fast tests.
-func tinyConfig(vocab: Int = TestText.tokenizer.vocabSize + 1) -> LlavaConfig {
-    try! LlavaConfig.tiny(vocabSize: vocab, imageTokenIndex: vocab - 1)
-}
-
-func tinyPixels(_ n: Int, seed: UInt64 = 3) -> Tensor {
-    var rng = SeededRNG(seed: seed)
-    return Tensor.uniform([n, 3, 32, 32], low: -1, high: 1, rng: &rng)
-}
+import HalluTestSupport
 
 @Test func llavaParameterNamesFollowHuggingFace() {
     let m = LlavaModel(tinyConfig())

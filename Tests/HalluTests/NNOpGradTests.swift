@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func rand(_ shape: [Int], _ seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
     var rng = SeededRNG(seed: seed)
@@ -83,4 +84,53 @@ private func rand(_ shape: [Int], _ seed: UInt64, low: Float = -1, high: Float =
     try Tensor.crossEntropy(logits, targets: targets, excluded: excluded).backward()
     #expect(logits.grad!.values[4] == 0)
     #expect(logits.grad!.values[14] != 0)
+}
+
+@Test func l2NormalisationMatchesTorchAndItsGradient() throws {
+    // F.normalize(x, dim=-1) from PyTorch: the tiny row is divided by eps = 1e-12, not by its norm.
+    let x = try Tensor([3, -4, 12, 1e-14, 0, 0], shape: [2, 3], requiresGrad: true)
+    let y = try x.l2NormalizedRows()
+    let expected: [Float] = [0.23076923, -0.30769231, 0.92307692, 0.01, 0, 0]
+    for (a, b) in zip(y.values, expected) { #expect(abs(a - b) < 1e-6) }
+    // Below eps the map is x / eps, so the gradient is g / eps; above, it is orthogonal to y.
+    try (y * Tensor([1, 2, 3, 1, 2, 3], shape: [2, 3])).sum().backward()
+    let g = x.grad!.values
+    #expect(abs(g[3] - 1e12) / 1e12 < 1e-5 && abs(g[5] - 3e12) / 3e12 < 1e-5)
+    let along = (0..<3).reduce(Float(0)) { $0 + g[$1] * y.values[$1] }
+    #expect(abs(along) < 1e-6)
+
+    var rng = SeededRNG(seed: 5)
+    let z = Tensor.randn([4, 6], rng: &rng, requiresGrad: true)
+    let r = try GradCheck.check([z], eps: 1e-3) { try $0[0].l2NormalizedRows() }
+    #expect(r.passes(1e-2), "\(r)")
+    let n = try z.l2NormalizedRows()
+    for i in 0..<4 {
+        let s = (0..<6).reduce(Float(0)) { $0 + n.data[i * 6 + $1] * n.data[i * 6 + $1] }
+        #expect(abs(s - 1) < 1e-5)
+    }
+    #expect(throws: HalluError.self) { try Tensor.zeros([2, 0]).l2NormalizedRows() }
+}
+
+
+@Test func customOpsRecordTheirBackwardAndCheckItsShapes() throws {
+    var rng = SeededRNG(seed: 3)
+    let x = Tensor.randn([2, 3], rng: &rng, requiresGrad: true)
+    // x^3, forward and backward given from outside the core.
+    let cube = { (t: [Tensor]) throws -> Tensor in
+        try Tensor.custom("cube", inputs: t, forward: { try $0[0] * $0[0] * $0[0] },
+                          backward: { g, xs, _ in [try g * xs[0] * xs[0] * 3] })
+    }
+    let r = try GradCheck.check([x], eps: 1e-3, cube)
+    #expect(r.passes(1e-2), "\(r)")
+    let y = try cube([x])
+    #expect(zip(y.values, x.values).allSatisfy { abs($0 - $1 * $1 * $1) < 1e-6 } && y.gradFn != nil)
+    #expect(try withNoGrad { try cube([x]) }.gradFn == nil)
+    // A backward that returns the wrong number or shape of gradients is an error naming the op.
+    let wrong = try Tensor.custom("wrong", inputs: [x], forward: { $0[0].scaled(2) }, backward: { g, _, _ in [try g.reshaped([3, 2])] })
+    #expect(message { try wrong.sum().backward() }.contains("custom op wrong"))
+    let count = try Tensor.custom("count", inputs: [x], forward: { $0[0].scaled(2) }, backward: { g, _, _ in [g, g] })
+    #expect(message { try count.sum().backward() }.contains("2 gradients for 1 inputs"))
+    // An op that hands back its input gets a fresh output, not the input's graph.
+    let same = try Tensor.custom("identity", inputs: [x], forward: { $0[0] }, backward: { g, _, _ in [g] })
+    #expect(same !== x)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func withGrad(_ values: [Float]) throws -> Tensor {
     let p = Tensor.zeros([values.count], requiresGrad: true)

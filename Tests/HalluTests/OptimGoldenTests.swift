@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Reads Tests/Fixtures/optim/<name> (written by scripts/gen_optim_goldens.py).
 func optimFixture(_ name: String) throws -> [String: Any] {

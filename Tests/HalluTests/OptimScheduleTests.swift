@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Test func scheduleShapesByHand() {
     // 10 warmup steps of 110.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Two groups of parameters with seeded values: [3, 5] and [9] at lr 1e-2 with decay, [4, 3] at lr 3e-3.
 private func makeParams(seed: UInt64) -> [[Tensor]] {

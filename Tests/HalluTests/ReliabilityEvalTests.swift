@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 // Evaluations that score nothing fail with a clear error; a model that generates nothing is
 // reported as such; a LoRA adapter's rsLoRA scaling is applied as PEFT applies it.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Length-grouped sampling (`group_by_length`): every epoch is still a permutation, batches hold
 /// samples of similar length, and a stream saved mid-epoch continues exactly.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Suite struct SweepPlanTests {
     func spec(_ text: String) throws -> SweepSpec {

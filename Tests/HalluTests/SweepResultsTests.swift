@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 @Suite struct SweepResultsTests {
     @Test func meanAndSampleStandardDeviation() throws {
@@ -24,7 +25,7 @@ import Testing
         let shr = SHRReport(shr: chairI / 2, sentences: 4, hallucinated: 1, hallucinatedWordsRatio: 0.1, n: 2, unjudged: 0,
                             sentencesPerImage: 2, wordsPerImage: 9, hallucinatedSentencesPerImage: 0.5, hallucinatedWordsPerImage: 1,
                             ngramRepetition: [:], judge: "ground-truth")
-        let m = ModelMetrics(chair: chair, pope: POPEReport(splits: [("random", pope(acc)), ("adversarial", pope(acc - 0.2))]),
+        let m = try! ModelMetrics(chair: chair, pope: POPEReport(splits: [("random", pope(acc)), ("adversarial", pope(acc - 0.2))]),
                              shr: shr, extra: nil, settings: nil)
         return RunSummary(method: "x", seed: 0, seconds: seconds, baseline: nil, trained: m, checkpoint: "/c", steps: 3,
                           finalLoss: loss, methodMetrics: [:])

@@ -1,5 +1,6 @@
 import Foundation
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A small world and an untrained tiny base model, built once per test process, so that sweep
 /// cells run in seconds without the cached default baseline.

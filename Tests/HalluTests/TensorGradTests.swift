@@ -1,5 +1,6 @@
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func rand(_ shape: [Int], _ seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
     var rng = SeededRNG(seed: seed)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func rand(_ shape: [Int], _ seed: UInt64) -> Tensor {
     var rng = SeededRNG(seed: seed)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// Goldens from HF `tokenizers` (scripts/gen_tokenizer_goldens.py): every case must give the same ids
 /// and the same decoded text in hallu.

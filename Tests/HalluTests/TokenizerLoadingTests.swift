@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func writeTemp(_ text: String, name: String = "tokenizer.json") throws -> String {
     let f = TestPaths.tempDir("tokload").appendingPathComponent(name)

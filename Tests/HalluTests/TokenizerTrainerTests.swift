@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 private func goldenCorpus() throws -> [String] {
     let any = try JSONFiles.readJSON(TokenizerGoldens.root.appendingPathComponent("corpus.json").path)

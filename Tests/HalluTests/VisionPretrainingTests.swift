@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A world of 60 training images for patch labels and vision pretraining.
 private let patchWorld: URL = {

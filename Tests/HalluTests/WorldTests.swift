@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CoreRuntime
+import HalluTestSupport
 
 /// A small world shared by the tests that only read it (generated once per test process).
 private let smallWorld: (dir: URL, config: WorldConfig) = {
@@ -36,76 +37,33 @@ private struct MiniCHAIR {
     }
 }
 
-private func allFiles(_ dir: URL) throws -> [(String, Data)] {
-    let fm = FileManager.default
-    let e = try #require(fm.enumerator(atPath: dir.path))
-    var out: [(String, Data)] = []
-    while let rel = e.nextObject() as? String {
-        var isDir: ObjCBool = false
-        let p = dir.appendingPathComponent(rel).path
-        if fm.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue { out.append((rel, try Data(contentsOf: URL(fileURLWithPath: p)))) }
-    }
-    return out.sorted { $0.0 < $1.0 }
-}
+private func allFiles(_ dir: URL) throws -> [(String, Data)] { try filesBelow(dir) }
 
-/// FNV-1a over file names and contents.
-private func digest(_ files: [(String, Data)]) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for (name, data) in files {
-        for b in Array(name.utf8) + [0] + [UInt8](data) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-    }
-    return h
-}
+/// Digests of every file but world.json, pinned on the generator as it was before the papers'
+/// training files moved to world exports: the files the world writes itself are byte for byte the
+/// same. Format 5 first, down to format 1 (`WorldVariants`).
+let coreFileDigests: [UInt64] = [0x3FCF_1122_410A_81FC, 0x9475_5C4D_DB2F_CF52, 0x3415_CC67_C5B8_3557,
+                                 0x2B15_0EB9_3AB8_FA53, 0x2F13_4075_B8FD_883F]
 
 @Test func sameSeedSameBytes() throws {
-    var c = WorldConfig()
-    c.trainImages = 40
-    c.evalImages = 30
-    c.seed = 3
+    let variants = WorldVariants.all
+    var c = variants[0].config
     let a = TestPaths.tempDir("wa"), b = TestPaths.tempDir("wb"), d = TestPaths.tempDir("wd")
     try SceneWorld.synth(config: c, outDir: a)
     try SceneWorld.synth(config: c, outDir: b)
     let fa = try allFiles(a), fb = try allFiles(b)
-    #expect(fa.count == 70 + 14)
+    #expect(fa.count == 70 + 9)
     #expect(fa.map(\.0) == fb.map(\.0))
     #expect(zip(fa, fb).allSatisfy { $0.1 == $1.1 })
     // Pinned: any change to these bytes must come with a new format_version.
     print("scene world digest (seed 3, 40+30 images): \(String(digest(fa), radix: 16))")
-    #expect(digest(fa) == 0xA8AF_F33B_7DC4_1A89)
-    // Format 4 (no ubiquitous categories by default) still gives the bytes it gave before format 5.
-    var v4 = c
-    v4.formatVersion = 4
-    v4.ubiquitous = []
-    v4.ubiquitousWeight = 0
-    let h = TestPaths.tempDir("wv4")
-    try SceneWorld.synth(config: v4, outDir: h)
-    #expect(digest(try allFiles(h)) == 0x9366_4D94_ADB3_B2BB)
-    // Format 3 (no tiny objects) still gives the bytes it gave before format 4 existed.
-    c.ubiquitous = []
-    c.ubiquitousWeight = 0
-    var v3 = c
-    v3.formatVersion = 3
-    v3.tinyObjectShare = 0
-    let g = TestPaths.tempDir("wv3")
-    try SceneWorld.synth(config: v3, outDir: g)
-    #expect(digest(try allFiles(g)) == 0xF80A_4D62_60B5_6889)
-    // Format 2 ("sentence" yes/no answers) still gives the bytes it gave before format 3 existed.
-    var v2 = c
-    v2.formatVersion = 2
-    v2.yesNoAnswers = "sentence"
-    v2.tinyObjectShare = 0
-    let f = TestPaths.tempDir("wv2")
-    try SceneWorld.synth(config: v2, outDir: f)
-    #expect(digest(try allFiles(f)) == 0xE42E_37FF_C132_EF19)
-    // Format 1 (scene-prior negatives) still gives the bytes it gave before format 2 existed.
-    var v1 = c
-    v1.formatVersion = 1
-    v1.yesNoNegatives = "scene_prior"
-    v1.tinyObjectShare = 0
-    v1.yesNoAnswers = "sentence"
-    let e = TestPaths.tempDir("we")
-    try SceneWorld.synth(config: v1, outDir: e)
-    #expect(digest(try allFiles(e)) == 0x8C03_FA5E_D1B3_3B9A)
+    #expect(digest(fa) == 0xF236_F331_BD89_0A33)
+    // Every format still gives the bytes it gave when it was the newest.
+    for ((format, config), pinned) in zip(variants, coreFileDigests) {
+        let dir = TestPaths.tempDir("wv\(format)")
+        try SceneWorld.synth(config: config, outDir: dir)
+        #expect(digest(try filesBelow(dir, excluding: ["world.json"])) == pinned, "format \(format)")
+    }
     c.seed = 4
     try SceneWorld.synth(config: c, outDir: d)
     #expect(digest(try allFiles(d)) != digest(fa))
@@ -117,25 +75,56 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
     #expect(throws: HalluError.self) { try SceneWorld.synth(config: c, outDir: foreign) }
 }
 
+/// A world export that keeps what the generator hands it, as a plugin's would.
+private func capturingExport(_ seen: Box<GeneratedWorld?>) -> WorldExport {
+    WorldExport(name: "capture", files: ["capture.txt"]) { world in
+        seen.value = world
+        return ["capture.txt": "\(world.train.count)\n"]
+    }
+}
+
+final class Box<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+@Test func worldExportsGetEveryImageAndTheirFilesComeBeforeWorldJSON() throws {
+    let (_, base) = smallWorld
+    var c = base
+    c.trainImages = 30
+    c.evalImages = 10
+    let seen = Box<GeneratedWorld?>(nil)
+    let dir = TestPaths.tempDir("wexport")
+    try SceneWorld.synth(config: c, outDir: dir, exports: [capturingExport(seen)])
+    let world = try #require(seen.value)
+    #expect(world.train.count == 30 && world.eval.count == 10 && world.config == c.resolved)
+    #expect(try String(contentsOf: dir.appendingPathComponent("capture.txt"), encoding: .utf8) == "30\n")
+    #expect(SceneWorld.isComplete(dir, config: c, exports: [capturingExport(seen)]))
+    #expect(!SceneWorld.isComplete(dir, config: c, exports: [WorldExport(name: "x", files: ["x.txt"]) { _ in [:] }]))
+    // The hallucination material: substitutions only, so that length alone cannot separate the texts.
+    let chair = try MiniCHAIR()
+    for g in world.train {
+        #expect(g.hallucinated.count == c.hallucinatedPerImage)
+        for h in g.hallucinated {
+            #expect(chair.nodes(g.faithful.text).count == chair.nodes(h.description.text).count, "\(g.faithful.text) / \(h.description.text)")
+            #expect(h.description.text != g.faithful.text && !h.injected.isEmpty)
+        }
+        #expect(chair.nodes(g.caption).count == chair.nodes(g.hallucinatedCaption).count)
+        #expect(g.caption != g.hallucinatedCaption)
+        #expect(g.probe.present == g.scene.categories.contains(g.probe.object))
+    }
+    // An export that leaves out a file it declares is an error naming it.
+    let broken = WorldExport(name: "broken", files: ["a.txt"]) { _ in [:] }
+    #expect(message { try SceneWorld.synth(config: c, outDir: TestPaths.tempDir("wbroken"), exports: [broken]) }.contains("a.txt"))
+}
+
 @Test func everyExportedFileReadsBack() throws {
     let (dir, c) = smallWorld
     let ds = try Dataset.load(dir.path)
     let yesNo = c.yesNoQuestionsPerImage
     #expect(ds.conversations.count == c.trainImages * (2 + yesNo))
-    #expect(ds.preferences(.hsadpo).count == c.trainImages)
-    let wrongPope = try DataRecord.readAll(dir.appendingPathComponent("pope_data.json").path).filter { (try? $0.bool("correct")) == false }.count
-    #expect(ds.preferences(.hadpo).count == wrongPope + 2 * c.trainImages)
-    #expect(ds.contrastive.count == c.trainImages)
-    #expect(ds.detection.count >= c.trainImages)
-    #expect(ds.files.map(\.file) == ["llava_train.json", "hsa_dpo_preference.jsonl", "desc_data.json", "pope_data.json", "hacl.json", "hsa_dpo_detection.jsonl"])
-    let allImages = ds.conversations.compactMap(\.image) + ds.preferences.compactMap(\.image) + ds.contrastive.compactMap(\.image)
-    #expect(allImages.allSatisfy { FileManager.default.fileExists(atPath: $0) && $0.contains("/images/train/") })
-    // HA-DPO image ids resolve through scenes.jsonl.
-    let hadpo = ds.preferences(.hadpo)
-    #expect(hadpo.allSatisfy { $0.image!.hasSuffix(String(repeating: "0", count: 6 - $0.id.count) + $0.id + ".png") })
-    #expect(hadpo.allSatisfy { DataReaders.hadpoPrompts.contains($0.question) || $0.question.hasPrefix("Is there") })
-    // Scores: chosen 1, rejected by the severity mapping.
-    #expect(ds.preferences(.hsadpo).allSatisfy { $0.chosenScore == 1 && [0.3333, 0.6667, 1.0].contains($0.rejectedScore!) })
+    #expect(ds.files.map(\.file) == ["llava_train.json"])
+    #expect(ds.conversations.compactMap(\.image).allSatisfy { FileManager.default.fileExists(atPath: $0) && $0.contains("/images/train/") })
     // Evaluation files.
     let prompts = try DataReaders.chairPrompts(dir.appendingPathComponent("chair_prompts.jsonl").path)
     let gt = try DataReaders.chairGroundTruth(dir.appendingPathComponent("chair_gt_objects.json").path)
@@ -232,15 +221,7 @@ private func digest(_ files: [(String, Data)]) -> UInt64 {
         #expect(Set(found) == Set(objs + undrawn))
         #expect(Set(undrawn).isDisjoint(with: objs))
     }
-    // Rejected descriptions name exactly as many objects as the chosen ones.
-    let ds = try Dataset.load(dir.path, kinds: [.preference, .contrastive])
-    for p in ds.preferences where p.format == .hsadpo || p.chosen.hasPrefix("The image") {
-        #expect(chair.nodes(p.chosen).count == chair.nodes(p.rejected).count, "\(p.chosen) / \(p.rejected)")
-        #expect(p.chosen != p.rejected)
-    }
-    for e in ds.contrastive {
-        #expect(chair.nodes(e.caption).count == chair.nodes(e.hallucinatedCaptions[0]).count)
-    }
+    let ds = try Dataset.load(dir.path, kinds: [.sft])
     // Yes/no answers follow the POPE-style templates and CHAIR finds the object in them.
     for conv in ds.conversations where conv.id.contains("yesno") {
         let q = conv.turns[0].value, a = conv.turns[1].value
@@ -563,7 +544,7 @@ func defaultWorldTiming() throws {
     print("stats in \(Date().timeIntervalSince(t0)) s\n" + stats.text())
     let t1 = Date()
     let ds = try Dataset.load(dir.path)
-    print("Dataset.load in \(Date().timeIntervalSince(t1)) s: " + DataKind.allCases.map { "\($0.rawValue) \(ds.count($0))" }.joined(separator: ", "))
+    print("Dataset.load in \(Date().timeIntervalSince(t1)) s: " + DataKind.builtIn.map { "\($0.rawValue) \(ds.count($0))" }.joined(separator: ", "))
     try SampleSheet.save(folder: dir.path, count: 16, to: dir.appendingPathComponent("sheet.png"))
     #expect(summary.seconds < 30)
 }

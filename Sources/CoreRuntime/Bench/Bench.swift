@@ -9,12 +9,12 @@ public enum Bench {
 
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
     /// (training steps with model FLOP utilisation, a size sweep, generation, peak memory against
-    /// PyTorch eager and torch.compile), `e2e` (`hallu run --method hsadpo` end to end in child
+    /// PyTorch eager and torch.compile), `e2e` (`hallu run --method e2eMethod` end to end in child
     /// processes of `executable`, the hallu binary), `real` (TinyLLaVA-1.1B shapes against
     /// transformers), `7b` (a llava-1.5-7b-shaped checkpoint answering one POPE question), or
     /// `all` (all but `7b`). `quick` shortens
     /// every measurement (smoke tests). Progress and cross-checks go to `log`.
-    public static func run(suite: String, quick: Bool = false, executable: String? = nil,
+    public static func run(suite: String, quick: Bool = false, executable: String? = nil, e2eMethod: String = "sft",
                            log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         switch suite {
         case "kernels":
@@ -28,7 +28,7 @@ public enum Bench {
                 log("e2e bench: needs the hallu executable (run it as `hallu bench e2e`); nothing measured")
                 return []
             }
-            return try EndToEndBench.run(executable: executable, quick: quick, log: log)
+            return try EndToEndBench.run(executable: executable, method: e2eMethod, quick: quick, log: log)
         case "real", "7b":
             guard let executable else {
                 log("\(suite) bench: needs the hallu executable (run it as `hallu bench \(suite)`); nothing measured")
@@ -37,7 +37,7 @@ public enum Bench {
             return try suite == "real" ? RealBench.run(executable: executable, quick: quick, log: log)
                 : RealBench.run7B(executable: executable, quick: quick, log: log)
         case "all":
-            return try ["kernels", "model", "e2e", "real"].flatMap { try run(suite: $0, quick: quick, executable: executable, log: log) }
+            return try ["kernels", "model", "e2e", "real"].flatMap { try run(suite: $0, quick: quick, executable: executable, e2eMethod: e2eMethod, log: log) }
         default:
             throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
         }

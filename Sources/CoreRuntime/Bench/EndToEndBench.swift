@@ -1,6 +1,6 @@
 import Foundation
 
-/// `hallu bench e2e`: the default job, `hallu run --method hsadpo`, timed end to end in child
+/// `hallu bench e2e`: the default job, `hallu run --method M` (the CLI names the method), timed end to end in child
 /// processes: once with an empty cache (world, baseline, method, evaluation) and once more with the
 /// baseline cached. Each figure is set against the target the project holds itself to (there is no
 /// PyTorch counterpart of the whole job); peak RSS is the child's own (`summary.json`).
@@ -11,15 +11,15 @@ enum EndToEndBench {
     static let cases = [Case(name: "cold", label: "fresh cache: world, baseline, method, eval", target: 360),
                         Case(name: "warm", label: "baseline cached: method, eval", target: 120)]
 
-    /// Runs both cases with `executable` (the hallu binary). `quick` uses the tiny preset and a few
+    /// Runs both cases of `method` with `executable` (the hallu binary). `quick` uses the tiny preset and a few
     /// steps (a smoke test of the harness, not a measurement).
-    static func run(executable: String, quick: Bool, log: (String) -> Void) throws -> [BenchResult] {
+    static func run(executable: String, method: String, quick: Bool, log: (String) -> Void) throws -> [BenchResult] {
         let fm = FileManager.default
         let root = fm.temporaryDirectory.appendingPathComponent("hallu-bench-e2e-\(getpid())")
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: root) }
         let runs = root.appendingPathComponent("runs")
-        var args = ["run", "--method", "hsadpo", "--runs-dir", runs.path]
+        var args = ["run", "--method", method, "--runs-dir", runs.path]
         if quick { args += ["--preset", "tiny", "--steps", "5", "--eval-images", "10"] }
         var env = ProcessInfo.processInfo.environment
         env["HALLU_CACHE"] = root.appendingPathComponent("cache").path
@@ -32,7 +32,7 @@ enum EndToEndBench {
             let seconds = Date().timeIntervalSince(start)
             let summary = try? JSONFiles.readJSON(runs.appendingPathComponent(c.name).appendingPathComponent("summary.json").path) as? [String: Any]
             let peak = (summary?["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0
-            out.append(BenchResult(name: "hallu run --method hsadpo, \(c.label)\(quick ? " (quick: tiny preset)" : "")", unit: "s",
+            out.append(BenchResult(name: "hallu run --method \(method), \(c.label)\(quick ? " (quick: tiny preset)" : "")", unit: "s",
                                    hallu: seconds, reference: c.target, referenceName: "target (s)",
                                    ratio: c.target / max(seconds, 1e-9), peakRssMB: peak))
         }

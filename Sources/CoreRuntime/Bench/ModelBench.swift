@@ -248,15 +248,15 @@ enum ModelBench {
         }
         let params = model.trainableParameters().map(\.1)
         let opt = try AdamW(groups: [ParamGroup(name: "default", params: params, lr: 1e-4, weightDecay: 0.01)])
-        let ref = reference ? ReferencePolicy(policy: model) : nil
+        let ref = reference ? try ReferencePolicy(policy: model) : nil
+        let update = TrainingStep(optimizer: opt, parameters: params, clip: 1)
         var first: Double?
         func step() throws {
-            opt.zeroGrad()
-            let l = try loss(model, ref)
-            try l.backward()
-            _ = clipGradNorm(params, maxNorm: 1)
-            try opt.step()
-            if first == nil { first = Double(l.item) }
+            try update.run { _ in
+                let l = try loss(model, ref)
+                if first == nil { first = Double(l.item) }
+                return l
+            }
         }
         let base = PeakMemory.reset()
         let tensorBase = PeakMemory.megabytes(TensorMemory.liveBytes)

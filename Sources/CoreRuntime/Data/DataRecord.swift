@@ -13,13 +13,14 @@ public struct DataRecord {
         self.file = file; self.location = location; self.fields = fields
     }
 
-    func fail(_ msg: String) -> HalluError { HalluError("\(file): \(location): \(msg)") }
+    /// An error naming the file, the record's location and what is wrong.
+    public func fail(_ msg: String) -> HalluError { HalluError("\(file): \(location): \(msg)") }
 
     /// The raw value of a key (nil when absent; JSON null is `.null`).
     public subscript(key: String) -> OrderedJSON? { fields.first { $0.0 == key }?.1 }
 
     /// The value of a key, nil when absent or null.
-    func present(_ key: String) -> OrderedJSON? {
+    public func present(_ key: String) -> OrderedJSON? {
         guard let v = self[key] else { return nil }
         if case .null = v { return nil }
         return v

@@ -2,7 +2,7 @@ import Foundation
 
 /// A JSON value that keeps object keys in order, with a writer whose output is fully determined by
 /// the value (fixed number formatting, no dictionary order), and a parser that keeps key order
-/// (HA-DPO's readers walk `desc_data.json` in file order).
+/// (formats such as a JSON object keyed by image id are read in file order).
 public indirect enum OrderedJSON: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -114,6 +114,12 @@ public indirect enum OrderedJSON: Equatable, Sendable {
     }
 
     /// A JSON list written one item per line: valid JSON that diffs and greps like JSON Lines.
+    /// A JSON object written one key per line (`{"<key>": <value>, ...}`).
+    public static func objectLinesText(_ entries: [(String, OrderedJSON)]) -> String {
+        if entries.isEmpty { return "{}\n" }
+        return "{\n" + entries.map { OrderedJSON.object([$0]).text().dropFirst().dropLast() }.joined(separator: ",\n") + "\n}\n"
+    }
+
     public static func listText(_ items: [OrderedJSON]) -> String {
         if items.isEmpty { return "[]\n" }
         var b: [UInt8] = [0x5B, 0x0A]

@@ -1,15 +1,64 @@
 import Foundation
 
-/// The kinds of training data a method can ask for.
-public enum DataKind: String, CaseIterable, Codable, Sendable {
+/// A kind of training sample, by name. The built-in kinds are `sft` (conversations), `preference`
+/// (chosen/rejected pairs), `contrastive` (captions with hallucinated versions) and `detection`
+/// (responses with sentence-level hallucination labels); a plugin declares its own with
+/// `DataKindSpec`. File formats fill a kind (`DataFormat`); methods list the kinds they train on.
+public struct DataKind: Hashable, Codable, Sendable, CustomStringConvertible {
+    /// The name (also the key of the kind's data stream in a trainer checkpoint).
+    public let rawValue: String
+
+    public init(_ name: String) { rawValue = name }
+
     /// Conversations for supervised fine-tuning (LLaVA format).
-    case sft
-    /// Chosen/rejected pairs (HA-DPO, HSA-DPO).
-    case preference
-    /// Captions with hallucinated counterparts (HACL).
-    case contrastive
-    /// Responses with sentence-level hallucination labels (HSA-DPO's detector data).
-    case detection
+    public static let sft = DataKind("sft")
+    /// Two answers to one question about one image, the first preferred.
+    public static let preference = DataKind("preference")
+    /// Captions with hallucinated counterparts.
+    public static let contrastive = DataKind("contrastive")
+    /// Responses with sentence-level hallucination labels (type and severity).
+    public static let detection = DataKind("detection")
+    /// The built-in kinds, in their usual order.
+    public static let builtIn: [DataKind] = [.sft, .preference, .contrastive, .detection]
+
+    public var description: String { rawValue }
+    public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// A training sample of any kind: what the trainer needs to batch it.
+public protocol Sample: Sendable {
+    /// An id for error messages (a non-finite loss names the batch's samples).
+    var id: String { get }
+    /// A cheap size (bytes of its text), for length-grouped batches.
+    var length: Int { get }
+}
+
+/// The samples of one kind: an array of one `Sample` type behind a type-erased face, so that
+/// `TrainingData` and `Batch` can hold kinds the core does not know.
+public protocol SampleList: Sendable {
+    var count: Int { get }
+    var sampleIds: [String] { get }
+    var lengths: [Int] { get }
+    /// The samples at `indices`, in that order.
+    func selecting(_ indices: [Int]) -> any SampleList
+    /// These samples followed by `other`'s, which must be of the same type.
+    func appending(_ other: any SampleList) throws -> any SampleList
+}
+
+extension Array: SampleList where Element: Sample {
+    public var sampleIds: [String] { map(\.id) }
+    public var lengths: [Int] { map(\.length) }
+    public func selecting(_ indices: [Int]) -> any SampleList { indices.map { self[$0] } }
+    public func appending(_ other: any SampleList) throws -> any SampleList {
+        guard let more = other as? [Element] else {
+            throw HalluError("samples of type \(Element.self) cannot be joined with \(type(of: other))")
+        }
+        return self + more
+    }
 }
 
 /// One turn of a LLaVA conversation.
@@ -26,23 +75,19 @@ public struct ConversationTurn: Equatable, Codable, Sendable {
 }
 
 /// A supervised conversation about one image.
-public struct Conversation: Equatable, Sendable {
+public struct Conversation: Equatable, Sample {
     public var id: String
     /// Absolute path of the image, or nil for a text-only conversation.
     public var image: String?
     public var turns: [ConversationTurn]
 
     public init(id: String, image: String?, turns: [ConversationTurn]) { self.id = id; self.image = image; self.turns = turns }
-}
 
-/// Which file format a preference pair came from (methods pick the pairs they were designed for).
-public enum PreferenceFormat: String, Sendable, CaseIterable {
-    case hsadpo = "hsa_dpo"
-    case hadpo = "ha_dpo"
+    public var length: Int { turns.reduce(0) { $0 + $1.value.utf8.count } }
 }
 
 /// A preference pair: two answers to one question about one image.
-public struct PreferencePair: Equatable, Sendable {
+public struct PreferencePair: Equatable, Sample {
     public var id: String
     /// Absolute image path, or nil for text-only pairs.
     public var image: String?
@@ -50,23 +95,28 @@ public struct PreferencePair: Equatable, Sendable {
     public var question: String
     public var chosen: String
     public var rejected: String
-    /// HSA-DPO scores; nil when the file has none (HSA-DPO then uses 1).
+    /// Per-side scores a method may weight the implicit rewards with (severity-weighted DPO reads
+    /// them); nil when the file has none.
     public var chosenScore: Double?
     public var rejectedScore: Double?
-    public var format: PreferenceFormat
+    /// The name of the data format the pair was read from ("" when made in code), so that a method
+    /// can pick the pairs made for it.
+    public var source: String
 
     public init(id: String, image: String?, question: String, chosen: String, rejected: String,
-                chosenScore: Double? = nil, rejectedScore: Double? = nil, format: PreferenceFormat = .hsadpo) {
+                chosenScore: Double? = nil, rejectedScore: Double? = nil, source: String = "") {
         self.id = id; self.image = image; self.question = question; self.chosen = chosen; self.rejected = rejected
-        self.chosenScore = chosenScore; self.rejectedScore = rejectedScore; self.format = format
+        self.chosenScore = chosenScore; self.rejectedScore = rejectedScore; self.source = source
     }
 
     /// The human turn as the papers' code builds it: "<image>\n" + question.
     public var prompt: String { image == nil ? question : "<image>\n" + question }
+
+    public var length: Int { prompt.utf8.count + max(chosen.utf8.count, rejected.utf8.count) }
 }
 
-/// A caption with hallucinated versions of it (HACL).
-public struct ContrastiveExample: Equatable, Sendable {
+/// A caption with hallucinated versions of it (for contrastive methods).
+public struct ContrastiveExample: Equatable, Sample {
     public var id: String
     public var image: String?
     /// The instruction of the caption conversation, without `<image>`.
@@ -78,6 +128,8 @@ public struct ContrastiveExample: Equatable, Sendable {
         self.id = id; self.image = image; self.prompt = prompt; self.caption = caption
         self.hallucinatedCaptions = hallucinatedCaptions
     }
+
+    public var length: Int { prompt.utf8.count + caption.utf8.count }
 }
 
 /// One labelled sentence of a detection example.
@@ -95,8 +147,8 @@ public struct DetectionSentence: Equatable, Sendable {
     }
 }
 
-/// A response with sentence-level hallucination labels (HSA-DPO's detector training data).
-public struct DetectionExample: Equatable, Sendable {
+/// A response with sentence-level hallucination labels (training data of hallucination detectors).
+public struct DetectionExample: Equatable, Sample {
     public var id: String
     public var image: String?
     public var question: String
@@ -106,6 +158,8 @@ public struct DetectionExample: Equatable, Sendable {
     public init(id: String, image: String?, question: String, response: String, sentences: [DetectionSentence]) {
         self.id = id; self.image = image; self.question = question; self.response = response; self.sentences = sentences
     }
+
+    public var length: Int { question.utf8.count + response.utf8.count }
 }
 
 /// Finds the image a record names. Names are tried as given (absolute), then relative to the data

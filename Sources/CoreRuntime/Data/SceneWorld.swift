@@ -1,36 +1,74 @@
 import Foundation
 
-/// Everything generated for one image, before it is written out.
-struct GeneratedImage {
-    var scene: WorldScene
-    var imagePath: String
-    var cellSize: Int
-    /// Training text (train split only).
-    var detailPrompt = ""
-    var description = WorldDescription(sentences: [])
-    var overDetailed = false
-    var captionPrompt = ""
-    var caption = ""
-    var questions: [(q: String, a: String)] = []
-    var chosen = WorldDescription(sentences: [])
-    var rejected: [HallucinatedDescription] = []
-    var popePair: (object: String, yes: Bool, correct: Bool) = ("", true, true)
-    var haclCaption = ""
-    var haclLabel = SentenceLabel(type: .object, severity: 0, reason: "")
+/// One image of a generated world and everything generated for it: what the core writes (scenes,
+/// conversations, evaluation files) and the hallucination material that world exports (plugins)
+/// derive their papers' training files from.
+public struct WorldImage {
+    public internal(set) var scene: WorldScene
+    /// Relative to the world folder, e.g. "images/train/000042.png".
+    public internal(set) var imagePath: String
+    public internal(set) var cellSize: Int
+    // Training text (train split only).
+    public internal(set) var detailPrompt = ""
+    /// The SFT description (possibly overly detailed).
+    public internal(set) var description = WorldDescription(sentences: [])
+    public internal(set) var overDetailed = false
+    public internal(set) var captionPrompt = ""
+    public internal(set) var caption = ""
+    public internal(set) var questions: [(q: String, a: String)] = []
+    // Hallucination material (train split only).
+    /// A faithful description built from the same clauses as `hallucinated`.
+    public internal(set) var faithful = WorldDescription(sentences: [])
+    /// Descriptions with hallucinations substituted into `faithful` (`hallucinated_per_image`, fewer
+    /// only when substitutions run out).
+    public internal(set) var hallucinated: [HallucinatedDescription] = []
+    /// A yes/no question about a drawn or an absent object, answered by a simulated model that errs
+    /// with `probe_wrong_share`.
+    public internal(set) var probe: (object: String, present: Bool, answeredRightly: Bool) = ("", true, true)
+    /// The short caption with one object renamed or one colour changed, and what was substituted.
+    public internal(set) var hallucinatedCaption = ""
+    public internal(set) var hallucinatedCaptionLabel = SentenceLabel(type: .object, severity: 0, reason: "")
+
+    /// The image file's name without extension, e.g. "000042".
+    public var name: String { ((imagePath as NSString).lastPathComponent as NSString).deletingPathExtension }
 }
 
-/// The procedural scene world: generation and export in the formats of the four papers' datasets.
-/// See docs/DATA.md for the folder layout and every file's schema.
+/// A generated world as world exports see it.
+public struct GeneratedWorld {
+    /// The resolved config (as written to world.json).
+    public let config: WorldConfig
+    public let writer: WorldWriter
+    /// Every image, train first, then eval.
+    public let images: [WorldImage]
+    public var train: [WorldImage] { images.filter { $0.scene.split == .train } }
+    public var eval: [WorldImage] { images.filter { $0.scene.split == .eval } }
+}
+
+/// A plugin's part of exporting a scene world: the training files it derives from the generated
+/// images, in its paper's formats. The world generator itself writes only what every method shares
+/// (scenes and ground truth, conversations, evaluation files); exports are run after it, each file
+/// written atomically, and world.json last.
+public struct WorldExport {
+    /// A name for messages.
+    public let name: String
+    /// The files it writes, relative to the world folder.
+    public let files: [String]
+    /// The text of each of `files`.
+    public let make: (_ world: GeneratedWorld) throws -> [String: String]
+
+    public init(name: String, files: [String], make: @escaping (_ world: GeneratedWorld) throws -> [String: String]) {
+        self.name = name; self.files = files; self.make = make
+    }
+}
+
+/// The procedural scene world: generation, and export of the scenes, their ground truth, the
+/// conversations and the evaluation files; world exports add their formats' training files. See
+/// docs/DATA.md for the folder layout and every file's schema.
 public enum SceneWorld {
     /// Names of the files `synth` writes (besides images/).
     public enum Files {
         public static let scenes = "scenes.jsonl"
         public static let llava = "llava_train.json"
-        public static let hsadpoPreference = "hsa_dpo_preference.jsonl"
-        public static let hsadpoDetection = "hsa_dpo_detection.jsonl"
-        public static let hadpoDesc = "desc_data.json"
-        public static let hadpoPope = "pope_data.json"
-        public static let hacl = "hacl.json"
         public static let chairPrompts = "chair_prompts.jsonl"
         public static let chairGT = "chair_gt_objects.json"
         public static func pope(_ s: POPEStrategy) -> String { "pope_\(s.rawValue).jsonl" }
@@ -56,18 +94,19 @@ public enum SceneWorld {
         WorldRNG(seed: config.seed, stream: s.rawValue << 8 | (split == .train ? 0 : 1), index: UInt64(index))
     }
 
-    /// Generates the world described by `config` and writes it to `outDir` (created if needed).
-    /// An existing folder must be empty or hold a previous world (world.json), whose images are replaced.
+    /// Generates the world described by `config` and writes it to `outDir` (created if needed), with
+    /// the files of `exports`. An existing folder must be empty or hold a previous world (world.json),
+    /// whose images are replaced.
     @discardableResult
-    public static func synth(config: WorldConfig, outDir: URL) throws -> SynthSummary {
+    public static func synth(config: WorldConfig, outDir: URL, exports: [WorldExport] = []) throws -> SynthSummary {
         let start = Date()
         try config.validate()
         let fm = FileManager.default
-        try prepare(outDir)
+        try prepare(outDir, exports: exports)
         let world = try WorldModel(config: config)
         let total = config.trainImages + config.evalImages
         let digits = max(6, String(total - 1).count)
-        var results = [GeneratedImage?](repeating: nil, count: total)
+        var results = [WorldImage?](repeating: nil, count: total)
         let lock = NSLock()
         var firstError: Error?
         for dir in [Files.trainImages, Files.evalImages] {
@@ -99,15 +138,8 @@ public enum SceneWorld {
         }
         try put(Files.scenes, OrderedJSON.linesText(images.map(WorldRecords.scene)))
         try put(Files.llava, OrderedJSON.listText(train.flatMap(WorldRecords.conversations)))
-        // Pairs need a rejected text; only degenerate configs can fail to make one.
-        let paired = train.filter { !$0.rejected.isEmpty }
-        try put(Files.hsadpoPreference, OrderedJSON.linesText(paired.map(WorldRecords.preference)))
-        try put(Files.hsadpoDetection, OrderedJSON.linesText(train.flatMap(WorldRecords.detection)))
-        try put(Files.hadpoDesc, WorldRecords.objectText(paired.map(WorldRecords.descData)))
-        try put(Files.hadpoPope, OrderedJSON.listText(train.map { WorldRecords.popeData($0, style: config.yesNoAnswers) }))
-        try put(Files.hacl, OrderedJSON.listText(train.map(WorldRecords.hacl)))
         try put(Files.chairPrompts, OrderedJSON.linesText(eval.enumerated().map { WorldRecords.chairPrompt($0.offset, $0.element) }))
-        try put(Files.chairGT, WorldRecords.objectText(eval.map(WorldRecords.chairGT)))
+        try put(Files.chairGT, OrderedJSON.objectLinesText(eval.map(WorldRecords.chairGT)))
         let builder = POPEBuilder(images: eval.map { ($0.imagePath, $0.scene.categories) }, sampleNum: config.popeSampleNum)
         for (k, strategy) in POPEStrategy.allCases.enumerated() {
             var r = rng(config, .pope, .eval, k)
@@ -115,6 +147,14 @@ public enum SceneWorld {
         }
         let writer = WorldWriter(world: world)
         try put(Files.shrFacts, OrderedJSON.linesText(eval.map { WorldRecords.shr($0, writer: writer) }))
+        let generated = GeneratedWorld(config: config.resolved, writer: writer, images: images)
+        for export in exports {
+            let texts = try export.make(generated)
+            for file in export.files {
+                guard let text = texts[file] else { throw HalluError("world export \(export.name) made no \(file)") }
+                try put(file, text)
+            }
+        }
         try put(Files.world, config.resolved.json().pretty() + "\n")
         return SynthSummary(outDir: outDir.path, trainImages: train.count, evalImages: eval.count,
                             seconds: Date().timeIntervalSince(start), files: written)
@@ -147,27 +187,32 @@ public enum SceneWorld {
     /// (a complete earlier export), generated otherwise. This is how the embedded default data is
     /// made once and cached.
     @discardableResult
-    public static func cached(config: WorldConfig, outDir: URL) throws -> URL {
-        let world = outDir.appendingPathComponent(Files.world).path
-        if FileManager.default.fileExists(atPath: world), let existing = try? WorldConfig.load(world), existing == config.resolved {
-            return outDir
-        }
-        try synth(config: config, outDir: outDir)
+    public static func cached(config: WorldConfig, outDir: URL, exports: [WorldExport] = []) throws -> URL {
+        if isComplete(outDir, config: config, exports: exports) { return outDir }
+        try synth(config: config, outDir: outDir, exports: exports)
         return outDir
+    }
+
+    /// Whether `outDir` holds the world of `config` (its world.json) with every file of `exports`.
+    public static func isComplete(_ outDir: URL, config: WorldConfig, exports: [WorldExport]) -> Bool {
+        let world = outDir.appendingPathComponent(Files.world).path
+        guard FileManager.default.fileExists(atPath: world), let existing = try? WorldConfig.load(world), existing == config.resolved else {
+            return false
+        }
+        return exports.flatMap(\.files).allSatisfy { FileManager.default.fileExists(atPath: outDir.appendingPathComponent($0).path) }
     }
 
     /// Refuses to write into a folder that holds something other than a scene world, and clears
     /// the images of a previous world so none are left over from a larger one.
-    static func prepare(_ outDir: URL) throws {
+    static func prepare(_ outDir: URL, exports: [WorldExport]) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: outDir.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw HalluError.file(outDir.path, "exists and is not a folder") }
             let contents = try fm.contentsOfDirectory(atPath: outDir.path).filter { !$0.hasPrefix(".") }
             // Only our own names (possibly from an interrupted export) may be replaced.
-            let ours = Set<String>([Files.scenes, Files.llava, Files.hsadpoPreference, Files.hsadpoDetection, Files.hadpoDesc,
-                                     Files.hadpoPope, Files.hacl, Files.chairPrompts, Files.chairGT, Files.shrFacts, Files.world,
-                                     "images"] + POPEStrategy.allCases.map(Files.pope))
+            let ours = Set<String>([Files.scenes, Files.llava, Files.chairPrompts, Files.chairGT, Files.shrFacts, Files.world, "images"]
+                                   + POPEStrategy.allCases.map(Files.pope) + exports.flatMap(\.files))
             if !contents.isEmpty {
                 guard contents.contains(Files.world) || contents.allSatisfy(ours.contains) else {
                     throw HalluError.file(outDir.path, "folder is not empty and holds no scene world (\(Files.world)); choose an empty or new folder")
@@ -182,7 +227,7 @@ public enum SceneWorld {
     }
 
     /// Generates image `index` (train images first, then eval) and its PNG bytes.
-    static func generate(world: WorldModel, index: Int, digits: Int) throws -> (GeneratedImage, Data) {
+    static func generate(world: WorldModel, index: Int, digits: Int) throws -> (WorldImage, Data) {
         let c = world.config
         let split: WorldSplit = index < c.trainImages ? .train : .eval
         let local = split == .train ? index : index - c.trainImages
@@ -193,7 +238,7 @@ public enum SceneWorld {
         let png = try PNGCodec.encode(image, compression: .stored)
         let name = String(repeating: "0", count: max(0, digits - String(index).count)) + String(index)
         let path = (split == .train ? Files.trainImages : Files.evalImages) + "/\(name).png"
-        var g = GeneratedImage(scene: scene, imagePath: path, cellSize: c.cellSize)
+        var g = WorldImage(scene: scene, imagePath: path, cellSize: c.cellSize)
         var r = rng(c, .text, split, local)
         let writer = WorldWriter(world: world)
         if split == .eval {
@@ -228,26 +273,26 @@ public enum SceneWorld {
         }
         r.shuffle(&qs)
         g.questions = qs.map { (q: $0.0, a: $0.1) }
-        // Preference pairs share one set of faithful clauses, so chosen and rejected differ only
+        // The faithful and the hallucinated descriptions share one set of clauses, so they differ only
         // where something was substituted.
         let clauses = writer.clauses(scene, rng: &r)
         let pairWords = writer.objectWords(scene, rng: &r)
-        g.chosen = WorldDescription(sentences: [writer.intro(scene)] + writer.sentences(clauses, words: pairWords))
-        var seen: Set<String> = [g.chosen.text]
-        for _ in 0..<(c.hadpoRejectedPerImage * 4) where g.rejected.count < c.hadpoRejectedPerImage {
+        g.faithful = WorldDescription(sentences: [writer.intro(scene)] + writer.sentences(clauses, words: pairWords))
+        var seen: Set<String> = [g.faithful.text]
+        for _ in 0..<(c.hallucinatedPerImage * 4) where g.hallucinated.count < c.hallucinatedPerImage {
             let h = hallucinator.rejected(scene, clauses: clauses, words: pairWords, rng: &r)
-            if seen.insert(h.description.text).inserted { g.rejected.append(h) }
+            if seen.insert(h.description.text).inserted { g.hallucinated.append(h) }
         }
-        // One HA-DPO yes/no record: a drawn or an absent (scene-typical) object, answered wrongly
-        // with `hadpo_pope_wrong_share`.
+        // The yes/no probe: a drawn or an absent (scene-typical) object, answered wrongly with
+        // `probe_wrong_share`.
         let askPresent = r.chance(0.5)
         let obj = askPresent ? scene.objects[r.below(scene.objects.count)].category
                              : world.categories[r.weightedIndex(world.weights(scene: s, excluding: scene.categories))].name
-        g.popePair = (obj, askPresent, !r.chance(c.hadpoPopeWrongShare))
-        // HACL caption pair.
+        g.probe = (obj, askPresent, !r.chance(c.probeWrongShare))
+        // The hallucinated caption.
         let (hcap, hlabel) = hallucinator.hallucinatedCaption(scene, words: words, rng: &r)
-        g.haclCaption = hcap
-        g.haclLabel = hlabel
+        g.hallucinatedCaption = hcap
+        g.hallucinatedCaptionLabel = hlabel
         return (g, png)
     }
 }

@@ -87,10 +87,11 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     /// Hallucinations substituted into each rejected description.
     public var hallucinationsMin = 1
     public var hallucinationsMax = 2
-    /// Rejected descriptions per image in HA-DPO's desc_data.json.
-    public var hadpoRejectedPerImage = 2
-    /// Share of HA-DPO pope_data answers that are wrong (only wrong ones become pairs).
-    public var hadpoPopeWrongShare = 0.5
+    /// Hallucinated descriptions per training image (`WorldImage.hallucinated`).
+    public var hallucinatedPerImage = 2
+    /// Share of the simulated answers to each training image's yes/no probe that are wrong
+    /// (`WorldImage.probe`).
+    public var probeWrongShare = 0.5
     /// Number of training and held-out images.
     public var trainImages = 6000
     public var evalImages = 500
@@ -117,7 +118,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         case attributeHallucinationRate = "attribute_hallucination_rate"
         case relationHallucinationRate = "relation_hallucination_rate"
         case hallucinationsMin = "hallucinations_min", hallucinationsMax = "hallucinations_max"
-        case hadpoRejectedPerImage = "hadpo_rejected_per_image", hadpoPopeWrongShare = "hadpo_pope_wrong_share"
+        case hallucinatedPerImage = "hallucinated_per_image", probeWrongShare = "probe_wrong_share"
         case trainImages = "train_images", evalImages = "eval_images", popeSampleNum = "pope_sample_num"
         case glyphMinHamming = "glyph_min_hamming"
     }
@@ -162,8 +163,8 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         relationHallucinationRate = try v(.relationHallucinationRate, d.relationHallucinationRate)
         hallucinationsMin = try v(.hallucinationsMin, d.hallucinationsMin)
         hallucinationsMax = try v(.hallucinationsMax, d.hallucinationsMax)
-        hadpoRejectedPerImage = try v(.hadpoRejectedPerImage, d.hadpoRejectedPerImage)
-        hadpoPopeWrongShare = try v(.hadpoPopeWrongShare, d.hadpoPopeWrongShare)
+        hallucinatedPerImage = try v(.hallucinatedPerImage, d.hallucinatedPerImage)
+        probeWrongShare = try v(.probeWrongShare, d.probeWrongShare)
         trainImages = try v(.trainImages, d.trainImages)
         evalImages = try v(.evalImages, d.evalImages)
         popeSampleNum = try v(.popeSampleNum, d.popeSampleNum)
@@ -258,7 +259,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
             throw fail(.colors, "unknown colour \"\(bad)\" (known: \(WorldCatalog.colors.map(\.name).joined(separator: ", ")))")
         }
         for (k, p) in [(CodingKeys.largeObjectShare, largeObjectShare), (.tinyObjectShare, tinyObjectShare), (.nextToShare, nextToShare),
-                       (.synonymShare, synonymShare), (.hadpoPopeWrongShare, hadpoPopeWrongShare)] {
+                       (.synonymShare, synonymShare), (.probeWrongShare, probeWrongShare)] {
             guard p >= 0, p <= 1 else { throw fail(k, "must be in [0, 1], got \(p)") }
         }
         guard noiseSigma >= 0, noiseSigma <= 1 else { throw fail(.noiseSigma, "must be in [0, 1]") }
@@ -297,7 +298,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
         guard hallucinationsMin >= 1, hallucinationsMin <= hallucinationsMax, hallucinationsMax <= 3 else {
             throw fail(.hallucinationsMin, "need 1 <= hallucinations_min <= hallucinations_max <= 3")
         }
-        guard hadpoRejectedPerImage >= 1 else { throw fail(.hadpoRejectedPerImage, "must be >= 1") }
+        guard hallucinatedPerImage >= 1 else { throw fail(.hallucinatedPerImage, "must be >= 1") }
         guard trainImages >= 1, evalImages >= 1, trainImages + evalImages <= 10_000_000 else {
             throw fail(.trainImages, "need at least 1 train and 1 eval image (and at most 10 million in all)")
         }
@@ -351,7 +352,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
                ("attribute_hallucination_rate", n(attributeHallucinationRate)),
                ("relation_hallucination_rate", n(relationHallucinationRate)),
                ("hallucinations_min", .int(hallucinationsMin)), ("hallucinations_max", .int(hallucinationsMax)),
-               ("hadpo_rejected_per_image", .int(hadpoRejectedPerImage)), ("hadpo_pope_wrong_share", n(hadpoPopeWrongShare)),
+               ("hallucinated_per_image", .int(hallucinatedPerImage)), ("probe_wrong_share", n(probeWrongShare)),
                ("train_images", .int(trainImages)), ("eval_images", .int(evalImages)),
                ("pope_sample_num", .int(popeSampleNum)), ("glyph_min_hamming", .int(glyphMinHamming))]
         return .object(kv)

@@ -7,8 +7,9 @@ public struct HallucinatedDescription: Equatable, Sendable {
     /// it, but counts once here).
     public var injected: [SentenceLabel]
 
-    /// HSA-DPO `rejected_score`: total severity of the substitutions over 3, capped at 1, so one
-    /// object hallucination (severity 3) scores 1.0, one attribute 0.6667, one relation 0.3333.
+    /// The description's severity score: total severity of the substitutions over 3, capped at 1, so
+    /// one object hallucination (severity 3) scores 1.0, one attribute 0.6667, one relation 0.3333
+    /// (the `rejected_score` of severity-weighted preference data).
     public var score: Double { Self.score(severities: injected.map(\.severity)) }
 
     /// The severity-to-score mapping, rounded to 4 decimals.
@@ -129,8 +130,8 @@ public struct WorldHallucinator: Sendable {
         return true
     }
 
-    /// A caption with one object renamed (to a plausible undrawn category) or one colour changed,
-    /// for HACL's "Hallucination caption". Returns the caption and what was substituted.
+    /// A caption with one object renamed (to a plausible undrawn category) or one colour changed (a
+    /// hard negative for contrastive methods). Returns the caption and what was substituted.
     func hallucinatedCaption(_ scene: WorldScene, words: [Int: String], rng: inout WorldRNG) -> (String, SentenceLabel) {
         var parts = scene.objects.enumerated().map { i, o in (color: o.color, large: o.large, word: words[i] ?? o.category) }
         let c = world.config

@@ -26,9 +26,9 @@ public struct WorldStats: Codable, Equatable, Sendable {
     public var overDetailedShareByCount: [String: Double] = [:]
     /// Undrawn objects named by training descriptions over all objects they name.
     public var undrawnMentionShare = 0.0
-    /// Substituted hallucinations in the rejected descriptions, by type (sentence labels).
+    /// Hallucinated sentences of the labelled responses (detection data), by type.
     public var rejectedHallucinationTypes: [String: Int] = [:]
-    /// Mean HSA-DPO rejected_score, and the pairs by score.
+    /// Mean `rejected_score` of the preference pairs that carry one, and those pairs by score.
     public var meanRejectedScore = 0.0
     public var rejectedScores: [String: Int] = [:]
     /// POPE questions per split.
@@ -36,8 +36,9 @@ public struct WorldStats: Codable, Equatable, Sendable {
     /// Training samples per kind as the Dataset loader reads them.
     public var samples: [String: Int] = [:]
 
-    /// Reads `folder` (a scene world export) and computes the statistics.
-    public static func compute(folder: String) throws -> WorldStats {
+    /// Reads `folder` (a scene world export) and computes the statistics; training files are read
+    /// through `catalog` (the formats plugins registered).
+    public static func compute(folder: String, catalog: DataCatalog = DataCatalog()) throws -> WorldStats {
         let root = URL(fileURLWithPath: folder)
         func path(_ n: String) -> String { root.appendingPathComponent(n).path }
         var s = WorldStats()
@@ -84,30 +85,18 @@ public struct WorldStats: Codable, Equatable, Sendable {
         s.overDetailedShare = rounded(Double(over) / Double(max(1, train)))
         for (k, v) in overByCount { s.overDetailedShareByCount[String(k)] = rounded(Double(v.0) / Double(max(1, v.1))) }
         s.undrawnMentionShare = rounded(Double(namedUndrawn) / Double(max(1, namedDrawn + namedUndrawn)))
-        let det = path(SceneWorld.Files.hsadpoDetection)
-        if FileManager.default.fileExists(atPath: det) {
-            for r in try DataRecord.readAll(det) where (try r.id("id")).hasSuffix("-rejected") {
-                for sentence in try r.objects("sentences") {
-                    if let t = try sentence.optionalString("type") { s.rejectedHallucinationTypes[t, default: 0] += 1 }
-                }
-            }
-        }
-        let pref = path(SceneWorld.Files.hsadpoPreference)
-        if FileManager.default.fileExists(atPath: pref) {
-            var total = 0.0, n = 0
-            for r in try DataRecord.readAll(pref) {
-                let v = try r.optionalNumber("rejected_score") ?? 1
-                total += v; n += 1
-                s.rejectedScores[String(format: "%.4f", v), default: 0] += 1
-            }
-            s.meanRejectedScore = rounded(total / Double(max(1, n)))
-        }
         for strategy in POPEStrategy.allCases {
             let p = path(SceneWorld.Files.pope(strategy))
             if FileManager.default.fileExists(atPath: p) { s.popeQuestions[strategy.rawValue] = try DataRecord.readAll(p).count }
         }
-        let ds = try Dataset.load(folder, checkImages: false)
-        for k in DataKind.allCases { s.samples[k.rawValue] = ds.count(k) }
+        let ds = try Dataset.load(folder, checkImages: false, catalog: catalog)
+        for k in catalog.kinds.map(\.kind) { s.samples[k.rawValue] = ds.count(k) }
+        for ex in ds.detection {
+            for sentence in ex.sentences { if let t = sentence.type { s.rejectedHallucinationTypes[t.rawValue, default: 0] += 1 } }
+        }
+        let scores = ds.preferences.compactMap(\.rejectedScore)
+        for v in scores { s.rejectedScores[String(format: "%.4f", v), default: 0] += 1 }
+        s.meanRejectedScore = rounded(scores.reduce(0, +) / Double(max(1, scores.count)))
         return s
     }
 
@@ -128,11 +117,11 @@ public struct WorldStats: Codable, Equatable, Sendable {
         out += "overly detailed training descriptions: \(overDetailedShare) (by object count: "
             + sortedByKey(overDetailedShareByCount).map { "\($0.0): \($0.1)" }.joined(separator: ", ") + ")\n"
         out += "undrawn objects among those named by training descriptions: \(undrawnMentionShare)\n"
-        out += "hallucinated sentences in rejected descriptions: " + rejectedHallucinationTypes.sorted { $0.key < $1.key }
+        out += "hallucinated sentences in labelled responses: " + rejectedHallucinationTypes.sorted { $0.key < $1.key }
             .map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
-        out += "rejected_score: mean \(meanRejectedScore) (" + rejectedScores.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")\n"
+        out += "rejected_score of scored pairs: mean \(meanRejectedScore) (" + rejectedScores.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")\n"
         out += "POPE questions: " + popeQuestions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
-        out += "training samples: " + DataKind.allCases.map { "\($0.rawValue) \(samples[$0.rawValue] ?? 0)" }.joined(separator: ", ") + "\n"
+        out += "training samples: " + samples.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
         return out
     }
 }

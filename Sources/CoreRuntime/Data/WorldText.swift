@@ -1,11 +1,12 @@
 import Foundation
 
-/// The kinds of hallucination the world injects and labels (HSA-DPO's three types).
+/// The kinds of hallucination the world injects and labels: a made-up object, a wrong attribute,
+/// a wrong spatial relation.
 public enum HallucinationType: String, Sendable, CaseIterable, Codable {
     case object, attribute, relation
 
-    /// Severity on HSA-DPO's 1-3 scale: a made-up object is worst, a wrong colour or size moderate,
-    /// a wrong spatial relation minor.
+    /// Severity on a 1-3 scale (Xiao et al. 2025 rate hallucinations so): a made-up object is worst,
+    /// a wrong colour or size moderate, a wrong spatial relation minor.
     public var severity: Int {
         switch self {
         case .object: return 3
@@ -72,7 +73,8 @@ struct ObjectClause: Equatable {
 public struct WorldWriter: Sendable {
     public let world: WorldModel
 
-    /// Prompts of detailed-description conversations: CHAIR's, SHR's and HA-DPO's four.
+    /// Prompts of detailed-description conversations: CHAIR's, SHR's, and the four of Zhao et al.'s
+    /// (2023) description pairs.
     public static let detailPrompts = [
         "Please describe this image in detail.",
         "Describe this image in detail.",
@@ -80,7 +82,7 @@ public struct WorldWriter: Sendable {
         "Please provide a detailed description of the picture.",
         "Could you describe the contents of this image for me?",
     ]
-    /// Prompts of short-caption conversations (the first is HACL's).
+    /// Prompts of short-caption conversations (the first is the one of Jiang et al.'s (2023) caption data).
     public static let captionPrompts = ["Give a brief description of the image.", "Describe the image briefly."]
 
     public init(world: WorldModel) { self.world = world }

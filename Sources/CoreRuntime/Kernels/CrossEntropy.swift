@@ -5,7 +5,7 @@ import Foundation
 /// Neither direction materialises log-probabilities: forward keeps one logsumexp per row, and
 /// backward writes softmax - onehot straight into the gradient buffer.
 ///
-/// Per-row excluded column (Selective EOS): with `excluded[r] = e >= 0` and `e != targets[r]`,
+/// Per-row excluded column (a token objective may leave the EOS logit out where the target is not EOS): with `excluded[r] = e >= 0` and `e != targets[r]`,
 /// logit e is left out of row r's softmax, exactly like setting it to -inf, and gets zero gradient.
 /// `-1` excludes nothing. A row whose target is `ignoreIndex` has loss 0, lse 0 and zero gradient.
 extension Kernels {

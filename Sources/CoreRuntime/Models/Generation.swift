@@ -1,12 +1,5 @@
 import Foundation
 
-/// Rewrites next-token logits before a choice is made (e.g. a decoding-time hallucination method).
-/// Plugins supply these through their eval hooks.
-public protocol LogitsProcessor: AnyObject {
-    /// `logits` are one sample's next-token scores; `generated` the tokens produced so far.
-    func process(_ logits: UnsafeMutableBufferPointer<Float>, generated: [Int], sample: Int)
-}
-
 /// How to decode. Defaults are greedy decoding.
 public struct GenerationConfig: Codable, Equatable {
     public var maxNewTokens = 64
@@ -22,141 +15,296 @@ public struct GenerationConfig: Codable, Equatable {
     /// Stop token; defaults to the model config's EOS.
     public var eosTokenId: Int? = nil
     public init() {}
+
+    /// The mode these settings select.
+    public var mode: DecodingMode { numBeams > 1 ? .beam(numBeams) : temperature > 0 ? .sampling : .greedy }
 }
 
-/// Autoregressive decoding with a KV cache: greedy and sampling over a left-padded batch, and beam search.
+/// What a generation cost: forward passes (one per sequence position computed: a prompt counts once,
+/// every decoding step once per row, extra streams and speculative candidates included) and the
+/// tokens it returned.
+public struct GenerationStats: Equatable {
+    public var forwardPasses = 0
+    public var generatedTokens = 0
+    public init() {}
+    public static func += (a: inout GenerationStats, b: GenerationStats) {
+        a.forwardPasses += b.forwardPasses; a.generatedTokens += b.generatedTokens
+    }
+}
+
+/// Autoregressive decoding with a KV cache over a left-padded batch: greedy, sampling and beam
+/// search, each with decoding hooks (`DecodingHook`).
 public struct Generator {
     public let model: LlavaModel
-    public var processors: [LogitsProcessor] = []
+    public var hooks: [DecodingHook] = []
 
-    public init(model: LlavaModel, processors: [LogitsProcessor] = []) {
+    public init(model: LlavaModel, hooks: [DecodingHook] = []) {
         self.model = model
-        self.processors = processors
+        self.hooks = hooks
     }
 
     /// Generated ids per sample (EOS included when produced).
     public func generate(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> [[Int]] {
+        try generateWithStats(inputs, cfg).ids
+    }
+
+    /// Generated ids per sample and what they cost.
+    public func generateWithStats(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> (ids: [[Int]], stats: GenerationStats) {
         try cfg.check(for: model.config, prompts: inputs.ids)
         return try withNoGrad {
-            if cfg.numBeams > 1 {
-                return try (0..<inputs.ids.count).map { s in
-                    let px = try inputs.pixels.map { p in try imageSlice(p, inputs: inputs, sample: s) } ?? nil
-                    return try beamSearch(LlavaInputs(ids: [inputs.ids[s]], pixels: px), cfg)
-                }
+            let run = try DecodingRun(model: model, hooks: hooks, inputs: inputs, cfg: cfg)
+            let ids = cfg.numBeams > 1 ? try run.beamSearch() : try run.sampleOrGreedy()
+            var stats = GenerationStats()
+            stats.forwardPasses = run.session.passes
+            stats.generatedTokens = ids.reduce(0) { $0 + $1.count }
+            return (ids, stats)
+        }
+    }
+}
+
+/// One batch being decoded: the session, the hooks with their needs, and the loops of each mode.
+struct DecodingRun {
+    let model: LlavaModel
+    let hooks: [DecodingHook]
+    let cfg: GenerationConfig
+    let inputs: LlavaInputs
+    let eosId: Int
+    let needs: [DecodingNeeds]
+    let streamInputs: [LlavaInputs]
+    let session: DecodingSession
+    let rollback: Bool
+
+    init(model: LlavaModel, hooks: [DecodingHook], inputs: LlavaInputs, cfg: GenerationConfig) throws {
+        self.model = model; self.hooks = hooks; self.inputs = inputs; self.cfg = cfg
+        eosId = cfg.eosTokenId ?? model.config.text.eosTokenId ?? 2
+        let img = model.config.imageTokenIndex
+        let lengths = inputs.ids.map { $0.count + ($0.contains(img) ? model.imageTokens - 1 : 0) }
+        let spans: [Range<Int>?] = inputs.ids.map { ids in ids.firstIndex(of: img).map { $0..<($0 + model.imageTokens) } }
+        let context = DecodingContext(model: model, config: cfg, mode: cfg.mode, inputs: inputs, promptLengths: lengths, imageSpans: spans)
+        needs = try hooks.map { try $0.begin(context) }
+        streamInputs = try [inputs] + needs.flatMap { n in try n.streams.map { try $0.inputs(inputs) } }
+        let layers = model.config.text.numHiddenLayers
+        for (hook, n) in zip(hooks, needs) {
+            for l in n.hiddenLayers + n.attentionLayers where l < 0 || l >= layers {
+                throw HalluError("\(hook.name): layer \(l) is outside the decoder's \(layers) layers")
             }
-            return try sampleOrGreedy(inputs, cfg)
+        }
+        rollback = needs.contains { $0.rollback }
+        let longest = lengths.max() ?? 0
+        session = DecodingSession(model: model, streams: streamInputs.count,
+                                  hiddenLayers: Set(needs.flatMap(\.hiddenLayers)), attentionLayers: Set(needs.flatMap(\.attentionLayers)),
+                                  reserve: longest + cfg.maxNewTokens)
+    }
+
+    /// Calls every hook on a step (each sees its own streams).
+    func adjust(_ step: DecodingStep) throws {
+        var base = 0
+        for (hook, n) in zip(hooks, needs) {
+            step.streamBase = base
+            try hook.adjust(step)
+            base += n.streams.count
         }
     }
 
-    /// Pixels of sample `s` (images are stacked only for samples that have a placeholder).
-    private func imageSlice(_ pixels: Tensor, inputs: LlavaInputs, sample s: Int) throws -> Tensor? {
-        let img = model.config.imageTokenIndex
-        guard inputs.ids[s].contains(img) else { return nil }
-        let k = inputs.ids[..<s].filter { $0.contains(img) }.count
-        return try pixels.slice(axis: 0, k..<(k + 1))
+    func makeStep(_ output: DecodingSession.Output, rows: [Int], sample: [Int], beam: [Int], parent: [Int?],
+                  generated: [[Int]], isRetry: Bool = false, stride: Int) throws -> DecodingStep {
+        let logits = try output.logits.indexSelect(rows)
+        return DecodingStep(mode: cfg.mode, logits: logits, isRetry: isRetry, rowSample: sample, rowBeam: beam, rowParent: parent,
+                            rowGenerated: generated, prompts: inputs.ids, output: output, physical: rows, streamStride: stride)
     }
 
-    private var eos: Int { model.config.text.eosTokenId ?? 2 }
+    // MARK: greedy and sampling
 
-    private func lastLogits(_ h: Tensor) throws -> Tensor {
-        let (b, t, d) = (h.shape[0], h.shape[1], h.shape[2])
-        let rows = (0..<b).map { $0 * t + t - 1 }
-        return try model.languageModel.logits(h.reshaped([b * t, d]).indexSelect(rows))
-    }
-
-    private func sampleOrGreedy(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> [[Int]] {
-        let eosId = cfg.eosTokenId ?? eos
-        let (x, layout) = try model.embed(inputs, leftPad: true)
-        let b = inputs.ids.count, t = layout.length
-        var lengths = layout.lengths
-        var positions: [Int] = []
-        for s in 0..<b { let pad = t - lengths[s]; positions += (0..<t).map { max(0, $0 - pad) } }
-        var mask = layout.keyMask
-        let cache = KVCache(layers: model.config.text.numHiddenLayers, capacity: t + cfg.maxNewTokens)
-        var logits = try lastLogits(model.languageModel.hidden(x, positions: positions, keyMask: mask, cache: cache))
+    func sampleOrGreedy() throws -> [[Int]] {
+        let b = inputs.ids.count
         var out = Array(repeating: [Int](), count: b)
-        var done = Array(repeating: false, count: b)
+        guard b > 0 else { return out }
+        var output = try session.prefill(streamInputs)
+        var live = Array(0..<b)                  // sample of each row
+        var parent: [Int?] = Array(repeating: nil, count: b)
         var rng = SeededRNG(seed: cfg.seed)
-        let v = logits.shape[1]
         for _ in 0..<cfg.maxNewTokens {
-            var next = [Int](repeating: eosId, count: b)
-            for s in 0..<b where !done[s] {
-                let row = UnsafeMutableBufferPointer(start: logits.data + s * v, count: v)
-                for p in processors { p.process(row, generated: out[s], sample: s) }
-                next[s] = cfg.temperature > 0 ? Sampling.sample(row, cfg, rng: &rng) : Sampling.argmax(row)
-                out[s].append(next[s])
-                if next[s] == eosId { done[s] = true }
+            let rows = live.count
+            let step = try makeStep(output, rows: Array(0..<rows), sample: live, beam: Array(repeating: 0, count: rows),
+                                    parent: parent, generated: live.map { out[$0] }, stride: rows)
+            try adjust(step)
+            var next = [Int](repeating: eosId, count: rows)
+            var keep: [Int] = []
+            for r in 0..<rows {
+                let row = step.row(r)
+                next[r] = cfg.temperature > 0 ? Sampling.sample(row, cfg, rng: &rng) : Sampling.argmax(row)
+                out[live[r]].append(next[r])
+                if next[r] != eosId { keep.append(r) }
             }
-            if done.allSatisfy({ $0 }) { break }
-            let e = try model.languageModel.embedTokens(next).reshaped([b, 1, -1])
-            let pos = lengths
-            lengths = lengths.map { $0 + 1 }
-            let cached = mask.count / b
-            var newMask = [Bool](repeating: true, count: b * (cached + 1))
-            for s in 0..<b { for j in 0..<cached { newMask[s * (cached + 1) + j] = mask[s * cached + j] } }
-            mask = newMask
-            logits = try lastLogits(model.languageModel.hidden(e, positions: pos, keyMask: mask, cache: cache))
+            if keep.isEmpty { break }
+            // Finished rows leave the batch.
+            if keep.count < rows { try session.select(keep) }
+            live = keep.map { live[$0] }
+            parent = keep.map { Optional($0) }
+            output = try session.step(keep.map { next[$0] })
         }
         return out
     }
 
-    /// Beam search for one sample, with the scoring and stopping rule of transformers' `generate`
-    /// (`early_stopping=False`): each step ranks the 2k best continuations of the k running beams;
-    /// those among the first k that end in EOS (or reach `maxNewTokens`) become finished hypotheses
-    /// scored by sum log-prob / generated length^lengthPenalty (EOS counted), the best k that do not
-    /// end keep running. The search stops when k hypotheses are finished and the best running beam's
-    /// score over its current length cannot beat the worst of them, or at `maxNewTokens`.
-    private func beamSearch(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> [Int] {
-        let k = cfg.numBeams, eosId = cfg.eosTokenId ?? eos
-        guard cfg.maxNewTokens > 0 else { return [] }
-        let (x, layout) = try model.embed(inputs)
-        let t = layout.length
-        let cache = KVCache(layers: model.config.text.numHiddenLayers, capacity: t + cfg.maxNewTokens)
-        var logits = try lastLogits(model.languageModel.hidden(x, positions: Array(0..<t), keyMask: nil, cache: cache))
-        try cache.select(Array(repeating: 0, count: k))
-        logits = try logits.indexSelect(Array(repeating: 0, count: k))
-        var beams = Array(repeating: [Int](), count: k)
-        // Only the first beam is live at the start, so the k copies of the prompt do not all propose the same tokens.
-        var scores = [Float](repeating: -Float.infinity, count: k)
-        scores[0] = 0
+    // MARK: beam search
+
+    /// One sample's beam search: running beams with their summed log-probabilities, and the
+    /// finished hypotheses (score, ids), best first.
+    struct BeamState {
+        var beams: [[Int]]
+        var scores: [Float]
         var finished: [(score: Float, ids: [Int])] = []
-        let v = logits.shape[1]
-        for step in 0..<cfg.maxNewTokens {
-            let logp = logits.logSoftmax()
-            var candidates: [(score: Float, beam: Int, token: Int)] = []
-            for bi in 0..<beams.count {
-                let row = UnsafeMutableBufferPointer(start: logp.data + bi * v, count: v)
-                for p in processors { p.process(row, generated: beams[bi], sample: 0) }
-                for tok in 0..<v { candidates.append((scores[bi] + row[tok], bi, tok)) }
-            }
-            candidates.sort { $0.score > $1.score || ($0.score == $1.score && ($0.beam, $0.token) < ($1.beam, $1.token)) }
-            let top = candidates.prefix(2 * k)
-            let last = step == cfg.maxNewTokens - 1
-            let norm = pow(Float(step + 1), cfg.lengthPenalty)
-            var running: [(score: Float, beam: Int, token: Int)] = []
-            for (rank, c) in top.enumerated() {
-                if c.token == eosId || last {
-                    // Only the first k continuations may finish; the rest are spares that keep k beams alive.
-                    if rank < k { finished.append((c.score / norm, beams[c.beam] + [c.token])) }
-                } else if running.count < k {
-                    running.append(c)
-                }
-            }
-            // Among equal scores the earlier hypothesis stays ahead.
-            finished = finished.enumerated().sorted { a, b in
-                a.element.score > b.element.score || (a.element.score == b.element.score && a.offset < b.offset)
-            }.map(\.element)
-            if finished.count > k { finished.removeLast(finished.count - k) }
-            if last || running.isEmpty { break }
-            if finished.count == k, let worst = finished.last?.score, running[0].score / norm <= worst { break }
-            try cache.select(running.map(\.beam))
-            beams = running.map { beams[$0.beam] + [$0.token] }
-            scores = running.map(\.score)
-            let e = try model.languageModel.embedTokens(running.map(\.token)).reshaped([running.count, 1, -1])
-            let pos = Array(repeating: t + step, count: running.count)
-            logits = try lastLogits(model.languageModel.hidden(e, positions: pos, keyMask: nil, cache: cache))
+        var step = 0
+        var done = false
+        var result: [Int] = []
+    }
+
+    /// Beam search over every sample at once, with the scoring and stopping rule of transformers'
+    /// `generate` (`early_stopping=False`): each step ranks the 2k best continuations of a sample's k
+    /// running beams; those among the first k that end in EOS (or reach `maxNewTokens`) become
+    /// finished hypotheses scored by sum log-prob / generated length^lengthPenalty (EOS counted), the
+    /// best k that do not end keep running. A sample stops when k hypotheses are finished and its best
+    /// running beam's score over its current length cannot beat the worst of them, or at
+    /// `maxNewTokens`; its rows then leave the batch.
+    func beamSearch() throws -> [[Int]] {
+        let k = cfg.numBeams, b = inputs.ids.count
+        guard cfg.maxNewTokens > 0, b > 0 else { return Array(repeating: [], count: b) }
+        var output = try session.prefill(streamInputs)
+        // Every sample's prompt row becomes k beams; only the first is live at the start, so the k
+        // copies of the prompt do not all propose the same tokens.
+        let expand = (0..<b).flatMap { Array(repeating: $0, count: k) }
+        try session.select(expand)
+        output = try rows(output, expand)
+        var states = (0..<b).map { _ in
+            BeamState(beams: Array(repeating: [], count: k), scores: [0] + Array(repeating: -Float.infinity, count: k - 1))
         }
-        return finished.first?.ids ?? beams[0]
+        var history: [[BeamState]] = Array(repeating: [], count: b)
+        var live = Array(0..<b)                       // samples with rows, in row order (k rows each)
+        var parent: [Int?] = Array(repeating: nil, count: b * k)
+        while !live.isEmpty {
+            let rowCount = live.count * k
+            let sampleOf = live.flatMap { Array(repeating: $0, count: k) }
+            let step = try makeStep(output, rows: Array(0..<rowCount), sample: sampleOf, beam: (0..<rowCount).map { $0 % k },
+                                    parent: parent, generated: (0..<rowCount).map { states[sampleOf[$0]].beams[$0 % k] },
+                                    stride: rowCount)
+            step.allowRollback = rollback
+            if rollback { for s in live { history[s].append(states[s]) } }
+            try adjust(step)
+            var logits = step.logits
+            if !step.rollbacks.isEmpty {
+                logits = try retry(step, live: live, states: &states, history: &history)
+            }
+            let logp = logits.logSoftmax()
+            let v = logp.shape[1]
+            var nextRows: [Int] = [], nextTokens: [Int] = [], nextLive: [Int] = []
+            for (i, s) in live.enumerated() {
+                var st = states[s]
+                let running = Self.beamStep(&st, logp: logp.data + i * k * v, vocab: v, k: k, eos: eosId,
+                                            maxNewTokens: cfg.maxNewTokens, lengthPenalty: cfg.lengthPenalty)
+                if st.done {
+                    st.result = st.finished.first?.ids ?? st.beams[0]
+                } else {
+                    nextRows += running.map { i * k + $0.beam }
+                    nextTokens += running.map(\.token)
+                    nextLive.append(s)
+                    st.beams = running.map { st.beams[$0.beam] + [$0.token] }
+                    st.scores = running.map(\.score)
+                    st.step += 1
+                }
+                states[s] = st
+            }
+            live = nextLive
+            if live.isEmpty { break }
+            try session.select(nextRows)
+            parent = nextRows.map { Optional($0) }
+            output = try session.step(nextTokens)
+        }
+        return states.map(\.result)
+    }
+
+    /// Ranks one sample's continuations (`logp` holds its k rows) and updates its finished
+    /// hypotheses; returns the running continuations, or marks the state done.
+    static func beamStep(_ st: inout BeamState, logp: UnsafePointer<Float>, vocab v: Int, k: Int, eos: Int,
+                         maxNewTokens: Int, lengthPenalty: Float) -> [(score: Float, beam: Int, token: Int)] {
+        var candidates: [(score: Float, beam: Int, token: Int)] = []
+        for bi in 0..<k {
+            let row = logp + bi * v
+            for tok in Sampling.topIndices(row, count: v, n: 2 * k) { candidates.append((st.scores[bi] + row[tok], bi, tok)) }
+        }
+        candidates.sort { $0.score > $1.score || ($0.score == $1.score && ($0.beam, $0.token) < ($1.beam, $1.token)) }
+        let last = st.step == maxNewTokens - 1
+        let norm = pow(Float(st.step + 1), lengthPenalty)
+        var running: [(score: Float, beam: Int, token: Int)] = []
+        for (rank, c) in candidates.prefix(2 * k).enumerated() {
+            if c.token == eos || last {
+                // Only the first k continuations may finish; the rest are spares that keep k beams alive.
+                if rank < k { st.finished.append((c.score / norm, st.beams[c.beam] + [c.token])) }
+            } else if running.count < k {
+                running.append(c)
+            }
+        }
+        // Among equal scores the earlier hypothesis stays ahead.
+        st.finished = st.finished.enumerated().sorted { a, b in
+            a.element.score > b.element.score || (a.element.score == b.element.score && a.offset < b.offset)
+        }.map(\.element)
+        if st.finished.count > k { st.finished.removeLast(st.finished.count - k) }
+        if last || running.isEmpty { st.done = true; return [] }
+        if st.finished.count == k, let worst = st.finished.last?.score, running[0].score / norm <= worst { st.done = true; return [] }
+        return running
+    }
+
+    /// The output restricted to main rows `index` (stream rows follow), as after `session.select`.
+    func rows(_ output: DecodingSession.Output, _ index: [Int]) throws -> DecodingSession.Output {
+        let streams = session.streams
+        let before = output.logits.shape[0] / streams
+        let physical = (0..<streams).flatMap { s in index.map { s * before + $0 } }
+        var o = output
+        o.logits = try output.logits.indexSelect(physical)
+        o.hidden = try output.hidden.mapValues { try $0.indexSelect(physical) }
+        o.attention = try output.attention.mapValues { try $0.indexSelect(physical) }
+        var m: [Bool] = []
+        for r in physical { m += output.mask[(r * output.slots)..<((r + 1) * output.slots)] }
+        o.mask = m
+        return o
+    }
+
+    /// Restores the samples whose rollback a hook asked for, rebuilds their rows, lets the hooks see
+    /// them again, and returns the step's logits with those rows replaced.
+    func retry(_ step: DecodingStep, live: [Int], states: inout [BeamState], history: inout [[BeamState]]) throws -> Tensor {
+        let k = cfg.numBeams
+        let logits = step.logits
+        var seen = Set<Int>()
+        for (s, length) in step.rollbacks where !seen.contains(s) {
+            seen.insert(s)
+            guard let i = live.firstIndex(of: s), length >= 0, length < history[s].count else {
+                throw HalluError("decoding: cannot roll sample \(s) back to \(length) tokens (it has \(states[s].step))")
+            }
+            let restored = history[s][length]
+            history[s].removeLast(history[s].count - length - 1)
+            states[s] = restored
+            let index = Array((i * k)..<((i + 1) * k))
+            let sequences = try streamInputs.map { stream in
+                LlavaInputs(ids: restored.beams.map { stream.ids[s] + $0 }, pixels: try Self.pixels(of: s, in: stream, model: model, repeat: k))
+            }
+            let out = try session.rebuild(index, sequences)
+            let retryStep = DecodingStep(mode: cfg.mode, logits: try out.logits.slice(axis: 0, 0..<k), isRetry: true,
+                                         rowSample: Array(repeating: s, count: k), rowBeam: Array(0..<k),
+                                         rowParent: Array(repeating: nil, count: k), rowGenerated: restored.beams,
+                                         prompts: inputs.ids, output: out, physical: Array(0..<k), streamStride: k)
+            try adjust(retryStep)
+            let v = logits.shape[1]
+            (logits.data + i * k * v).update(from: retryStep.logits.data, count: k * v)
+        }
+        return logits
+    }
+
+    /// Sample `s`'s image from a stream's inputs, repeated `n` times (nil when it has none).
+    static func pixels(of s: Int, in inputs: LlavaInputs, model: LlavaModel, repeat n: Int) throws -> Tensor? {
+        let img = model.config.imageTokenIndex
+        guard let p = inputs.pixels, inputs.ids[s].contains(img) else { return nil }
+        let j = inputs.ids[..<s].filter { $0.contains(img) }.count
+        let one = try p.slice(axis: 0, j..<(j + 1))
+        return try Tensor.concat(Array(repeating: one, count: n), axis: 0)
     }
 }
 
@@ -167,6 +315,23 @@ public enum Sampling {
         var best = row[0], bi = 0
         for i in 1..<row.count where row[i] > best { best = row[i]; bi = i }
         return bi
+    }
+
+    /// Indices of the `n` largest values, largest first, lower index first among equal values
+    /// (NaN never ranks).
+    public static func topIndices(_ row: UnsafePointer<Float>, count: Int, n: Int) -> [Int] {
+        var top: [Int] = []
+        top.reserveCapacity(n + 1)
+        for i in 0..<count {
+            let x = row[i]
+            if top.count == n, let last = top.last, !(x > row[last]) { continue }
+            if x.isNaN { continue }
+            var j = top.count
+            while j > 0 && x > row[top[j - 1]] { j -= 1 }
+            top.insert(i, at: j)
+            if top.count > n { top.removeLast() }
+        }
+        return top
     }
 
     /// Temperature, top-k and top-p (nucleus) sampling with a seeded generator.

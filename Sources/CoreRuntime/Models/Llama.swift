@@ -54,6 +54,25 @@ public final class KVCache {
         return fresh
     }
 
+    /// Writes rows `rows` with the valid positions of `other`'s rows (in order) placed from slot
+    /// `atSlot` on; slots before it keep stale values (the caller masks them out). The cached length
+    /// stays the same, and `atSlot + other.length` must not exceed it.
+    func overwrite(rows: [Int], from other: KVCache, atSlot offset: Int) throws {
+        for i in keys.indices {
+            guard let kb = keys[i], let vb = values[i], let ok = other.keys[i], let ov = other.values[i] else { continue }
+            let (b, cap, hkv, dh) = (kb.shape[0], kb.shape[1], kb.shape[2], kb.shape[3])
+            let n = other.lengths[i], ocap = ok.shape[1], row = hkv * dh
+            guard ok.shape[0] == rows.count, ok.shape[2] == hkv, ok.shape[3] == dh, offset >= 0, offset + n <= lengths[i] else {
+                throw HalluError("kv cache: cannot place \(ok.shape) at slot \(offset) of \(kb.shape) (length \(lengths[i]))")
+            }
+            for (src, dst) in rows.enumerated() {
+                guard dst >= 0 && dst < b else { throw HalluError("kv cache: row \(dst) out of range for batch \(b)") }
+                (kb.data + (dst * cap + offset) * row).update(from: ok.data + src * ocap * row, count: n * row)
+                (vb.data + (dst * cap + offset) * row).update(from: ov.data + src * ocap * row, count: n * row)
+            }
+        }
+    }
+
     /// Keeps only the batch rows `index`, in that order (beam search reorders beams).
     public func select(_ index: [Int]) throws {
         for i in keys.indices {
@@ -102,16 +121,47 @@ public final class LlamaModel: Module {
 
     /// Runs the blocks on `[B, T, D]` embeddings. `positions` has T (or B*T) entries; `keyMask`
     /// (B * (cached + T) entries) marks real tokens. With a cache, new keys are appended to it.
-    public func hidden(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache? = nil) throws -> Tensor {
+    /// `capture` keeps layer outputs and attention probabilities for decoding-time methods.
+    public func hidden(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache? = nil,
+                       capture: LayerCapture? = nil) throws -> Tensor {
         var h = x
-        for (i, layer) in layers.items.enumerated() { h = try layer(h, positions: positions, keyMask: keyMask, cache: cache, index: i) }
+        for (i, layer) in layers.items.enumerated() {
+            if let capture, capture.hiddenLayers.contains(i) { capture.hidden[i] = try capture.keep(h) }
+            h = try layer(h, positions: positions, keyMask: keyMask, cache: cache, index: i, capture: capture)
+        }
         return try norm(h)
     }
+
+    /// The final RMSNorm, for hidden states read from an earlier layer.
+    public func finalNorm(_ h: Tensor) throws -> Tensor { try norm(h) }
 
     /// Vocabulary logits for hidden rows `[..., D]`.
     public func logits(_ h: Tensor) throws -> Tensor {
         if let lmHead { return try lmHead.project(h) }
         return try Tensor.linear(h, embedTokens.weight, nil)
+    }
+}
+
+/// What a forward pass keeps for a decoding-time method: the input of chosen blocks (block i's
+/// input is transformers' `hidden_states[i]`: 0 the embeddings, i the output of i blocks, before
+/// the final norm) and the attention probabilities `[B, H, Tq, Tk]` of chosen blocks. Nothing is
+/// kept for blocks not named, so the fused attention kernel writes no probabilities there.
+public final class LayerCapture {
+    public let hiddenLayers: Set<Int>
+    public let attentionLayers: Set<Int>
+    /// Keep only the last position of each row for hidden states (`[B, D]` instead of `[B, T, D]`).
+    public let lastPositionOnly: Bool
+    public internal(set) var hidden: [Int: Tensor] = [:]
+    public internal(set) var attention: [Int: Tensor] = [:]
+
+    public init(hiddenLayers: Set<Int> = [], attentionLayers: Set<Int> = [], lastPositionOnly: Bool = true) {
+        self.hiddenLayers = hiddenLayers; self.attentionLayers = attentionLayers; self.lastPositionOnly = lastPositionOnly
+    }
+
+    func keep(_ h: Tensor) throws -> Tensor {
+        guard lastPositionOnly else { return h }
+        let (b, t, d) = (h.shape[0], h.shape[1], h.shape[2])
+        return try h.reshaped([b * t, d]).indexSelect((0..<b).map { $0 * t + t - 1 })
     }
 }
 
@@ -148,7 +198,8 @@ public final class LlamaDecoderLayer: Module {
          ("input_layernorm", inputNorm), ("post_attention_layernorm", postNorm)]
     }
 
-    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache?, index: Int) throws -> Tensor {
+    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache?, index: Int,
+                        capture: LayerCapture? = nil) throws -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         // In training, the norms' outputs, the gated product and the attention probabilities are
         // rebuilt in backward from what their own steps keep, instead of being kept.
@@ -162,7 +213,14 @@ public final class LlamaDecoderLayer: Module {
                                 theta: theta, layout: .bthd)
         let v = try vProj.project(h, savedInput: hSaved).reshaped([b, t, kvHeads, headDim])
         let a: Tensor
-        if let cache {
+        if let capture, capture.attentionLayers.contains(index) {
+            // Probabilities are materialised only for the layers a decoding method reads.
+            let c = try cache.map { try $0.append(layer: index, keys: k, values: v) }
+            let r = try Tensor.attentionCore(q, c?.keys ?? k, c?.values ?? v, layout: .bthd, causal: true, keyMask: keyMask,
+                                             scale: nil, keyLength: c?.length, keepWeights: true)
+            a = r.output
+            capture.attention[index] = r.weights
+        } else if let cache {
             let c = try cache.append(layer: index, keys: k, values: v)
             a = try Tensor.attention(q, c.keys, c.values, layout: .bthd, causal: true, keyMask: keyMask, keyLength: c.length)
         } else {

@@ -34,6 +34,21 @@ extension LlavaModel {
         return out
     }
 
+    /// Base weights with every enabled adapter folded in.
+    public func mergedWeightArrays() throws -> [String: HostArray] {
+        var arrays = weightArrays()
+        for (path, w) in try foldedLoRAWeights() { arrays["\(path).weight"] = w.hostArray }
+        return arrays
+    }
+
+    /// A separate model with this one's weights and its enabled adapters folded in (no adapters of
+    /// its own): a frozen reference policy, or a detector fine-tuned from the policy.
+    public func mergedCopy() throws -> LlavaModel {
+        let copy = LlavaModel(config, seed: 0)
+        try copy.loadWeights(mergedWeightArrays(), file: "model")
+        return copy
+    }
+
     /// Copies weights into the model; every parameter must be present with its shape.
     public func loadWeights(_ arrays: [String: HostArray], file: String) throws {
         let params = namedParameters().filter { !$0.0.contains(".lora_") }
@@ -142,20 +157,8 @@ extension LlavaModel {
     /// Saves a complete checkpoint folder. With `merge`, adapters are folded into the base weights;
     /// otherwise they are written next to them in PEFT's format.
     public func save(to dir: URL, tokenizerJSON: Data?, preprocessor: ImageProcessorConfig?, loraTargets: [String] = [], merge: Bool = false) throws {
-        var arrays = weightArrays()
-        var adapter: LoRAAdapter? = nil
-        if merge && hasLoRA {
-            // Fold B·A·scale into a copy of each adapted weight.
-            for (path, m) in namedModules() {
-                guard let lin = m as? Linear, let l = lin.lora else { continue }
-                let delta = try withNoGrad { try l.b.matmul(l.a).scaled(l.scaling) }
-                var w = arrays["\(path).weight"]!
-                for i in 0..<w.values.count { w.values[i] += delta.data[i] }
-                arrays["\(path).weight"] = w
-            }
-        } else {
-            adapter = self.adapter(targets: loraTargets)
-        }
+        let arrays = merge ? try mergedWeightArrays() : weightArrays()
+        let adapter = merge ? nil : self.adapter(targets: loraTargets)
         try CheckpointFolder.save(arrays: arrays, config: config, to: dir, tokenizerJSON: tokenizerJSON,
                                   preprocessor: preprocessor, adapter: adapter)
     }

@@ -9,7 +9,7 @@ extension Tensor {
 
     /// Per-row `-log softmax(logits)[target]` for `logits [N, V]`. Rows whose target is `ignoreIndex`
     /// give 0 and no gradient. `excluded[r] >= 0` leaves that column out of row r's softmax unless it
-    /// is the target (Selective EOS: the EOS logit at non-EOS positions); a negative entry excludes
+    /// is the target (e.g. the EOS logit at non-EOS positions); a negative entry excludes
     /// nothing. Returns `[N]`.
     public static func crossEntropyRows(_ logits: Tensor, targets: [Int], excluded: [Int]? = nil) throws -> Tensor {
         guard logits.rank == 2 else { throw HalluError("crossEntropy: logits must be [N, V], got \(logits.shape)") }

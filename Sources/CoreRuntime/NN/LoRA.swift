@@ -78,13 +78,28 @@ extension Module {
 
     /// Folds every adapter into its base weight (`W += B A * alpha/r`) and removes it.
     public func mergeLoRA() throws {
+        let folded = try foldedLoRAWeights()
+        for (path, m) in namedModules() {
+            guard let lin = m as? Linear, lin.lora != nil else { continue }
+            if let w = folded[path] { lin.weight.data.update(from: w.data, count: w.count) }
+            lin.lora = nil
+        }
+    }
+
+    /// The weight of every Linear with an enabled adapter, with the adapter folded in
+    /// (`W + B A * alpha/r`, a new tensor), by module path. The one place adapters are merged: a
+    /// merged checkpoint, a merged copy of a model and `mergeLoRA` all go through it.
+    public func foldedLoRAWeights() throws -> [String: Tensor] {
         try withNoGrad {
-            for (_, m) in namedModules() {
-                guard let lin = m as? Linear, let l = lin.lora else { continue }
+            var out: [String: Tensor] = [:]
+            for (path, m) in namedModules() {
+                guard let lin = m as? Linear, let l = lin.lora, l.enabled else { continue }
                 let delta = try l.b.matmul(l.a).scaled(l.scaling)
-                for i in 0..<lin.weight.count { lin.weight.data[i] += delta.data[i] }
-                lin.lora = nil
+                let w = lin.weight.copy()
+                for i in 0..<w.count { w.data[i] += delta.data[i] }
+                out[path] = w
             }
+            return out
         }
     }
 }

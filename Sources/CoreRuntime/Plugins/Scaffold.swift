@@ -41,8 +41,11 @@ public enum Scaffold {
             products: [.library(name: "\(type)", type: .dynamic, targets: ["\(type)"])],
             dependencies: [.package(path: "\(corePath)")],
             targets: [
+                // InterfaceFingerprint writes the fingerprint of the CoreRuntime interface the plugin is
+                // built against into it (`halluInterfaceFingerprint`, returned by hallu_plugin_abi).
                 .target(name: "\(type)", dependencies: [.product(name: "CoreRuntime", package: "CoreRuntime")],
-                        swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+                        swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])],
+                        plugins: [.plugin(name: "InterfaceFingerprint", package: "CoreRuntime")]),
             ],
             swiftLanguageModes: [.v5]
         )
@@ -72,12 +75,13 @@ public enum Scaffold {
             }
         }
 
+        // The library's two C entry points (see `HalluPlugin`).
         @_cdecl("hallu_plugin_abi")
-        public func halluPluginABI() -> Int32 { HalluVersion.pluginABI }
+        public func halluPluginABI() -> UInt64 { halluInterfaceFingerprint }
 
         @_cdecl("hallu_plugin_entry")
-        public func halluPluginEntry() -> UnsafeMutableRawPointer {
-            HalluPlugin(methods: [MethodDescriptor(id: "\(id)", summary: "\(type) (template)", make: { \(type)Method() })]).export()
+        public func halluPluginEntry() -> UnsafeMutableRawPointer? {
+            HalluPlugin(name: "\(type)", methods: [MethodDescriptor(id: "\(id)", summary: "\(type) (template)", make: { \(type)Method() })]).export()
         }
 
         """

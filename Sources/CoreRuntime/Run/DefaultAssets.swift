@@ -19,20 +19,24 @@ public enum DefaultAssets {
     /// and a 30-token preamble would triple the cost of every step). Recorded in the checkpoint.
     public static let worldSystemPrompt = ""
 
-    /// The cached default world, generated if absent or written by another version of the generator.
-    public static func world(seed: UInt64 = 0, cacheRoot: URL = HalluCache.root, log: (String) -> Void) throws -> URL {
+    /// The cached default world with the files of `exports`, generated if absent, written by another
+    /// version of the generator, or missing an export's files.
+    public static func world(seed: UInt64 = 0, exports: [WorldExport] = [], cacheRoot: URL = HalluCache.root,
+                             log: (String) -> Void) throws -> URL {
         let dir = cacheRoot.appendingPathComponent("world-seed\(seed)")
         var cfg = WorldConfig()
         cfg.seed = seed
+        if SceneWorld.isComplete(dir, config: cfg, exports: exports) { return dir }
         let worldFile = dir.appendingPathComponent(SceneWorld.Files.world).path
-        if FileManager.default.fileExists(atPath: worldFile) {
+        if let cached = try? WorldConfig.load(worldFile), cached == cfg.resolved {
+            log("regenerating the default scene world in \(dir.path) to add \(exports.map(\.name).joined(separator: ", "))'s files")
+        } else if FileManager.default.fileExists(atPath: worldFile) {
             // A world from another generator version or default config is replaced, not reused.
-            if let cached = try? WorldConfig.load(worldFile), cached == cfg.resolved { return dir }
             log("regenerating the default scene world in \(dir.path) (the cached one is from another version)")
         } else {
             log("generating the default scene world into \(dir.path) (once)")
         }
-        try SceneWorld.synth(config: cfg, outDir: dir)
+        try SceneWorld.synth(config: cfg, outDir: dir, exports: exports)
         return dir
     }
 

@@ -13,7 +13,7 @@ public enum Doctor {
         let env = ProcessInfo.processInfo.environment
         return [
             "version": HalluVersion.string,
-            "plugin_abi": Int(HalluVersion.pluginABI),
+            "plugin_abi": PluginABI.text(PluginABI.host),
             "blas": BLAS.backendName,
             "threads": Parallel.threads,
             "cores": ProcessInfo.processInfo.activeProcessorCount,

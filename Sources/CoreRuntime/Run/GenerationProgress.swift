@@ -1,8 +1,9 @@
 import Foundation
 
-/// A progress bar with an ETA over the tokens of one generation: a logits processor that reads
-/// nothing and changes nothing, called once per sample (or beam) and step.
-public final class GenerationProgress: LogitsProcessor {
+/// A progress bar with an ETA over the tokens of one generation: a decoding hook that reads
+/// nothing and changes nothing, called once per step.
+public final class GenerationProgress: DecodingHook {
+    public let name = "progress"
     private let progress: Progress
     private var step = 0
 
@@ -11,8 +12,10 @@ public final class GenerationProgress: LogitsProcessor {
         progress = Progress(total: max(1, maxNewTokens), unit: "token", log: log)
     }
 
-    public func process(_ logits: UnsafeMutableBufferPointer<Float>, generated: [Int], sample: Int) {
-        let now = generated.count + 1
+    public func begin(_ context: DecodingContext) throws -> DecodingNeeds { DecodingNeeds() }
+
+    public func adjust(_ decoding: DecodingStep) throws {
+        let now = (0..<decoding.rows).map { decoding.generated($0).count }.max().map { $0 + 1 } ?? step
         if now > step {
             step = now
             progress.update(step)

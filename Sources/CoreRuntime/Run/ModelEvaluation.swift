@@ -11,27 +11,44 @@ public struct EvalSettings: Codable, Equatable {
     /// world's "A dining table does not ..." decides by its sixth token.
     public var popeMaxNewTokens = 8
     public var batchSize = 64
+    /// Decoding method and its resolved options (nil: plain decoding).
+    public var decode: String? = nil
+    public var decodeOptions: [String: String]? = nil
+    /// Beam width and sampling settings (nil: greedy).
+    public var numBeams: Int? = nil
+    public var temperature: Float? = nil
+    public var topP: Float? = nil
+    public var seed: UInt64? = nil
     public init() {}
-    enum CodingKeys: String, CodingKey { case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size" }
+    enum CodingKeys: String, CodingKey {
+        case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size"
+        case decode, decodeOptions = "decode_options", numBeams = "num_beams", temperature, topP = "top_p", seed
+    }
+
+    /// The generation settings these select (lengths are set per task).
+    public var generation: GenerationConfig {
+        var cfg = GenerationConfig()
+        cfg.numBeams = numBeams ?? 1
+        cfg.temperature = temperature ?? 0
+        cfg.topP = topP ?? 1
+        cfg.seed = seed ?? 0
+        return cfg
+    }
 }
 
-/// CHAIR, POPE (three splits) and SHR of one model on a dataset's eval files. Encodes to the CLI
-/// contract: `{"chair": {...}, "pope": {"random", "popular", "adversarial", "average"}, "shr": {...}}`.
+/// Every evaluator's report on one model, by evaluator name. Encodes to the CLI contract:
+/// `{"chair": {...}, "pope": {"random", "popular", "adversarial", "average"}, "shr": {...}}`, then
+/// any plugin evaluator's report under its name, and `extra` and `settings`.
 public struct ModelMetrics: Codable, Equatable {
-    public var chair: CHAIRReport
-    public var pope: POPEReport
-    public var shr: SHRReport
-    /// Method-specific numbers (e.g. HACL's retrieval accuracy).
+    /// Reports in evaluation order.
+    public var reports: [(name: String, report: OrderedJSON)] = []
+    /// Method-specific numbers (e.g. a contrastive method's retrieval accuracy).
     public var extra: [String: Double]?
     /// Generation settings used, recorded with the numbers.
     public var settings: EvalSettings?
-    /// Generations made (descriptions and POPE answers) and how many of them were empty.
+    /// Generations made (descriptions and answers) and how many of them were empty.
     public var generations: Int?
     public var emptyGenerations: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case chair, pope, shr, extra, settings, generations, emptyGenerations = "empty_generations"
-    }
 
     /// A warning when the model generated nothing for every prompt (its CHAIR and SHR then describe
     /// no text at all, and would read as perfect), else nil.
@@ -39,99 +56,118 @@ public struct ModelMetrics: Codable, Equatable {
         guard let n = generations, let e = emptyGenerations, n > 0, e == n else { return nil }
         return "the model generated nothing (an empty answer) for all \(n) prompts: its CHAIR and SHR scores measure no text"
     }
+
+    public init(reports: [(name: String, report: OrderedJSON)] = [], extra: [String: Double]? = nil, settings: EvalSettings? = nil) {
+        self.reports = reports; self.extra = extra; self.settings = settings
+    }
+
+    /// The three core evaluators' reports.
+    public init(chair: CHAIRReport, pope: POPEReport, shr: SHRReport, extra: [String: Double]? = nil, settings: EvalSettings? = nil) throws {
+        self.init(reports: [("chair", try OrderedJSON(encoding: chair)), ("pope", try OrderedJSON(encoding: pope)),
+                            ("shr", try OrderedJSON(encoding: shr))], extra: extra, settings: settings)
+    }
+
+    /// One evaluator's report.
+    public func report(_ name: String) -> OrderedJSON? { reports.first { $0.name == name }?.report }
+
+    /// One evaluator's report as its type (nil when absent or of another shape).
+    public func report<T: Decodable>(_ name: String, as type: T.Type) -> T? { try? report(name)?.decode(type) }
+
+    /// The built-in reports, typed.
+    public var chair: CHAIRReport? { report("chair", as: CHAIRReport.self) }
+    public var pope: POPEReport? { report("pope", as: POPEReport.self) }
+    public var shr: SHRReport? { report("shr", as: SHRReport.self) }
+
+    /// The headline numbers of every report, in order (`evaluators` gives plugin evaluators their
+    /// own rules; others fall back to `Evaluators.headline`).
+    public func headline(_ evaluators: [Evaluator] = Evaluators.builtIn()) -> [MetricValue] {
+        reports.flatMap { Evaluators.headline($0.name, $0.report, among: evaluators) }
+    }
+
+    public static func == (a: ModelMetrics, b: ModelMetrics) -> Bool {
+        a.reports.map(\.name) == b.reports.map(\.name) && zip(a.reports, b.reports).allSatisfy { $0.report.canonical == $1.report.canonical }
+            && a.extra == b.extra && a.settings == b.settings
+            && a.generations == b.generations && a.emptyGenerations == b.emptyGenerations
+    }
+
+    static let fixedKeys = ["extra", "settings", "generations", "empty_generations"]
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: OrderedJSON.Key.self)
+        extra = try c.decodeIfPresent([String: Double].self, forKey: OrderedJSON.Key("extra"))
+        settings = try c.decodeIfPresent(EvalSettings.self, forKey: OrderedJSON.Key("settings"))
+        generations = try c.decodeIfPresent(Int.self, forKey: OrderedJSON.Key("generations"))
+        emptyGenerations = try c.decodeIfPresent(Int.self, forKey: OrderedJSON.Key("empty_generations"))
+        // The built-in evaluators first, in their order; any other report after them by name.
+        let names = c.allKeys.map(\.stringValue).filter { !Self.fixedKeys.contains($0) }
+        let builtIn = Evaluators.builtIn().map(\.name)
+        let ordered = builtIn.filter(names.contains) + names.filter { !builtIn.contains($0) }.sorted()
+        reports = try ordered.map { ($0, try c.decode(OrderedJSON.self, forKey: OrderedJSON.Key($0))) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: OrderedJSON.Key.self)
+        for (name, report) in reports { try c.encode(report, forKey: OrderedJSON.Key(name)) }
+        try c.encodeIfPresent(extra, forKey: OrderedJSON.Key("extra"))
+        try c.encodeIfPresent(settings, forKey: OrderedJSON.Key("settings"))
+        try c.encodeIfPresent(generations, forKey: OrderedJSON.Key("generations"))
+        try c.encodeIfPresent(emptyGenerations, forKey: OrderedJSON.Key("empty_generations"))
+    }
 }
 
-/// Generates with a model on the eval split of a dataset (CHAIR prompts, POPE questions, the same
-/// greedy descriptions for SHR), caches the generations in `outDir`, and scores them.
+/// Runs evaluators on a model and a data folder's eval split: CHAIR, POPE and SHR, then the
+/// plugins' (`PluginRegistry.evaluators`). The descriptions are generated once and shared; every
+/// evaluator writes its files into `outDir`.
 public struct ModelEvaluation {
     public let model: LlavaModel
     public let codec: PromptCodec
     public let images: ImageStore
     public let dataDir: URL
     public var settings: EvalSettings
-    public var processors: [LogitsProcessor] = []
+    public var evaluators: [Evaluator]
+    /// Decoding hooks (a method's, then the decoding method's) applied to every generation.
+    public var hooks: [DecodingHook] = []
+    /// What generation cost so far (forward passes, tokens) and its wall time in seconds.
+    public private(set) var cost = GenerationStats()
+    public private(set) var generationSeconds = 0.0
     public var log: (String) -> Void = { _ in }
     /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log
     /// lines every few seconds otherwise).
     public var showProgress = false
 
-    public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings) {
+    public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, dataDir: URL, settings: EvalSettings,
+                evaluators: [Evaluator] = Evaluators.builtIn()) {
         self.model = model; self.codec = codec; self.images = images; self.dataDir = dataDir; self.settings = settings
+        self.evaluators = evaluators
     }
 
-    func file(_ name: String) -> String { dataDir.appendingPathComponent(name).path }
-
-    /// Greedy answers to `(image, question)` prompts, in batches, without a tape.
-    public func answer(_ prompts: [(image: String, question: String)], maxNewTokens: Int) throws -> [String] {
-        var out: [String] = []
-        var cfg = GenerationConfig()
-        cfg.maxNewTokens = maxNewTokens
-        cfg.eosTokenId = codec.eosId
-        let gen = Generator(model: model, processors: processors)
-        let wasTraining = model.training
-        model.train(false)
-        defer { model.train(wasTraining) }
-        let progress = showProgress ? Progress(total: prompts.count, unit: "answer", log: log) : nil
-        for start in stride(from: 0, to: prompts.count, by: max(settings.batchSize, 1)) {
-            let chunk = prompts[start..<min(start + settings.batchSize, prompts.count)]
-            let ids = chunk.map { codec.prompt($0.question) }
-            let inputs = LlavaInputs(ids: ids, pixels: try images.batch(chunk.map(\.image)))
-            for g in try gen.generate(inputs, cfg) {
-                out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
+    /// Runs every evaluator; generations and evaluators' files go to `outDir`.
+    public mutating func run(outDir: URL) throws -> ModelMetrics {
+        let context = EvaluationContext(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings,
+                                        outDir: outDir, hooks: hooks, log: log)
+        context.showProgress = showProgress
+        var metrics = ModelMetrics(settings: settings)
+        for e in evaluators {
+            let missing = e.requiredFiles.filter { !FileManager.default.fileExists(atPath: context.file($0)) }
+            guard missing.isEmpty else {
+                throw HalluError.file(dataDir.path, "evaluator \(e.name) needs \(missing.joined(separator: ", ")), which the folder does not have")
             }
-            progress?.update(out.count)
+            metrics.reports.append((e.name, try e.evaluate(context)))
         }
-        progress?.finish()
-        return out
-    }
-
-    /// Runs all three evaluations; generations go to `outDir` (chair_captions.jsonl, pope_<split>_answers.jsonl).
-    public func run(outDir: URL) throws -> ModelMetrics {
-        let clock = Date()
-        // CHAIR prompts, on the first N eval images.
-        var prompts = try JSONFiles.readJSONLines(file(SceneWorld.Files.chairPrompts)).map { line, r -> (id: String, image: String, text: String) in
-            guard let image = r["image"] as? String else { throw HalluError.missingKey("image", in: file(SceneWorld.Files.chairPrompts), line: line) }
-            let id = ImageID.canonical(r["image_id"] ?? image) ?? image
-            return (id, image, (r["text"] as? String) ?? "Please describe this image in detail.")
-        }
-        if let n = settings.images { prompts = Array(prompts.prefix(n)) }
-        let keep = Set(prompts.map(\.image))
-        let captions = try answer(prompts.map { ($0.image, $0.text) }, maxNewTokens: settings.maxNewTokens)
-        var generated = captions
-        var lines = ""
-        for (p, c) in zip(prompts, captions) {
-            let rec: [String: Any] = ["image_id": p.id, "image": p.image, "text": c]
-            lines += String(data: try JSONSerialization.data(withJSONObject: rec, options: [.sortedKeys]), encoding: .utf8)! + "\n"
-        }
-        try AtomicFile.write(lines, to: outDir.appendingPathComponent("chair_captions.jsonl"))
-        let gt = try CHAIRGroundTruth.load(path: file(SceneWorld.Files.chairGT))
-        let chair = CHAIREvaluator(groundTruth: gt).evaluate(captions: zip(prompts, captions).map { CHAIRCaption(imageId: $0.id, text: $1) })
-        log(String(format: "  CHAIR on %d images (%.0fs)", prompts.count, Date().timeIntervalSince(clock)))
-
-        // POPE, three splits, restricted to the same images.
-        var splits: [(name: String, metrics: POPEMetrics)] = []
-        for split in ["random", "popular", "adversarial"] {
-            let qs = try POPEEval.loadQuestions(path: file("pope_\(split).jsonl")).filter { keep.contains($0.image ?? "") }
-            let answers = try answer(qs.map { ($0.image ?? "", $0.text) }, maxNewTokens: settings.popeMaxNewTokens)
-            generated += answers
-            var text = ""
-            for (q, a) in zip(qs, answers) {
-                let rec: [String: Any] = ["question_id": q.questionId ?? "", "question": q.text, "answer": a]
-                text += String(data: try JSONSerialization.data(withJSONObject: rec, options: [.sortedKeys]), encoding: .utf8)! + "\n"
-            }
-            try AtomicFile.write(text, to: outDir.appendingPathComponent("pope_\(split)_answers.jsonl"))
-            splits.append((split, try POPEScorer.score(questions: qs, answers: zip(qs, answers).map { POPEAnswer(questionId: $0.questionId, text: $1) })))
-        }
-        log(String(format: "  POPE on %d questions (%.0fs)", splits.reduce(0) { $0 + $1.metrics.n }, Date().timeIntervalSince(clock)))
-
-        // SHR with the ground-truth judge on the same descriptions.
-        let facts = try SHREval.loadSceneFacts(path: file(SceneWorld.Files.shrFacts))
-        let shrImages = zip(prompts, captions).map { SHRImage(id: $0.id, response: $1, scene: facts[$0.id]) }
-        let shr = try SHREvaluator(judge: SceneGroundTruthJudge()).evaluate(images: shrImages)
-        var metrics = ModelMetrics(chair: chair, pope: POPEReport(splits: splits), shr: shr, extra: nil, settings: settings)
-        metrics.generations = generated.count
-        metrics.emptyGenerations = generated.filter { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count
+        cost += context.cost
+        generationSeconds += context.generationSeconds
+        metrics.generations = context.generations
+        metrics.emptyGenerations = context.emptyGenerations
         if let w = metrics.emptyWarning { log("  warning: \(w)") }
         return metrics
+    }
+
+    /// What the answers cost, for `decoding_cost.json`: forward passes per generated token and
+    /// generated tokens per second (wall time of generation only).
+    public var decodingCost: [String: Double] {
+        let tokens = Double(max(cost.generatedTokens, 1))
+        return ["forward_passes": Double(cost.forwardPasses), "generated_tokens": Double(cost.generatedTokens),
+                "seconds": generationSeconds, "forward_passes_per_token": Double(cost.forwardPasses) / tokens,
+                "tokens_per_second": generationSeconds > 0 ? Double(cost.generatedTokens) / generationSeconds : 0]
     }
 }

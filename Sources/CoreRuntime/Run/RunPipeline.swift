@@ -83,8 +83,10 @@ public final class RunPipeline {
             try m.configure(OptionValues.resolve(m.options, overrides: config.methodOptions[m.id] ?? [:], method: m.id))
         }
         let objective = try Composition.validate(methods)
+        // The decoding method, if any, is built now so that a bad name or option fails before training.
+        let decoder = try config.decodeId.map { try registry.makeDecoder($0, options: config.methodOptions[$0] ?? [:]) }
 
-        let dataDir = try config.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, log: log)
+        let dataDir = try config.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, exports: registry.worldExports, log: log)
         let baseDir: URL
         var baselineMetrics: ModelMetrics? = nil
         if let b = config.base {
@@ -100,16 +102,22 @@ public final class RunPipeline {
         try applyTrainingSetup(model)
         let ctx = TrainContext(model: model, codec: codec, images: images, config: config, runDir: folder.url)
         ctx.log = log
+        ctx.dataDir = dataDir
+        ctx.catalog = registry.data
         if let objective { ctx.tokenObjective = objective }
 
         var kinds = Set<DataKind>()
         for m in methods { kinds.formUnion(m.dataKinds) }
-        let dataset = try Dataset.load(dataDir.path, kinds: kinds, allowOutside: allowOutside)
-        var data = TrainingData(conversations: dataset.conversations, preferences: dataset.preferences, contrastive: dataset.contrastive)
+        for k in kinds where registry.data.kind(k) == nil {
+            throw HalluError("method \(config.method) trains on \"\(k)\" samples, a data kind no loaded plugin declares")
+        }
+        var data = try Dataset.load(dataDir.path, kinds: kinds, allowOutside: allowOutside, catalog: registry.data).data
         ctx.data = data
         for m in methods { data = try m.transformData(data, ctx); ctx.data = data }
-        for k in kinds where data.count(k) == 0 && k != .detection {
-            throw HalluError.file(dataDir.path, "method \(config.method) needs \(k.rawValue) data, and the folder has none (see docs/DATA.md for the file names)")
+        for k in kinds where data.count(k) == 0 {
+            let files = registry.data.files(of: k)
+            throw HalluError.file(dataDir.path, "method \(config.method) needs \(k.rawValue) data, and the folder has none "
+                + "(files read as \(k.rawValue): \(files.isEmpty ? "none registered" : files.joined(separator: ", ")); see docs/DATA.md)")
         }
         for m in methods { try m.prepare(ctx) }
 
@@ -141,22 +149,33 @@ public final class RunPipeline {
             var settings = EvalSettings()
             settings.images = config.evalImages
             settings.maxNewTokens = config.evalMaxNewTokens
-            var ev = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings)
-            ev.processors = methods.flatMap { $0.logitsProcessors(ctx) }
+            if let decoder {
+                settings.decode = decoder.id
+                settings.decodeOptions = try OptionValues.resolve(decoder.options, overrides: config.methodOptions[decoder.id] ?? [:], method: decoder.id)
+            }
+            var ev = ModelEvaluation(model: model, codec: codec, images: images, dataDir: dataDir, settings: settings,
+                                     evaluators: registry.evaluators)
+            ev.hooks = try methods.flatMap { try $0.decodingHooks(ctx) } + (decoder.map { [$0] } ?? [])
             ev.log = log
             try Folders.create(folder.eval)
             var m = try ev.run(outDir: folder.eval)
             m.extra = methodMetrics.isEmpty ? nil : methodMetrics
             try CheckpointJSON.write(m, to: folder.eval.appendingPathComponent("metrics.json"))
+            try CheckpointJSON.write(ev.decodingCost, to: folder.eval.appendingPathComponent("decoding_cost.json"))
             trained = m
-            if evaluateBase && (baselineMetrics == nil || baselineMetrics?.settings != settings) {
+            // A cached baseline evaluation is reused when it has the same settings and every evaluator's report.
+            let names = registry.evaluators.map(\.name)
+            let cachedFits = baselineMetrics.map { $0.settings == settings && names.allSatisfy($0.reports.map(\.name).contains) } ?? false
+            if evaluateBase && !cachedFits {
                 log("evaluating the base model with the same settings")
                 let (bm, bc, bi) = try RunPipeline.loadModel(baseDir, dataDir: dataDir, allowOutside: allowOutside,
                                                              nonFinite: allowNonFiniteWeights ? .warn(log) : .refuse)
                 let bdir = folder.eval.appendingPathComponent("baseline")
                 try Folders.create(bdir)
-                var bev = ModelEvaluation(model: bm, codec: bc, images: bi, dataDir: dataDir, settings: settings)
+                var bev = ModelEvaluation(model: bm, codec: bc, images: bi, dataDir: dataDir, settings: settings,
+                                          evaluators: registry.evaluators)
                 bev.log = log
+                bev.hooks = decoder.map { [$0] } ?? []
                 baselineMetrics = try bev.run(outDir: bdir)
                 try CheckpointJSON.write(baselineMetrics!, to: bdir.appendingPathComponent("metrics.json"))
             }
@@ -165,9 +184,9 @@ public final class RunPipeline {
                                  baseline: baselineMetrics, trained: trained, checkpoint: folder.model.path,
                                  steps: trainer.state.step, finalLoss: trainer.state.lossHistory.last,
                                  methodMetrics: methodMetrics, peakRssMB: BenchResult.currentPeakRSSMB())
-        try RunReport.write(summary: summary, folder: folder, dataDir: dataDir)
+        try RunReport.write(summary: summary, folder: folder, dataDir: dataDir, evaluators: registry.evaluators)
         try CheckpointJSON.write(summary, to: folder.summary)
-        log(RunReport.table(summary))
+        log(RunReport.table(summary, evaluators: registry.evaluators))
         return summary
     }
 
@@ -229,9 +248,20 @@ public struct BaselineBuilder {
         let recipe = [DefaultAssets.groundingConfig(preset: preset, seed: 0), DefaultAssets.baselineConfig(preset: preset, seed: 0)]
             .compactMap { (try? RunPipeline.encodeConfig($0)).flatMap { String(data: $0, encoding: .utf8) } }.joined(separator: "\n")
         let world = (try? String(contentsOf: dataDir.appendingPathComponent(SceneWorld.Files.world), encoding: .utf8)) ?? ""
-        let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag, world].joined(separator: "\n")
+        let text = [dataDir.standardizedFileURL.path, recipe, DefaultAssets.baselineRecipeTag, world,
+                    "tokenizer text: " + tokenizerFiles.joined(separator: ",")].joined(separator: "\n")
         let key = String(format: "%08x", UInt32(truncatingIfNeeded: text.hashValueStable))
         return HalluCache.root.appendingPathComponent("baseline-\(preset)-\(key)")
+    }
+
+    /// The kinds whose text the baseline's tokenizer is trained on.
+    static let tokenizerKinds: Set<DataKind> = [.sft, .preference, .contrastive]
+
+    /// The data files the tokenizer's text comes from (those the registry's formats read): part of the
+    /// cache key, so that a baseline made with other formats loaded is not reused.
+    var tokenizerFiles: [String] {
+        registry.data.formats.filter { Self.tokenizerKinds.contains($0.kind) }.flatMap(\.files)
+            .filter { FileManager.default.fileExists(atPath: dataDir.appendingPathComponent($0).path) }
     }
 
     /// The baseline's model folder and its evaluation (cached).
@@ -244,7 +274,7 @@ public struct BaselineBuilder {
         log("training the default \(preset) baseline on \(dataDir.path) (once; cached in \(dir.path))")
         let initDir = dir.appendingPathComponent("init")
         if !FileManager.default.fileExists(atPath: initDir.appendingPathComponent("config.json").path) {
-            let data = try Dataset.load(dataDir.path, kinds: [.sft, .preference, .contrastive], checkImages: false)
+            let data = try Dataset.load(dataDir.path, kinds: Self.tokenizerKinds, checkImages: false, catalog: registry.data)
             let tok = DefaultAssets.trainTokenizer(data)
             guard let image = tok.id(of: "<image>") else { throw HalluError("baseline tokenizer lacks <image>") }
             let preset: LlavaPreset = self.preset == "tiny" ? .tiny : .small

@@ -4,27 +4,23 @@ import Foundation
 /// (metric table, training curves drawn as SVG, and a gallery of eval images with the generated
 /// description, hallucinated object words marked, and the ground truth beside it).
 public enum RunReport {
-    /// Rows of (name, value from metrics, lower is better).
-    static func rows(_ m: ModelMetrics) -> [(String, Double, Bool)] {
-        var r: [(String, Double, Bool)] = [("CHAIRs", m.chair.chairS, true), ("CHAIRi", m.chair.chairI, true),
-                                            ("CHAIR recall", m.chair.recall, false), ("words/description", m.chair.len, false)]
-        for s in m.pope.splitNames {
-            if let p = m.pope.splits[s] { r += [("POPE \(s) acc", p.accuracy, false), ("POPE \(s) F1", p.f1, false), ("POPE \(s) yes", p.yesRatio, false)] }
-        }
-        r.append(("SHR", m.shr.shr, true))
-        for (k, v) in (m.extra ?? [:]).sorted(by: { $0.key < $1.key }) { r.append((k, v, false)) }
+    /// Rows of (name, value, lower is better, decimals): every evaluator's headline numbers, then the
+    /// methods' own numbers.
+    static func rows(_ m: ModelMetrics, _ evaluators: [Evaluator]) -> [(String, Double, Bool, Int)] {
+        var r = m.headline(evaluators).map { ($0.label, $0.value, $0.lowerIsBetter ?? false, $0.decimals) }
+        for (k, v) in (m.extra ?? [:]).sorted(by: { $0.key < $1.key }) { r.append((k, v, false, 3)) }
         return r
     }
 
     /// The terminal table: baseline, trained, and the change.
-    public static func table(_ s: RunSummary) -> String {
+    public static func table(_ s: RunSummary, evaluators: [Evaluator] = Evaluators.builtIn()) -> String {
         guard let t = s.trained else { return "trained \(s.method) for \(s.steps) steps (evaluation skipped)" }
         var out = "\n\(s.method) (seed \(s.seed), \(s.steps) steps, \(Int(s.seconds)) s)\n"
         out += "metric".padding(toLength: 22, withPad: " ", startingAt: 0) + "baseline   " + s.method.padding(toLength: 11, withPad: " ", startingAt: 0) + "change\n"
-        let base = s.baseline.map { Dictionary(rows($0).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
-        for (name, v, _) in rows(t) {
+        let base = s.baseline.map { Dictionary(rows($0, evaluators).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
+        for (name, v, _, decimals) in rows(t, evaluators) {
             let b = base[name]
-            let fmt = name == "words/description" ? "%9.1f" : "%9.3f"
+            let fmt = "%9.\(decimals)f"
             out += name.padding(toLength: 22, withPad: " ", startingAt: 0)
                 + (b.map { String(format: fmt, $0) } ?? "        -") + "  " + String(format: fmt, v)
                 + (b.map { String(format: "  %+8.3f", v - $0) } ?? "") + "\n"
@@ -40,7 +36,7 @@ public enum RunReport {
     }
 
     /// Writes `report.html` into the run folder.
-    public static func write(summary: RunSummary, folder: RunFolder, dataDir: URL) throws {
+    public static func write(summary: RunSummary, folder: RunFolder, dataDir: URL, evaluators: [Evaluator] = Evaluators.builtIn()) throws {
         var html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>hallu run: \(esc(summary.method))</title><style>"
         html += "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
         html += "td:first-child,th:first-child{text-align:left}.better{color:#070}.worse{color:#a00}.hal{background:#fbb;font-weight:bold}.card{display:inline-block;width:330px;vertical-align:top;margin:6px;padding:6px;border:1px solid #ccc;font-size:13px}"
@@ -48,8 +44,8 @@ public enum RunReport {
         html += "<h1>\(esc(summary.method))</h1><p>seed \(summary.seed), \(summary.steps) steps, \(Int(summary.seconds)) s. Checkpoint: <code>\(esc(summary.checkpoint))</code></p>"
         if let t = summary.trained {
             html += "<h2>Metrics</h2><table><tr><th>metric</th><th>baseline</th><th>\(esc(summary.method))</th><th>change</th></tr>"
-            let base = summary.baseline.map { Dictionary(rows($0).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
-            for (name, v, lower) in rows(t) {
+            let base = summary.baseline.map { Dictionary(rows($0, evaluators).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
+            for (name, v, lower, _) in rows(t, evaluators) {
                 let b = base[name]
                 let cls = b.map { (lower ? v < $0 : v > $0) ? "better" : (v == $0 ? "" : "worse") } ?? ""
                 html += "<tr><td>\(esc(name))</td><td>\(b.map { String(format: "%.3f", $0) } ?? "-")</td><td>\(String(format: "%.3f", v))</td><td class=\"\(cls)\">\(b.map { String(format: "%+.3f", v - $0) } ?? "")</td></tr>"

@@ -21,13 +21,14 @@ public enum SweepAssets {
             log("waiting for another process that is building the default assets in \(HalluCache.root.path)")
             _ = flock(fd, LOCK_EX)
         }
-        var registry: PluginRegistry? = nil
+        let registry = PluginRegistry()
+        try registry.discover()
+        for p in Set(configs.flatMap(\.plugins)).sorted() { try registry.load(p) }
         var done = Set<String>()
         for c in needs {
-            let dataDir = try c.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, log: log)
+            let dataDir = try c.data.map { URL(fileURLWithPath: $0) } ?? DefaultAssets.world(seed: 0, exports: registry.worldExports, log: log)
             guard c.base == nil, done.insert("\(c.preset)|\(dataDir.path)").inserted else { continue }
-            if registry == nil { registry = PluginRegistry(); registry!.discover() }
-            _ = try BaselineBuilder(preset: c.preset, dataDir: dataDir, registry: registry!, log: log).ensure()
+            _ = try BaselineBuilder(preset: c.preset, dataDir: dataDir, registry: registry, log: log).ensure()
         }
     }
 }

@@ -14,7 +14,7 @@ public struct SweepCell: Equatable {
     /// Identifies the configuration: a hash of the config with the seed (and the run's name,
     /// folder and thread count) left out. Cells with the same key are seeds of one configuration.
     public var key: String
-    /// Human-readable name of the configuration, e.g. `hsadpo, lr=0.0001, hsadpo.beta=0.2`.
+    /// Human-readable name of the configuration, e.g. `mymethod, lr=0.0001, mymethod.beta=0.2`.
     public var label: String
 }
 
@@ -61,7 +61,10 @@ public struct SweepPlan: Equatable {
 
     /// Expands a sweep file into cells. Relative `base`, `data` and plugin paths are made absolute
     /// against `workingDirectory`, so that cells run the same from any folder (e.g. a Slurm job).
-    public static func expand(_ spec: SweepSpec, path: String = "sweep", workingDirectory: URL? = nil) throws -> SweepPlan {
+    /// `methods` makes the methods a cell's config names (through a registry): their run defaults
+    /// apply under the sweep's own settings, as in `hallu run`.
+    public static func expand(_ spec: SweepSpec, path: String = "sweep", workingDirectory: URL? = nil,
+                              methods: (RunConfig) throws -> [Method] = { _ in [] }) throws -> SweepPlan {
         let cwd = workingDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         var base = RunConfig()
         for a in spec.base {
@@ -100,14 +103,25 @@ public struct SweepPlan: Equatable {
         var seenRuns: [String: String] = [:]
         var usedIds = Set<String>()
         for combo in combos {
-            var config = base
+            var probe = base
             for a in combo.assignments {
+                do { try probe.set("\(a.key)=\(a.value)") } catch let e as HalluError { throw HalluError.file(path, "\(combo.origin): \(e.message)") }
+            }
+            // The cell's methods' run defaults first, then the sweep's base and the cell's own values.
+            var config = RunConfig()
+            config.method = probe.method
+            for m in try methods(probe) {
+                do { try m.runDefaults.apply(to: &config, method: m.id) } catch let e as HalluError { throw HalluError.file(path, "\(combo.origin): \(e.message)") }
+            }
+            for a in spec.base + combo.assignments {
                 do { try config.set("\(a.key)=\(a.value)") } catch let e as HalluError { throw HalluError.file(path, "\(combo.origin): \(e.message)") }
             }
+            let keys = Set((spec.base + combo.assignments).map(\.key))
+            if keys.contains("epochs") && !keys.contains("steps") { config.steps = nil }
             absolutize(&config, cwd: cwd)
             // Options of methods this cell does not run change nothing: drop them, so that e.g.
-            // `sft` crossed with `hsadpo.beta: [0.1, 0.5]` is one configuration, run once.
-            let ids = Set(config.methodIds)
+            // `sft` crossed with `mymethod.beta: [0.1, 0.5]` is one configuration, run once.
+            let ids = Set(config.methodIds + (config.decodeId.map { [$0] } ?? []))
             config.methodOptions = config.methodOptions.filter { ids.contains($0.key) }
             config.weights = config.weights.filter { ids.contains($0.key) }
             let assignments = combo.assignments.filter { appliesTo($0.key, methods: ids) }
@@ -132,8 +146,8 @@ public struct SweepPlan: Equatable {
         return SweepPlan(name: spec.name, cells: cells)
     }
 
-    /// Whether an assignment matters to a run of `methods`: method options (`hsadpo.beta`) and
-    /// weights (`weight.hacl`) only when that method runs; everything else always.
+    /// Whether an assignment matters to a run of `methods`: method options (`mymethod.beta`) and
+    /// weights (`weight.mymethod`) only when that method runs; everything else always.
     static func appliesTo(_ key: String, methods: Set<String>) -> Bool {
         guard let dot = key.firstIndex(of: ".") else { return true }
         let head = String(key[..<dot]), rest = String(key[key.index(after: dot)...])
@@ -199,6 +213,7 @@ extension SweepPlan {
                     try m.configure(OptionValues.resolve(m.options, overrides: c.config.methodOptions[m.id] ?? [:], method: m.id))
                 }
                 _ = try Composition.validate(methods)
+                if let d = c.config.decodeId { _ = try registry.makeDecoder(d, options: c.config.methodOptions[d] ?? [:]) }
             } catch let e as HalluError {
                 throw HalluError.file(path, "cell \(c.id): \(e.message)")
             }

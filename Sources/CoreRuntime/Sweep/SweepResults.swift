@@ -64,57 +64,42 @@ public struct SweepResults {
     public var cellStates: [SweepCellState]
     public var cellValues: [[String: Double]]
 
-    static let popeSplits = ["random", "popular", "adversarial"]
-
-    /// The metric columns, in table order, for the POPE splits present.
-    public static func metricList(popeSplits splits: [String]) -> [SweepMetric] {
-        var m = [SweepMetric(id: "chair_s", title: "CHAIRs", lowerIsBetter: true, decimals: 3, group: "CHAIR", short: "CHAIRs"),
-                 SweepMetric(id: "chair_i", title: "CHAIRi", lowerIsBetter: true, decimals: 3, group: "CHAIR", short: "CHAIRi"),
-                 SweepMetric(id: "chair_recall", title: "recall", lowerIsBetter: false, decimals: 3, group: "CHAIR", short: "recall"),
-                 SweepMetric(id: "chair_len", title: "len", lowerIsBetter: nil, decimals: 1, group: "CHAIR", short: "len")]
-        for s in splits {
-            m += [SweepMetric(id: "pope_\(s)_acc", title: "POPE \(s) acc", lowerIsBetter: false, decimals: 3, group: "POPE \(s)", short: "acc"),
-                  SweepMetric(id: "pope_\(s)_f1", title: "POPE \(s) F1", lowerIsBetter: false, decimals: 3, group: "POPE \(s)", short: "F1"),
-                  SweepMetric(id: "pope_\(s)_yes", title: "POPE \(s) yes", lowerIsBetter: nil, decimals: 3, group: "POPE \(s)", short: "yes")]
+    /// The metric columns, in table order: the evaluators' headline numbers in the order the
+    /// summaries give them (first seen first), then the final loss and the time.
+    public static func metricList(_ headline: [MetricValue]) -> [SweepMetric] {
+        var seen = Set<String>()
+        var m: [SweepMetric] = []
+        for v in headline where seen.insert(v.key).inserted {
+            m.append(SweepMetric(id: v.key, title: v.title, lowerIsBetter: v.lowerIsBetter, decimals: v.decimals, group: v.group, short: v.short))
         }
-        m += [SweepMetric(id: "shr", title: "SHR", lowerIsBetter: true, decimals: 3),
-              SweepMetric(id: "final_loss", title: "final loss", lowerIsBetter: nil, decimals: 4),
+        m += [SweepMetric(id: "final_loss", title: "final loss", lowerIsBetter: nil, decimals: 4),
               SweepMetric(id: "seconds", title: "seconds", lowerIsBetter: nil, decimals: 1)]
         return m
     }
 
     /// A finished cell's metric values, keyed by metric id.
-    public static func values(of summary: RunSummary) -> [String: Double] {
+    public static func values(of summary: RunSummary, evaluators: [Evaluator] = Evaluators.builtIn()) -> [String: Double] {
         var v: [String: Double] = ["seconds": summary.seconds]
         if let l = summary.finalLoss, l.isFinite { v["final_loss"] = l }
-        if let t = summary.trained {
-            v["chair_s"] = t.chair.chairS; v["chair_i"] = t.chair.chairI
-            v["chair_recall"] = t.chair.recall; v["chair_len"] = t.chair.len
-            for s in t.pope.splitNames {
-                guard let p = t.pope.splits[s] else { continue }
-                v["pope_\(s)_acc"] = p.accuracy; v["pope_\(s)_f1"] = p.f1; v["pope_\(s)_yes"] = p.yesRatio
-            }
-            v["shr"] = t.shr.shr
-        }
+        for m in summary.trained?.headline(evaluators) ?? [] { v[m.key] = m.value }
         return v
     }
 
-    /// Reads plan.json and every finished cell's summary.json.
-    public static func collect(_ folder: SweepFolder) throws -> SweepResults {
+    /// Reads plan.json and every finished cell's summary.json. `evaluators` give plugin evaluators'
+    /// reports their own headline rules (without them, every top-level number of a report counts).
+    public static func collect(_ folder: SweepFolder, evaluators: [Evaluator] = Evaluators.builtIn()) throws -> SweepResults {
         let plan = try SweepPlan.read(from: folder.url)
         var states: [SweepCellState] = [], values: [[String: Double]] = []
-        var splits: [String] = []
+        var headline: [MetricValue] = []
         for c in plan.cells {
             let state = folder.state(of: c)
             states.append(state)
             guard state == .done else { values.append([:]); continue }
             let s = try CheckpointJSON.read(RunSummary.self, from: folder.cell(c.id).summary.path)
-            for name in s.trained?.pope.splitNames ?? [] where !splits.contains(name) { splits.append(name) }
-            values.append(Self.values(of: s))
+            headline += s.trained?.headline(evaluators) ?? []
+            values.append(Self.values(of: s, evaluators: evaluators))
         }
-        // Known splits first in their usual order, then any others as found.
-        splits = popeSplits.filter { splits.contains($0) } + splits.filter { !popeSplits.contains($0) }
-        let metrics = metricList(popeSplits: splits)
+        let metrics = metricList(headline)
         var rows: [SweepRow] = []
         for conf in plan.configurations {
             let finished = conf.cells.filter { states[$0] == .done }

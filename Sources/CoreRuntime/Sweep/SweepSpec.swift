@@ -4,12 +4,12 @@ import Foundation
 ///
 ///     {"name": "eos-vs-dpo",
 ///      "base": {"preset": "tiny", "steps": 20},
-///      "grid": {"method": ["sft", "selective-eos+hsadpo"], "lr": [1e-4, 3e-4]},
-///      "list": [{"method": "hacl", "weight.hacl": 0.5}],
+///      "grid": {"method": ["sft", "a+b"], "lr": [1e-4, 3e-4]},
+///      "list": [{"method": "a", "weight.a": 0.5}],
 ///      "seeds": [0, 1]}
 ///
 /// Keys of `base`, `grid` and `list` are those of `hallu run --set`: trainer keys (`lr`,
-/// `batch_size`), method options (`hsadpo.beta`), loss weights (`weight.hacl`), and `method`,
+/// `batch_size`), method options (`a.beta`), loss weights (`weight.a`), and `method`,
 /// `preset`, `base`, `data`. Grid axes keep the file's order (the first varies slowest).
 public struct SweepSpec: Equatable {
     /// One `KEY=VALUE` assignment, the value already rendered as `--set` reads it.
@@ -109,7 +109,7 @@ public struct SweepSpec: Equatable {
     }
 
     /// An object of assignments. Nested objects under `method_options` / `weights` (and `<method>`)
-    /// become dotted keys, so both `{"hsadpo.beta": 0.2}` and `{"method_options": {"hsadpo": {"beta": 0.2}}}` work.
+    /// become dotted keys, so both `{"a.beta": 0.2}` and `{"method_options": {"a": {"beta": 0.2}}}` work.
     static func assignments(_ v: OrderedJSON, path: String, at: String, flattenNested: Bool) throws -> [Assignment] {
         guard case .object(let kv) = v else { throw HalluError.file(path, "\"\(at)\": expected an object of run config keys") }
         var out: [Assignment] = []

@@ -20,7 +20,7 @@ public struct LossOutput {
 }
 
 /// A token-level training objective over supervised logits `[N, V]` and targets `[N]`. Plain
-/// cross-entropy by default; Selective EOS supplies its own, which every method's SFT term then uses.
+/// cross-entropy by default; a method may supply its own, which every method's SFT term then uses.
 public protocol TokenObjective: AnyObject {
     /// A short name for logs.
     var name: String { get }
@@ -38,7 +38,7 @@ public final class CrossEntropyObjective: TokenObjective {
 /// A training method: a paper's technique as a plugin. Class-bound and free of associated types, so
 /// that only CoreRuntime types cross the plugin boundary.
 public protocol Method: AnyObject {
-    /// The name used on the command line, e.g. "hsadpo".
+    /// The name used on the command line, e.g. "sft".
     var id: String { get }
     /// One line for `hallu plugins`.
     var summary: String { get }
@@ -46,6 +46,9 @@ public protocol Method: AnyObject {
     var options: [MethodOption] { get }
     /// The sample kinds this method trains on.
     var dataKinds: [DataKind] { get }
+    /// Its own run settings (lr, steps or epochs, batch size, LoRA), from its paper scaled to the
+    /// run; a config file, flags and `--set` override them.
+    var runDefaults: RunDefaults { get }
 
     /// Receives the resolved option values (defaults overridden by `--set id.name=value`).
     func configure(_ values: [String: String]) throws
@@ -56,24 +59,25 @@ public protocol Method: AnyObject {
 
     /// A token objective that replaces cross-entropy in every SFT term (at most one per run).
     var tokenObjective: TokenObjective? { get }
-    /// Logits processors for evaluation-time generation.
-    func logitsProcessors(_ context: TrainContext) -> [LogitsProcessor]
+    /// Decoding hooks for evaluation-time generation (they compose with a `--decode` method's).
+    func decodingHooks(_ context: TrainContext) throws -> [DecodingHook]
     /// Parameters the method adds (projection heads, temperatures); trained and checkpointed with the model.
     func extraParameters() -> [(String, Tensor)]
     /// Called after every optimiser step.
     func didStep(_ step: Int, _ context: TrainContext) throws
-    /// Filters or rewrites the training data before batching (e.g. scoring-eos drops samples).
+    /// Filters or rewrites the training data before batching (e.g. a method that drops samples).
     func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData
-    /// Extra evaluation numbers for the run summary (e.g. HACL's retrieval accuracy).
+    /// Extra evaluation numbers for the run summary (e.g. a contrastive method's retrieval accuracy).
     func evaluate(_ context: TrainContext) throws -> [String: Double]
 }
 
 extension Method {
     public var options: [MethodOption] { [] }
+    public var runDefaults: RunDefaults { RunDefaults() }
     public func configure(_ values: [String: String]) throws {}
     public func prepare(_ context: TrainContext) throws {}
     public var tokenObjective: TokenObjective? { nil }
-    public func logitsProcessors(_ context: TrainContext) -> [LogitsProcessor] { [] }
+    public func decodingHooks(_ context: TrainContext) throws -> [DecodingHook] { [] }
     public func extraParameters() -> [(String, Tensor)] { [] }
     public func didStep(_ step: Int, _ context: TrainContext) throws {}
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData { data }

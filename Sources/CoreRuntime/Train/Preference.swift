@@ -17,7 +17,7 @@ public final class ReferencePolicy {
     /// Cached reference log-probs (chosen, rejected) by `DPO.cacheKey(pair)`, when precomputed.
     public var cache: [String: (Float, Float)] = [:]
 
-    init(policy: LlavaModel) {
+    init(policy: LlavaModel) throws {
         self.policy = policy
         if policy.hasLoRA {
             snapshot = policy.trainableParameters().filter { !Self.isAdapter($0.0) }.map { name, t in
@@ -26,7 +26,9 @@ public final class ReferencePolicy {
                 return (name, t, start)
             }
         } else {
-            frozenCopy = Self.copy(of: policy)
+            let copy = try policy.mergedCopy()
+            for (_, t) in copy.namedParameters() { t.requiresGrad = false }
+            frozenCopy = copy
         }
     }
 
@@ -66,24 +68,6 @@ public final class ReferencePolicy {
         for (_, live, start) in snapshot {
             for i in 0..<live.count { let v = live.data[i]; live.data[i] = start.data[i]; start.data[i] = v }
         }
-    }
-
-    private static func copy(of policy: LlavaModel) -> LlavaModel {
-        let copy = LlavaModel(policy.config, seed: 0)
-        let src = Dictionary(uniqueKeysWithValues: policy.namedParameters())
-        for (name, t) in copy.namedParameters() {
-            if let s = src[name] { t.data.update(from: s.data, count: t.count) }
-            t.requiresGrad = false
-        }
-        let targets = Dictionary(uniqueKeysWithValues: copy.namedModules().compactMap { p, m in (m as? Linear).map { (p, $0) } })
-        withNoGrad {
-            for (path, m) in policy.namedModules() {
-                guard let lin = m as? Linear, let lora = lin.lora, lora.enabled, let dst = targets[path],
-                      let delta = try? lora.b.matmul(lora.a).scaled(lora.scaling) else { continue }
-                for i in 0..<dst.weight.count { dst.weight.data[i] += delta.data[i] }
-            }
-        }
-        return copy
     }
 
     /// Summed log-probs `[2B]` of the sequences under the reference, without a tape. When the pixels
@@ -172,7 +156,7 @@ public enum DPO {
         return (logps, logits, targets, sequenceOfRow)
     }
 
-    /// `sum_t log softmax(logits_t)[target_t]` per sequence: `[sequences]`, as HA-DPO's
+    /// `sum_t log softmax(logits_t)[target_t]` per sequence: `[sequences]`, as the DPO trainers'
     /// `_get_batch_logps` with `average_log_prob=False` (full-vocabulary softmax, summed).
     public static func sequenceLogProbs(logits: Tensor, targets: [Int], sequenceOfRow: [Int], sequences: Int) throws -> Tensor {
         let tokenLogp = try Tensor.crossEntropyRows(logits, targets: targets).scaled(-1)
@@ -216,27 +200,38 @@ public enum DPO {
 
     private static func referenceLogProbs(_ pairs: [PreferencePair], _ inputs: LlavaInputs, _ features: Tensor?,
                                           _ ctx: TrainContext) throws -> ([Float], [Float]) {
-        let cached = pairs.compactMap { ctx.reference.cache[cacheKey($0)] }
+        let reference = try ctx.reference
+        let cached = pairs.compactMap { reference.cache[cacheKey($0)] }
         if cached.count == pairs.count { return (cached.map(\.0), cached.map(\.1)) }
-        let ref = try ctx.reference.logProbs(inputs, policyFeatures: features)
+        let ref = try reference.logProbs(inputs, policyFeatures: features)
         return (Array(ref[0..<pairs.count]), Array(ref[pairs.count...]))
     }
 
-    /// The general DPO objective with per-side weights and label smoothing, mean over the batch:
-    /// `h_i = w_c (pi_c - ref_c) - w_r (pi_r - ref_r)`,
-    /// `loss_i = -(1 - eps) log sigmoid(beta h_i) - eps log sigmoid(-beta h_i)`.
-    /// With all weights 1 and eps 0 this is plain DPO; the methods' own functions (`HADPOLoss`,
-    /// `HSADPOLoss`) write out their special cases. The SFT term is not included here.
+    /// The DPO objective, the one every preference method trains with, mean over the batch:
+    ///
+    ///     h_i    = w_c,i (log pi(c_i) - log pi_ref(c_i)) - w_r,i (log pi(r_i) - log pi_ref(r_i))
+    ///     loss_i = -(1 - eps) log sigmoid(beta h_i) - eps log sigmoid(-beta h_i)
+    ///     loss   = mean_i loss_i + gamma NLL(chosen)
+    ///
+    /// With no weights (every w 1), eps 0 and gamma 0 it is DPO (Rafailov et al. 2023). Per-pair
+    /// weights scale each side's implicit reward inside the sigmoid (severity-weighted DPO, Xiao et al.
+    /// 2025); eps is conservative DPO's label smoothing (TRL's `label_smoothing`); gamma adds the SFT
+    /// term on the chosen answers (`LogProbs.chosenSFT`), logged apart as `dpo_loss` and `sft_loss`.
+    /// The reward metrics are unweighted (`metrics`).
     public static func loss(_ lp: LogProbs, beta: Float, chosenWeights: [Float]? = nil, rejectedWeights: [Float]? = nil,
-                            labelSmoothing: Float = 0) throws -> LossOutput {
+                            labelSmoothing eps: Float = 0, gamma: Float = 0) throws -> LossOutput {
         let b = lp.count
-        let wc = try Tensor(chosenWeights ?? Array(repeating: 1, count: b), shape: [b])
-        let wr = try Tensor(rejectedWeights ?? Array(repeating: 1, count: b), shape: [b])
-        let (chosenRatio, rejectedRatio) = try logRatios(lp)
-        let h = try wc * chosenRatio - wr * rejectedRatio
-        var perPair = (h * beta).logSigmoid().scaled(-(1 - labelSmoothing))
-        if labelSmoothing != 0 { perPair = try perPair - (h * (-beta)).logSigmoid().scaled(labelSmoothing) }
-        return LossOutput(loss: perPair.mean(), metrics: metrics(lp, beta: beta))
+        for (side, w) in [("chosen", chosenWeights), ("rejected", rejectedWeights)] where w != nil && w!.count != b {
+            throw HalluError("DPO: \(w!.count) \(side) weights for \(b) pairs")
+        }
+        let (chosenRatio, rejectedRatio) = try logRatios(lp)                       // log pi/pi_ref per side
+        let c = try chosenWeights.map { try Tensor($0, shape: [b]) * chosenRatio } ?? chosenRatio
+        let r = try rejectedWeights.map { try Tensor($0, shape: [b]) * rejectedRatio } ?? rejectedRatio
+        let h = try c - r                                                            // w_c(...) - w_r(...)
+        var perPair = (h * beta).logSigmoid().scaled(-(1 - eps))                     // -(1-eps) log sigmoid(beta h)
+        if eps != 0 { perPair = try perPair - (h * (-beta)).logSigmoid().scaled(eps) } // - eps log sigmoid(-beta h)
+        let dpo = LossOutput(loss: perPair.mean(), metrics: metrics(lp, beta: beta))  // mean over pairs
+        return try addingSFT(dpo, lp, gamma: gamma)                                  // + gamma NLL(chosen)
     }
 
     /// `(log pi(c) - log pi_ref(c), log pi(r) - log pi_ref(r))`, each `[B]` with gradient.
@@ -267,7 +262,7 @@ public enum DPO {
 
     /// Adds `gamma` times the chosen-side SFT term to a DPO loss and logs both parts (`dpo_loss`,
     /// `sft_loss`). With `gamma == 0` the loss is returned unchanged.
-    public static func addingSFT(_ out: LossOutput, _ lp: LogProbs, gamma: Float) throws -> LossOutput {
+    static func addingSFT(_ out: LossOutput, _ lp: LogProbs, gamma: Float) throws -> LossOutput {
         guard gamma != 0 else { return out }
         guard let sft = lp.chosenSFT else { throw HalluError("DPO: gamma is \(gamma) but the log-probs were computed without the SFT term") }
         var m = out.metrics

@@ -11,6 +11,9 @@ public struct RunConfig: Codable, Equatable {
     public var methodOptions: [String: [String: String]] = [:]
     /// Extra plugin libraries to load.
     public var plugins: [String] = []
+    /// Decoding method (`--decode`, e.g. "vcd") the trained and the base model are evaluated with;
+    /// its options are set like a method's (`vcd.alpha=2`). nil is plain greedy decoding.
+    public var decode: String? = nil
 
     public var preset = "small"
     /// Base checkpoint folder; nil means the cached default baseline.
@@ -67,10 +70,13 @@ public struct RunConfig: Codable, Equatable {
     public init() {}
 
     /// Method ids in a composition.
+    /// The decoding method's id (`decode` of "none" or "" is plain decoding, so a sweep axis can list it).
+    public var decodeId: String? { decode.flatMap { $0 == "none" || $0.isEmpty ? nil : $0 } }
+
     public var methodIds: [String] { method.split(separator: "+").map { String($0).trimmingCharacters(in: .whitespaces) } }
 
     /// Applies one `KEY=VALUE` override. Keys are trainer fields in snake_case ("lr", "batch_size",
-    /// "trainer.lr") or method options ("hsadpo.beta").
+    /// "trainer.lr") or method options ("<method>.<option>").
     public mutating func set(_ assignment: String) throws {
         guard let eq = assignment.firstIndex(of: "=") else { throw HalluError("--set \(assignment): expected KEY=VALUE") }
         var key = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
@@ -113,7 +119,7 @@ public struct RunConfig: Codable, Equatable {
 
     static let booleanKeys: Set<String> = ["lora", "freeze_vision", "freeze_projector", "freeze_language_model", "skip_eval", "group_by_length",
                                           "recompute_activations"]
-    static let optionalKeys = ["base", "data", "steps", "epochs", "projector_lr", "warmup_steps", "threads", "eval_images", "name"]
+    static let optionalKeys = ["decode", "base", "data", "steps", "epochs", "projector_lr", "warmup_steps", "threads", "eval_images", "name"]
 
     static func number(_ s: String, _ key: String) throws -> Double {
         guard let v = Double(s) else { throw HalluError("--set \(key): expected a number, got \"\(s)\"") }
@@ -137,7 +143,7 @@ public struct RunConfig: Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case method, weights, plugins, preset, base, data, steps, epochs, lr, schedule, clip, seed, threads, lora, name
+        case method, weights, plugins, decode, preset, base, data, steps, epochs, lr, schedule, clip, seed, threads, lora, name
         case methodOptions = "method_options", batchSize = "batch_size", gradAccum = "grad_accum", projectorLr = "projector_lr"
         case weightDecay = "weight_decay", minLrRatio = "min_lr_ratio", warmupRatio = "warmup_ratio", warmupSteps = "warmup_steps"
         case groupByLength = "group_by_length", recomputeActivations = "recompute_activations"
@@ -180,7 +186,7 @@ extension RunConfig {
             return i
         }
         try get(.method, &method); try get(.weights, &weights); try get(.methodOptions, &methodOptions); try get(.plugins, &plugins)
-        try get(.preset, &preset); base = try opt(.base); data = try opt(.data)
+        try get(.preset, &preset); base = try opt(.base); data = try opt(.data); decode = try opt(.decode)
         steps = try int(.steps); epochs = try opt(.epochs)
         if let v = try int(.batchSize) { batchSize = v }
         if let v = try int(.gradAccum) { gradAccum = v }

@@ -106,15 +106,17 @@ extension RunConfig {
     public func validate() throws {
         try checkRanges()
         let ids = methodIds
-        func known(_ id: String, _ key: String) throws {
+        // Options may name the run's methods and its decoding method (`--decode vcd --set vcd.alpha=2`).
+        let optionIds = ids + (decodeId.map { [$0] } ?? [])
+        func known(_ id: String, _ key: String, among ids: [String]) throws {
             guard ids.contains(id) else {
                 let hint = Suggest.nearest(id, in: ids).map { " (did you mean \"\($0)\"?)" } ?? ""
                 throw HalluError("\(key): this run has no method \"\(id)\"\(hint); its methods are \(ids.joined(separator: ", "))")
             }
         }
-        for m in weights.keys.sorted() { try known(m, "weight.\(m)") }
+        for m in weights.keys.sorted() { try known(m, "weight.\(m)", among: ids) }
         for (m, options) in methodOptions.sorted(by: { $0.key < $1.key }) {
-            try known(m, "\(m).\(options.keys.sorted().first ?? "")")
+            try known(m, "\(m).\(options.keys.sorted().first ?? "")", among: optionIds)
         }
     }
 }

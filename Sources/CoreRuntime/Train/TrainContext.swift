@@ -16,9 +16,22 @@ public final class TrainContext {
     /// Status lines for the terminal and the log.
     public var log: (String) -> Void = { print($0) }
     /// Training data after every method's `transformData`.
-    public internal(set) var data = TrainingData()
-    /// The frozen reference policy for DPO-style methods (created on first use).
-    public lazy var reference: ReferencePolicy = ReferencePolicy(policy: model)
+    public var data = TrainingData()
+    /// The data folder of the run (`--data`, or the default world), when there is one.
+    public var dataDir: URL?
+    /// The sample kinds (and their collations) the run knows.
+    public var catalog = DataCatalog()
+    /// The frozen reference policy for DPO-style methods, created on first use (methods create it in
+    /// `prepare`, before the first optimiser step, so that it holds the starting weights).
+    public var reference: ReferencePolicy {
+        get throws {
+            if let storedReference { return storedReference }
+            let r = try ReferencePolicy(policy: model)
+            storedReference = r
+            return r
+        }
+    }
+    private var storedReference: ReferencePolicy?
 
     public init(model: LlavaModel, codec: PromptCodec, images: ImageStore, config: RunConfig, runDir: URL) {
         self.model = model; self.codec = codec; self.images = images; self.config = config; self.runDir = runDir

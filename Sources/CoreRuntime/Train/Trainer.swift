@@ -71,8 +71,9 @@ public final class Trainer {
         return schedule.factor(step: step, totalSteps: totalSteps, warmupSteps: warmupSteps)
     }
 
-    /// Draws the next micro-batch from each stream the methods need.
-    func nextBatch() -> Batch {
+    /// Draws the next micro-batch from each stream the methods need, and collates the kinds that
+    /// declare a collation.
+    func nextBatch() throws -> Batch {
         var batch = Batch()
         let data = context.data, n = context.config.batchSize
         for kind in kinds {
@@ -85,12 +86,10 @@ public final class Trainer {
                 state.streams[key]!.lengths = data.lengths(kind)   // a resumed stream
             }
             let idx = state.streams[key]!.next(n)
-            switch kind {
-            case .sft: batch.conversations = idx.map { data.conversations[$0] }
-            case .preference: batch.preferences = idx.map { data.preferences[$0] }
-            case .contrastive: batch.contrastive = idx.map { data.contrastive[$0] }
-            default: break
-            }
+            guard let all = data.list(kind) else { continue }
+            let selected = all.selecting(idx)
+            batch.samples.set(kind, selected)
+            if let collate = context.catalog.kind(kind)?.collate { batch.collated[kind] = try collate(selected, context) }
         }
         return batch
     }
@@ -136,12 +135,15 @@ public final class Trainer {
         defer { TensorMemory.releaseFreeMemory() }
         let cfg = context.config
         let progress = Progress(total: totalSteps, log: context.log)
+        let step = TrainingStep(optimizer: optimizer, parameters: parameters.map(\.1), clip: Float(cfg.clip))
         while state.step < totalSteps {
             var acc = MetricAccumulator()
-            optimizer.zeroGrad()
             var batchIds: [String] = []
-            for _ in 0..<max(cfg.gradAccum, 1) {
-                let batch = nextBatch()
+            let factor = lrFactor(state.step)
+            let norm = try step.run(accumulate: cfg.gradAccum, lrScale: factor, context: {
+                " at step \(state.step + 1); batch ids: \(batchIds.prefix(16).joined(separator: ", "))"
+            }) { _ in
+                let batch = try nextBatch()
                 batchIds += batch.ids
                 var total: Tensor? = nil
                 var metrics: [String: Double] = [:]
@@ -159,15 +161,8 @@ public final class Trainer {
                 }
                 metrics["loss"] = value
                 acc.add(metrics)
-                // Scale so that accumulated gradients equal those of one large batch.
-                try total.scaled(1 / Float(max(cfg.gradAccum, 1))).backward()
+                return total
             }
-            let norm = clipGradNorm(parameters.map(\.1), maxNorm: Float(cfg.clip > 0 ? cfg.clip : .infinity))
-            guard norm.isFinite else {
-                throw HalluError("gradient norm is \(norm) at step \(state.step + 1); batch ids: \(batchIds.prefix(16).joined(separator: ", "))")
-            }
-            let factor = lrFactor(state.step)
-            try optimizer.step(lrScale: factor)
             state.step += 1
             context.step = state.step
             var m = acc.averages
@@ -193,15 +188,6 @@ public final class Trainer {
         defer { try? h.close() }
         try h.seekToEnd()
         try h.write(contentsOf: Data(line.utf8))
-    }
-}
-
-extension String {
-    /// A hash that is the same in every process (Swift's `hashValue` is randomly seeded per process).
-    var hashValueStable: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
     }
 }
 

@@ -1,45 +1,92 @@
 import Foundation
 
-/// The training samples of a run, by kind. Methods may filter or rewrite it before batching.
-public struct TrainingData {
-    public var conversations: [Conversation] = []
-    public var preferences: [PreferencePair] = []
-    public var contrastive: [ContrastiveExample] = []
-    public init(conversations: [Conversation] = [], preferences: [PreferencePair] = [], contrastive: [ContrastiveExample] = []) {
-        self.conversations = conversations; self.preferences = preferences; self.contrastive = contrastive
+/// Samples of several kinds, each an array of its own `Sample` type. The training data of a run (which
+/// methods may filter or rewrite before batching) and one micro-batch of it have this shape.
+public struct SampleSet {
+    /// The kinds present, in the order they were first set.
+    public private(set) var kinds: [DataKind] = []
+    private var lists: [DataKind: any SampleList] = [:]
+
+    public init(conversations: [Conversation] = [], preferences: [PreferencePair] = [], contrastive: [ContrastiveExample] = [],
+                detection: [DetectionExample] = []) {
+        if !conversations.isEmpty { self.conversations = conversations }
+        if !preferences.isEmpty { self.preferences = preferences }
+        if !contrastive.isEmpty { self.contrastive = contrastive }
+        if !detection.isEmpty { self.detection = detection }
+    }
+
+    /// The samples of a kind as their own type; empty when there are none (or they are of another type).
+    public subscript<T: Sample>(_ kind: DataKind, as type: T.Type = T.self) -> [T] {
+        get { lists[kind] as? [T] ?? [] }
+        set { set(kind, newValue) }
+    }
+
+    /// The samples of a kind, type-erased.
+    public func list(_ kind: DataKind) -> (any SampleList)? { lists[kind] }
+
+    /// Replaces the samples of a kind.
+    public mutating func set(_ kind: DataKind, _ list: any SampleList) {
+        if lists[kind] == nil { kinds.append(kind) }
+        lists[kind] = list
+    }
+
+    /// Adds samples to a kind (of the same type as those already there).
+    public mutating func append(_ kind: DataKind, _ list: any SampleList) throws {
+        if let old = lists[kind] {
+            do { lists[kind] = try old.appending(list) } catch let e as HalluError { throw HalluError("\(kind): \(e.message)") }
+        } else {
+            set(kind, list)
+        }
     }
 
     /// Number of samples of a kind.
-    public func count(_ kind: DataKind) -> Int {
-        switch kind {
-        case .sft: return conversations.count
-        case .preference: return preferences.count
-        case .contrastive: return contrastive.count
-        default: return 0
-        }
-    }
+    public func count(_ kind: DataKind) -> Int { lists[kind]?.count ?? 0 }
 
-    /// A cheap length per sample of a kind (characters of its text), for length-grouped batches.
-    public func lengths(_ kind: DataKind) -> [Int] {
-        switch kind {
-        case .sft: return conversations.map { $0.turns.reduce(0) { $0 + $1.value.utf8.count } }
-        case .preference: return preferences.map { $0.prompt.utf8.count + max($0.chosen.utf8.count, $0.rejected.utf8.count) }
-        case .contrastive: return contrastive.map { $0.prompt.utf8.count + $0.caption.utf8.count }
-        default: return []
-        }
-    }
+    /// A cheap length per sample of a kind (bytes of its text), for length-grouped batches.
+    public func lengths(_ kind: DataKind) -> [Int] { lists[kind]?.lengths ?? [] }
+
+    /// Sample ids, kind by kind.
+    public var ids: [String] { kinds.flatMap { lists[$0]?.sampleIds ?? [] } }
+
+    /// LLaVA conversations (`DataKind.sft`).
+    public var conversations: [Conversation] { get { self[.sft] } set { self[.sft] = newValue } }
+    /// Preference pairs (`DataKind.preference`).
+    public var preferences: [PreferencePair] { get { self[.preference] } set { self[.preference] = newValue } }
+    /// Captions with hallucinated versions (`DataKind.contrastive`).
+    public var contrastive: [ContrastiveExample] { get { self[.contrastive] } set { self[.contrastive] = newValue } }
+    /// Sentence-labelled responses (`DataKind.detection`).
+    public var detection: [DetectionExample] { get { self[.detection] } set { self[.detection] = newValue } }
 }
 
-/// One micro-batch: a slice of each kind the method(s) need.
+/// The training samples of a run, by kind. Methods may filter or rewrite it before batching.
+public typealias TrainingData = SampleSet
+
+/// One micro-batch: a slice of each kind the method(s) need and, for kinds that declare a collation
+/// (`DataKindSpec`), what it made of the slice.
 public struct Batch {
-    public var conversations: [Conversation] = []
-    public var preferences: [PreferencePair] = []
-    public var contrastive: [ContrastiveExample] = []
-    /// Sample ids, for error messages (a NaN loss names the batch).
-    public var ids: [String] {
-        conversations.map(\.id) + preferences.map(\.id) + contrastive.map(\.id)
-    }
+    public var samples = SampleSet()
+    /// Collated forms by kind.
+    public var collated: [DataKind: Any] = [:]
+
     public init() {}
+
+    public subscript<T: Sample>(_ kind: DataKind, as type: T.Type = T.self) -> [T] {
+        get { samples[kind] }
+        set { samples[kind] = newValue }
+    }
+    public var conversations: [Conversation] { get { samples.conversations } set { samples.conversations = newValue } }
+    public var preferences: [PreferencePair] { get { samples.preferences } set { samples.preferences = newValue } }
+    public var contrastive: [ContrastiveExample] { get { samples.contrastive } set { samples.contrastive = newValue } }
+
+    /// What a kind's collation made of this batch's samples of that kind.
+    public func collated<C>(_ kind: DataKind, as type: C.Type = C.self) throws -> C {
+        guard let value = collated[kind] else { throw HalluError("the batch has no collated \(kind) samples (does the kind declare a collation, and does the method list it?)") }
+        guard let typed = value as? C else { throw HalluError("collated \(kind) samples are \(Swift.type(of: value)), not \(C.self)") }
+        return typed
+    }
+
+    /// Sample ids, for error messages (a NaN loss names the batch).
+    public var ids: [String] { samples.ids }
 }
 
 /// A reproducible, resumable order over one kind of sample: a seeded shuffle per epoch and a cursor.

@@ -113,6 +113,7 @@ public struct VisionPretraining {
         let params = tower.namedParameters().map(\.1) + heads.flatMap { $0.namedParameters().map(\.1) }
         for p in params { p.requiresGrad = true }
         let optimizer = try AdamW(groups: [ParamGroup(name: "vision", params: params, lr: Float(lr), weightDecay: Float(weightDecay))])
+        let update = TrainingStep(optimizer: optimizer, parameters: params, clip: 1)
         let schedule = LRSchedule.cosine(minRatio: 0.1)
         var order = Array(labels.images.indices), cursor = order.count
         var recentLoss: [Double] = []
@@ -124,20 +125,21 @@ public struct VisionPretraining {
                 batch.append(order[cursor]); cursor += 1
             }
             guard let pixels = try images.batch(batch.map { labels.images[$0] }) else { break }
-            let features = try model.visionFeatures(pixels).reshaped([batch.count * patches, -1])   // [B*P, D]
             var loss: Tensor? = nil, logits: [Tensor] = [], targets: [[Int]] = []
-            for (task, head) in zip(labels.tasks, heads) {
-                let z = try head(features), t = batch.flatMap { task.labels[$0] }
-                let l = try Tensor.crossEntropy(z, targets: t)
-                loss = try loss.map { try $0 + l } ?? l
-                logits.append(z)
-                targets.append(t)
+            try update.run(lrScale: schedule.factor(step: step, totalSteps: steps, warmupSteps: warmupSteps),
+                           context: { " at vision pretraining step \(step)" }) { _ in
+                let features = try model.visionFeatures(pixels).reshaped([batch.count * patches, -1])   // [B*P, D]
+                for (task, head) in zip(labels.tasks, heads) {
+                    let z = try head(features), t = batch.flatMap { task.labels[$0] }
+                    let l = try Tensor.crossEntropy(z, targets: t)
+                    loss = try loss.map { try $0 + l } ?? l
+                    logits.append(z)
+                    targets.append(t)
+                }
+                guard let loss else { throw HalluError("vision pretraining: no task to train") }
+                return loss
             }
             guard let loss else { break }
-            model.zeroGrad(); for h in heads { h.zeroGrad() }
-            try loss.backward()
-            _ = clipGradNorm(params, maxNorm: 1)
-            try optimizer.step(lrScale: schedule.factor(step: step, totalSteps: steps, warmupSteps: warmupSteps))
             if step > steps - 50 {
                 recentLoss.append(Double(loss.item))
                 let predictions = logits.map { $0.argmaxLastAxis() }

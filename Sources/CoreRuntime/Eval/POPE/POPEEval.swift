@@ -22,13 +22,7 @@ public struct POPEReport: Codable, Equatable, Sendable {
                               trueNegatives: sum(\.trueNegatives), falseNegatives: sum(\.falseNegatives))
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = OrderedJSON.Key
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
@@ -48,7 +42,7 @@ public struct POPEReport: Codable, Equatable, Sendable {
 
 /// File-level POPE: question files (JSONL as POPE ships them, or a JSON list) and answer files.
 public enum POPEEval {
-    /// Answer-text keys tried, in order, when none is given ("answer" as HA-DPO writes, "text" as
+    /// Answer-text keys tried, in order, when none is given ("answer" as Zhao et al.'s (2023) code writes, "text" as
     /// LLaVA's evaluation scripts write).
     public static let defaultAnswerKeys = ["answer", "text"]
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The prompt a chat judge receives and the parsing of its answer, laid out as HA-DPO's SHR
+/// The prompt a chat judge receives and the parsing of its answer, laid out as the SHR evaluation of Zhao et al. (2023)
 /// evaluation does: region boxes, factual statements, numbered sentences, and a reply that starts with
 /// a "Judgement:" line followed by one "N. <class>: <reason>" line per sentence.
 public enum ChatJudgePrompt {

@@ -45,7 +45,7 @@ public struct ChatJudgeConfig: Sendable {
     }
 }
 
-/// A sentence judge that asks a chat model (GPT-4 in HA-DPO's SHR) through POST /v1/chat/completions.
+/// A sentence judge that asks a chat model (GPT-4 in Zhao et al.'s (2023) SHR) through POST /v1/chat/completions.
 public final class ChatSentenceJudge: SentenceJudge {
     public let config: ChatJudgeConfig
     private let apiKey: String?
@@ -110,13 +110,15 @@ public final class ChatSentenceJudge: SentenceJudge {
         var value: (Data?, URLResponse?, Error?) = (nil, nil, nil)
     }
 
-    enum Outcome {
+    /// What one request came back with.
+    public enum Outcome {
         case reply(String)
         case retryable(String)
         case fatal(String)
     }
 
-    func send(_ prompt: String) -> Outcome {
+    /// Sends one prompt (no retries): the reply, or why not and whether trying again may help.
+    public func send(_ prompt: String) -> Outcome {
         var request = URLRequest(url: config.endpoint, timeoutInterval: config.timeout)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")

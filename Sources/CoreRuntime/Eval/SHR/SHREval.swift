@@ -2,7 +2,7 @@ import Foundation
 
 /// File-level SHR inputs.
 public enum SHREval {
-    /// Reads model responses: either a JSON object `{"<image id>": "response", ...}` (HA-DPO's layout)
+    /// Reads model responses: either a JSON object `{"<image id>": "response", ...}` (the layout of Zhao et al.'s (2023) SHR code)
     /// or records (JSON list / JSONL) with an image-id key and a text key (defaults as for CHAIR).
     public static func loadResponses(path: String, textKey: String? = nil, imageIdKey: String? = nil) throws -> [(id: String, text: String)] {
         let data = try JSONFiles.readData(path)
@@ -41,7 +41,7 @@ public enum SHREval {
         return out
     }
 
-    static func decodeFacts(_ value: Any, path: String, line: Int?, id: String) throws -> SceneFacts {
+    public static func decodeFacts(_ value: Any, path: String, line: Int?, id: String) throws -> SceneFacts {
         guard var dict = value as? [String: Any] else {
             throw HalluError.file(path, line: line, "scene facts of image \"\(id)\" are not an object")
         }

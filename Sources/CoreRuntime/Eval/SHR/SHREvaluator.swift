@@ -10,7 +10,7 @@ public struct SHRImageResult: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case imageId = "image_id", sentences, judgements }
 }
 
-/// SHR (sentence-level hallucination ratio) and the statistics HA-DPO reports with it. Encodes to the
+/// SHR (sentence-level hallucination ratio) and the statistics Zhao et al. (2023) report with it. Encodes to the
 /// CLI contract `{"shr", "sentences", "hallucinated", ...}`; per-image detail is in `images`, which is
 /// not part of the encoding.
 public struct SHRReport: Codable, Equatable, Sendable {
@@ -70,7 +70,7 @@ public final class SHREvaluator {
         return report
     }
 
-    /// Aggregates judged images (HA-DPO's `get_metric` and `cal_repetition`).
+    /// Aggregates judged images (`get_metric` and `cal_repetition` of Zhao et al.'s (2023) SHR code).
     public static func report(results: [SHRImageResult], responses: [String], judge: String) -> SHRReport {
         var allSentences = 0, allWords = 0, judged = 0, judgedWords = 0, hal = 0, halWords = 0, unjudged = 0
         for r in results {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The text handling of SHR (HA-DPO's shr_eval): sentence splitting with repetition removal, word
+/// The text handling of SHR (Zhao et al.'s (2023) `shr_eval`): sentence splitting with repetition removal, word
 /// counts and n-gram repetition.
 public enum SHRText {
     /// Splits a response on '.', trims each piece, drops empty pieces and drops any piece equal to or
@@ -28,7 +28,7 @@ public enum SHRText {
     }
 
     /// Unique n-grams / n-grams of the response, after deleting '.', ':', '\n', '?' and ',' and
-    /// splitting on whitespace (HA-DPO's `cal_repetition`); nil when the response has no n-gram.
+    /// splitting on whitespace (their `cal_repetition`); nil when the response has no n-gram.
     public static func repetition(_ response: String, n: Int) -> Double? {
         var text = response
         for mark in [".", ":", "\n", "?", ","] { text = text.replacingOccurrences(of: mark, with: "") }

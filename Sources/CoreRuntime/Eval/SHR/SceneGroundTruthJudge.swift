@@ -14,7 +14,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
 
     public init(parser: CaptionParser = CaptionParser()) { self.parser = parser }
 
-    static let colourWords: [String: String] = {
+    public static let colourWords: [String: String] = {
         var out: [String: String] = [:]
         for c in ["red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
                   "gray", "cyan", "magenta", "violet", "teal", "beige", "tan", "navy", "gold", "silver",
@@ -24,7 +24,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
         return out
     }()
 
-    static let sizeWords: [String: String] = [
+    public static let sizeWords: [String: String] = [
         "small": "small", "little": "small", "tiny": "small", "smaller": "small", "smallest": "small",
         "medium": "medium", "medium-sized": "medium", "mid-sized": "medium", "midsize": "medium",
         "large": "large", "big": "large", "huge": "large", "giant": "large", "enormous": "large",
@@ -39,8 +39,8 @@ public final class SceneGroundTruthJudge: SentenceJudge {
     ]
     static let articles: Set<String> = ["the", "a", "an", "one", "another"]
 
-    static func normalisedColour(_ s: String) -> String { colourWords[s.lowercased()] ?? s.lowercased() }
-    static func normalisedSize(_ s: String) -> String { sizeWords[s.lowercased()] ?? s.lowercased() }
+    public static func normalisedColour(_ s: String) -> String { colourWords[s.lowercased()] ?? s.lowercased() }
+    public static func normalisedSize(_ s: String) -> String { sizeWords[s.lowercased()] ?? s.lowercased() }
 
     public func judge(sentences: [String], image: SHRImage) throws -> [SentenceJudgement?] {
         guard let scene = image.scene else {
@@ -69,7 +69,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
     }
 
     /// Whether the colour/size words right before mention `m` fit no object of its category.
-    func attributesContradict(_ m: CHAIRMention, words: [String], scene: SceneFacts) -> Bool {
+    public func attributesContradict(_ m: CHAIRMention, words: [String], scene: SceneFacts) -> Bool {
         let candidates = scene.objects.filter { $0.category == m.node }
         var k = m.index - 1
         while k >= 0 {
@@ -88,7 +88,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
     }
 
     /// Finds "X ... <relation> ... Y" with only filler words around the relation phrase and checks it.
-    func relationIsFalse(words: [String], mentions: [CHAIRMention], scene: SceneFacts) -> Bool {
+    public func relationIsFalse(words: [String], mentions: [CHAIRMention], scene: SceneFacts) -> Bool {
         let phrases: [(tokens: [String], relation: String)] = [
             (["left", "of"], "left of"), (["right", "of"], "right of"), (["next", "to"], "next to"),
             (["above"], "above"), (["below"], "below"),
@@ -114,7 +114,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
     }
 
     /// Whether some object of category `a` stands in `relation` to a different object of category `b`.
-    func holds(_ a: String, _ relation: String, _ b: String, scene: SceneFacts) -> Bool {
+    public func holds(_ a: String, _ relation: String, _ b: String, scene: SceneFacts) -> Bool {
         let inverse = ["left of": "right of", "right of": "left of", "above": "below", "below": "above", "next to": "next to"]
         for r in scene.relations {
             guard scene.objects.indices.contains(r.subject), scene.objects.indices.contains(r.object), r.subject != r.object else { continue }

@@ -51,19 +51,7 @@ public final class AdamW: Optimizer {
     }
 
     public func step(lrScale: Float) throws {
-        try OptimizerChecks.validate(lrScale: lrScale, owner: owner)
-        if groupsChanged {
-            try OptimizerChecks.validate(groups, owner: owner)
-            let live = Set(groups.flatMap { $0.params.map(ObjectIdentifier.init) })
-            state = state.filter { live.contains($0.key) }
-            groupsChanged = false
-        }
-        // Check every gradient before changing anything, so a bad one leaves the model as it was.
-        for (g, group) in groups.enumerated() {
-            for (i, p) in group.params.enumerated() {
-                if let grad = p.grad { try OptimizerChecks.checkGradient(grad, of: p, group: g, index: i, owner: owner) }
-            }
-        }
+        try OptimizerChecks.beginStep(groups, lrScale: lrScale, state: &state, groupsChanged: &groupsChanged, owner: owner)
         for group in groups {
             let lr = Double(group.lr) * Double(lrScale)
             for p in group.params {
@@ -139,16 +127,9 @@ public final class AdamW: Optimizer {
     // MARK: State
 
     public func stateArrays() -> [String: Tensor] {
-        var out: [String: Tensor] = [OptimizerStateNames.stepCount: OptimizerStateNames.counter(stepCount)]
-        for (g, group) in groups.enumerated() {
-            for (i, p) in group.params.enumerated() {
-                guard let s = state[ObjectIdentifier(p)] else { continue }
-                out[OptimizerStateNames.name(group: g, param: i, "exp_avg")] = s.expAvg.copy()
-                out[OptimizerStateNames.name(group: g, param: i, "exp_avg_sq")] = s.expAvgSq.copy()
-                out[OptimizerStateNames.name(group: g, param: i, "step")] = OptimizerStateNames.counter(s.step)
-            }
+        OptimizerStateNames.arrays(groups, state, stepCount: stepCount) { s in
+            [("exp_avg", s.expAvg.copy()), ("exp_avg_sq", s.expAvgSq.copy()), ("step", OptimizerStateNames.counter(s.step))]
         }
-        return out
     }
 
     public func loadState(_ arrays: [String: Tensor]) throws {

@@ -66,6 +66,25 @@ extension Optimizer {
 
 /// Checks common to every optimiser before it touches any parameter.
 enum OptimizerChecks {
+    /// What every optimiser does before an update: the lr scale is valid; after the groups changed,
+    /// they are valid and the state of tensors no longer in a group is dropped; every gradient is
+    /// checked before anything changes, so a bad one leaves the model as it was.
+    static func beginStep<S>(_ groups: [ParamGroup], lrScale: Float, state: inout [ObjectIdentifier: S], groupsChanged: inout Bool,
+                             owner: String) throws {
+        try validate(lrScale: lrScale, owner: owner)
+        if groupsChanged {
+            try validate(groups, owner: owner)
+            let live = Set(groups.flatMap { $0.params.map(ObjectIdentifier.init) })
+            state = state.filter { live.contains($0.key) }
+            groupsChanged = false
+        }
+        for (g, group) in groups.enumerated() {
+            for (i, p) in group.params.enumerated() {
+                if let grad = p.grad { try checkGradient(grad, of: p, group: g, index: i, owner: owner) }
+            }
+        }
+    }
+
     /// Groups are well formed: rates and decays finite and non-negative, no tensor listed twice.
     static func validate(_ groups: [ParamGroup], owner: String) throws {
         var seen = Set<ObjectIdentifier>()
@@ -101,6 +120,20 @@ enum OptimizerChecks {
 
 /// Names of state arrays and their parsing.
 enum OptimizerStateNames {
+    /// The step count and each parameter's state (`fields`) under PyTorch's names, for parameters
+    /// that have state.
+    static func arrays<S>(_ groups: [ParamGroup], _ state: [ObjectIdentifier: S], stepCount: Int,
+                          _ fields: (S) -> [(String, Tensor)]) -> [String: Tensor] {
+        var out: [String: Tensor] = [Self.stepCount: counter(stepCount)]
+        for (g, group) in groups.enumerated() {
+            for (i, p) in group.params.enumerated() {
+                guard let s = state[ObjectIdentifier(p)] else { continue }
+                for (field, t) in fields(s) { out[name(group: g, param: i, field)] = t }
+            }
+        }
+        return out
+    }
+
     static let stepCount = "step_count"
 
     static func name(group g: Int, param i: Int, _ field: String) -> String { "group.\(g).param.\(i).\(field)" }

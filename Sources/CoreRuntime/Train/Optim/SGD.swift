@@ -46,18 +46,7 @@ public final class SGD: Optimizer {
     }
 
     public func step(lrScale: Float) throws {
-        try OptimizerChecks.validate(lrScale: lrScale, owner: owner)
-        if groupsChanged {
-            try OptimizerChecks.validate(groups, owner: owner)
-            let live = Set(groups.flatMap { $0.params.map(ObjectIdentifier.init) })
-            state = state.filter { live.contains($0.key) }
-            groupsChanged = false
-        }
-        for (g, group) in groups.enumerated() {
-            for (i, p) in group.params.enumerated() {
-                if let grad = p.grad { try OptimizerChecks.checkGradient(grad, of: p, group: g, index: i, owner: owner) }
-            }
-        }
+        try OptimizerChecks.beginStep(groups, lrScale: lrScale, state: &state, groupsChanged: &groupsChanged, owner: owner)
         for group in groups {
             let negLR = Float(-(Double(group.lr) * Double(lrScale)))
             for p in group.params {
@@ -120,14 +109,7 @@ public final class SGD: Optimizer {
     // MARK: State
 
     public func stateArrays() -> [String: Tensor] {
-        var out: [String: Tensor] = [OptimizerStateNames.stepCount: OptimizerStateNames.counter(stepCount)]
-        for (g, group) in groups.enumerated() {
-            for (i, p) in group.params.enumerated() {
-                guard let s = state[ObjectIdentifier(p)] else { continue }
-                out[OptimizerStateNames.name(group: g, param: i, "momentum_buffer")] = s.buffer.copy()
-            }
-        }
-        return out
+        OptimizerStateNames.arrays(groups, state, stepCount: stepCount) { s in [("momentum_buffer", s.buffer.copy())] }
     }
 
     public func loadState(_ arrays: [String: Tensor]) throws {
