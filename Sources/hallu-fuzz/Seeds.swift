@@ -14,10 +14,17 @@ final class Seeds {
     /// PNG files to mutate (made here and, when found, the repository's test images).
     var pngs: [Data] = []
     var jpegs: [Data] = []
+    /// The plugins beside the binary: their data formats and the training files they export into a
+    /// world (the world generator writes only what every method shares).
+    let registry = PluginRegistry()
+    /// The training files the world holds in every format hallu reads (conversations and the plugins' formats).
+    private(set) var trainingFiles: [String] = [SceneWorld.Files.llava]
 
     init(root: URL, fixtures: URL?) throws {
         self.root = root
         try Folders.create(root)
+        try registry.discover()
+        trainingFiles += registry.worldExports.flatMap(\.files)
         // A scene world of 4 training and 2 eval images.
         var wc = WorldConfig()
         wc.seed = 5
@@ -25,17 +32,16 @@ final class Seeds {
         wc.evalImages = 2
         world = root.appendingPathComponent("world")
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent(SceneWorld.Files.world).path) {
-            try SceneWorld.synth(config: wc, outDir: world)
+            try SceneWorld.synth(config: wc, outDir: world, exports: registry.worldExports)
         }
-        for name in [SceneWorld.Files.llava, SceneWorld.Files.hsadpoPreference, SceneWorld.Files.hsadpoDetection,
-                     SceneWorld.Files.hadpoDesc, SceneWorld.Files.hadpoPope, SceneWorld.Files.hacl, SceneWorld.Files.scenes,
-                     SceneWorld.Files.chairPrompts, SceneWorld.Files.chairGT, SceneWorld.Files.shrFacts, "pope_random.jsonl"] {
+        for name in trainingFiles + [SceneWorld.Files.scenes, SceneWorld.Files.chairPrompts, SceneWorld.Files.chairGT,
+                                     SceneWorld.Files.shrFacts, "pope_random.jsonl"] {
             let u = world.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: u.path) { docs[name] = try InputFile.read(u.path) }
         }
 
         // A micro checkpoint with a tokenizer trained on the world's text.
-        let data = try Dataset.load(world.path, kinds: [.sft, .preference, .contrastive])
+        let data = try Dataset.load(world.path, kinds: [.sft, .preference, .contrastive], catalog: registry.data)
         let tok = DefaultAssets.trainTokenizer(data, vocabSize: 120)
         guard let image = tok.id(of: "<image>") else { throw HalluError("the fuzz tokenizer lacks <image>") }
         let text = LlavaTextConfig(hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 1, numAttentionHeads: 2,

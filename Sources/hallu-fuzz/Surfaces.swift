@@ -193,16 +193,15 @@ enum Surfaces {
 
     /// A data folder in every format hallu reads, one file mutated.
     static let dataset = Surface(name: "dataset", weight: 12, make: { seeds, rng, dir in
-        let files = [SceneWorld.Files.llava, SceneWorld.Files.hsadpoPreference, SceneWorld.Files.hsadpoDetection,
-                     SceneWorld.Files.hadpoDesc, SceneWorld.Files.hadpoPope, SceneWorld.Files.hacl].filter { seeds.docs[$0] != nil }
+        let files = seeds.trainingFiles.filter { seeds.docs[$0] != nil }
         let target = rng.pick(files)
         try seeds.docs[SceneWorld.Files.scenes]?.write(to: dir.appendingPathComponent(SceneWorld.Files.scenes))
         guard symlink(seeds.world.appendingPathComponent("images").path, dir.appendingPathComponent("images").path) == 0 else {
             throw HalluError("could not link the world's images")
         }
         try place(JSONLinesMutator.mutate(seeds.docs[target]!, &rng), at: dir.appendingPathComponent(target), &rng)
-    }, consume: { _, dir in
-        [judge([dir.path]) { _ = try Dataset.load(dir.path) }]
+    }, consume: { seeds, dir in
+        [judge([dir.path]) { _ = try Dataset.load(dir.path, catalog: seeds.registry.data) }]
     })
 
     /// CHAIR, POPE and SHR input files, one mutated; all three evaluations run.

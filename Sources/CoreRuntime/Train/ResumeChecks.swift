@@ -19,10 +19,10 @@ extension Trainer {
         }
         let kinds = Set(self.kinds.map(\.rawValue))
         for (key, stream) in s.streams.sorted(by: { $0.key < $1.key }) {
-            guard kinds.contains(key), let kind = DataKind(rawValue: key) else {
+            guard kinds.contains(key) else {
                 throw HalluError.file(file, "has a data stream \"\(key)\" that this run's methods do not read; the checkpoint is from another run")
             }
-            let n = context.data.count(kind)
+            let n = context.data.count(DataKind(key))
             guard stream.fits(dataCount: n) else {
                 throw HalluError.file(file, "its \(key) data stream does not fit the \(n) \(key) samples loaded now "
                     + "(the data changed since the checkpoint, or the file is damaged)")
