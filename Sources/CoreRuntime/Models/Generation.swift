@@ -50,7 +50,8 @@ public struct Generator {
 
     /// Generated ids per sample and what they cost.
     public func generateWithStats(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> (ids: [[Int]], stats: GenerationStats) {
-        try withNoGrad {
+        try cfg.check(for: model.config, prompts: inputs.ids)
+        return try withNoGrad {
             let run = try DecodingRun(model: model, hooks: hooks, inputs: inputs, cfg: cfg)
             let ids = cfg.numBeams > 1 ? try run.beamSearch() : try run.sampleOrGreedy()
             var stats = GenerationStats()
@@ -122,7 +123,7 @@ struct DecodingRun {
         var live = Array(0..<b)                  // sample of each row
         var parent: [Int?] = Array(repeating: nil, count: b)
         var rng = SeededRNG(seed: cfg.seed)
-        for _ in 0..<cfg.maxNewTokens {
+        for n in 0..<cfg.maxNewTokens {
             let rows = live.count
             let step = try makeStep(output, rows: Array(0..<rows), sample: live, beam: Array(repeating: 0, count: rows),
                                     parent: parent, generated: live.map { out[$0] }, stride: rows)
@@ -135,7 +136,8 @@ struct DecodingRun {
                 out[live[r]].append(next[r])
                 if next[r] != eosId { keep.append(r) }
             }
-            if keep.isEmpty { break }
+            // At the length limit no row needs the logits of its last token.
+            if keep.isEmpty || n == cfg.maxNewTokens - 1 { break }
             // Finished rows leave the batch.
             if keep.count < rows { try session.select(keep) }
             live = keep.map { live[$0] }
