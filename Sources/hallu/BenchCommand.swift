@@ -5,7 +5,7 @@ import Foundation
 struct BenchCommand: Command {
     let name = "bench"
     let summary = "benchmark kernels and training against OpenBLAS and PyTorch"
-    let usage = "hallu bench [kernels|model|e2e|real|7b|all] [--json] [--quick] [--method M]"
+    let usage = "hallu bench [kernels|model|decode|e2e|real|7b|all] [--json] [--quick] [--method M] [--plugin PATH]"
     /// The default job the e2e suite times (DESIGN.md: `hallu run --method hsadpo`).
     static let defaultJob = "hsadpo"
     let flags = [Flag(name: "json", value: nil, help: "print the results as JSON"),
@@ -16,7 +16,8 @@ struct BenchCommand: Command {
                  Flag(name: "iterations", value: "N", help: "timed repetitions (median): with --checkpoint (default 2), or of every model case"),
                  Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only"),
                  Flag(name: "cases", value: "LIST", help: "model: only these cases, comma-separated (\(Bench.modelCases.joined(separator: ", ")))"),
-                 Flag(name: "no-reference", value: nil, help: "model: measure hallu alone (no PyTorch)")]
+                 Flag(name: "no-reference", value: nil, help: "model: measure hallu alone (no PyTorch)"),
+                 Flag(name: "plugin", value: "PATH", help: "decode: also load this plugin library (repeatable)", defaultText: "plugins beside hallu")]
 
     func run(_ args: Arguments) throws -> Int32 {
         let suite = args.positionals.first ?? "all"
@@ -37,12 +38,22 @@ struct BenchCommand: Command {
         let cases = args.string("cases").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, cases: cases,
                                     reference: !args.flag("no-reference"), iterations: try args.int("iterations", atLeast: 1),
-                                    e2eMethod: args.string("method") ?? Self.defaultJob, log: { eprint($0) })
+                                    e2eMethod: args.string("method") ?? Self.defaultJob,
+                                    decoders: try decoders(args, suite: suite), log: { eprint($0) })
         if args.flag("json") {
             print(String(decoding: try Bench.json(results), as: UTF8.self))
         } else {
             print(Bench.markdown(results))
         }
         return 0
+    }
+
+    /// The decoding methods of the plugins beside hallu and of `--plugin` (only the decode suite reads them).
+    private func decoders(_ args: Arguments, suite: String) throws -> [DecoderDescriptor] {
+        guard suite == "decode" || suite == "all" else { return [] }
+        let registry = PluginRegistry()
+        try registry.discover()
+        for p in args.all("plugin") { try registry.load(p) }
+        return registry.decoderDescriptors
     }
 }

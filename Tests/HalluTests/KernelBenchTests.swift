@@ -86,3 +86,29 @@ import HalluTestSupport
     let rss = PeakMemory.currentRSSMB(), peak = BenchResult.currentPeakRSSMB()
     #expect(rss > 0 && peak >= rss)
 }
+
+/// A decoding method that adds a second stream (as the contrastive methods do) and refuses beam search.
+private final class TwoStreamGreedyOnly: DecodingMethod {
+    let id = "two-stream"
+    let summary = "bench test: a second stream, greedy only"
+    let options: [MethodOption] = []
+    func configure(_ values: [String: String]) throws {}
+    func begin(_ c: DecodingContext) throws -> DecodingNeeds {
+        if case .beam = c.mode { throw HalluError("two-stream: beam search is not defined") }
+        return DecodingNeeds(streams: [DecodingStream(name: "again", inputs: { $0 })])
+    }
+    func adjust(_ step: DecodingStep) throws {}
+}
+
+@Test func benchDecodeSuiteCostsEveryDecoderPerModeAndSkipsUndefinedModes() throws {
+    let descriptor = DecoderDescriptor(id: "two-stream", summary: "", make: { TwoStreamGreedyOnly() })
+    var lines: [String] = []
+    let results = try Bench.run(suite: "decode", quick: true, decoders: [descriptor], log: { lines.append($0) })
+    let names = results.map(\.name)
+    #expect(names == ["decode cost: plain greedy (small, batch 8)",
+                      "decode cost: two-stream greedy / plain greedy (small, batch 8)",
+                      "decode cost: plain beam 2 (small, batch 8)"])
+    #expect(results.allSatisfy { $0.hallu >= 0 && $0.hallu.isFinite })
+    #expect(results[1].unit == "x")
+    #expect(lines.contains { $0.contains("two-stream at 2 beams: skipped") && $0.contains("beam search is not defined") })
+}

@@ -5,14 +5,15 @@ import Foundation
 /// products, `bench/torch_reference.py` for the model).
 public enum Bench {
     /// The suites `run` accepts.
-    public static let suites = ["kernels", "model", "e2e", "real", "7b", "all"]
+    public static let suites = ["kernels", "model", "decode", "e2e", "real", "7b", "all"]
 
     /// The cases of the `model` suite that `run(cases:)` may select.
     public static var modelCases: [String] { ModelBench.caseNames }
 
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
     /// (training steps with model FLOP utilisation, a size sweep, generation, peak memory against
-    /// PyTorch eager and torch.compile), `e2e` (`hallu run --method e2eMethod` end to end in child
+    /// PyTorch eager and torch.compile), `decode` (what each of `decoders` costs per generated token
+    /// against plain decoding, greedy and beam), `e2e` (`hallu run --method e2eMethod` end to end in child
     /// processes of `executable`, the hallu binary), `real` (TinyLLaVA-1.1B shapes against
     /// transformers), `7b` (a llava-1.5-7b-shaped checkpoint answering one POPE question), or
     /// `all` (all but `7b`). `quick` shortens
@@ -23,6 +24,7 @@ public enum Bench {
     /// every case (the median is reported).
     public static func run(suite: String, quick: Bool = false, executable: String? = nil, cases: [String]? = nil,
                            reference: Bool = true, iterations: Int? = nil, e2eMethod: String = "sft",
+                           decoders: [DecoderDescriptor] = [],
                            log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         if let cases {
             guard suite == "model" else { throw HalluError("bench: cases apply to the model suite") }
@@ -41,6 +43,10 @@ public enum Bench {
             o.useReference = reference
             if let iterations { o.iterations = iterations; o.largeIterations = iterations }
             return try ModelBench.run(o, log: log)
+        case "decode":
+            var o = quick ? DecodingBench.Options.quick : DecodingBench.Options()
+            if let iterations { o.iterations = iterations }
+            return try DecodingBench.run(decoders: decoders, o, log: log)
         case "e2e":
             guard let executable else {
                 log("e2e bench: needs the hallu executable (run it as `hallu bench e2e`); nothing measured")
@@ -55,7 +61,9 @@ public enum Bench {
             return try suite == "real" ? RealBench.run(executable: executable, quick: quick, log: log)
                 : RealBench.run7B(executable: executable, quick: quick, log: log)
         case "all":
-            return try ["kernels", "model", "e2e", "real"].flatMap { try run(suite: $0, quick: quick, executable: executable, e2eMethod: e2eMethod, log: log) }
+            return try ["kernels", "model", "decode", "e2e", "real"].flatMap {
+                try run(suite: $0, quick: quick, executable: executable, e2eMethod: e2eMethod, decoders: decoders, log: log)
+            }
         default:
             throw HalluError("bench: unknown suite \"\(suite)\" (\(suites.joined(separator: ", ")))")
         }
