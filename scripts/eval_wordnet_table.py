@@ -20,7 +20,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 WN = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/wordnet"
 VOCAB = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-    HERE, "..", "..", "shared", "data", "CHAIR-metric-standalone", "chair_vocab.json")
+    HERE, "..", "data", "CHAIR-metric-standalone", "chair_vocab.json")
 OUT = os.path.join(HERE, "..", "Sources", "CoreRuntime", "Eval", "CHAIR", "WordNetLemmaTable.swift")
 
 POS = ["n", "v", "a", "r"]

@@ -6,7 +6,7 @@
 
 Trains hallu's initial checkpoint (config.json + model.safetensors, loaded as transformers'
 LlavaForConditionalGeneration, float32, CPU, 2 threads) on the world's llava_train.json with the
-recipe of the PyTorch prototype in ../shared/specs/world-calibration.md, then evaluates POPE and
+recipe of the PyTorch prototype the world was calibrated with, then evaluates POPE and
 greedy descriptions on the world's eval images. It is independent of hallu's Swift engine: it only
 reads hallu's files, so a gap between this and hallu's own baseline points at hallu's trainer, and a
 gap between this and the prototype points at the world data.

@@ -122,9 +122,10 @@ struct EvalCommand: Command {
         Flag(name: "image-id-key", value: "KEY", help: "chair, shr: image id key", defaultText: "image_id, else image, imageId"),
         Flag(name: "details", value: "FILE", help: "chair, shr: also write per-caption detail as JSON"),
         Flag(name: "questions", value: "FILE", help: "pope: questions (POPE's JSONL)"),
-        Flag(name: "answers", value: "FILE", help: "pope: the model's answers"),
+        Flag(name: "answers", value: "FILE", help: "pope: the model's answers (POPE, HA-DPO, LLaVA, VCD or lmms-eval layout)"),
         Flag(name: "answer-key", value: "KEY", help: "pope: answer text key", defaultText: "answer, else text"),
-        Flag(name: "split", value: "NAME=QUESTIONS:ANSWERS", help: "pope: one split of several (repeat)", repeats: true),
+        Flag(name: "split", value: "NAME=QUESTIONS[:ANSWERS]", help: "pope: one split of several (repeat); without ANSWERS, its part of --answers", repeats: true),
+        Flag(name: "categories", value: "FILE", help: "pope: question file naming each question_id's split (LLaVA's llava_pope_test.jsonl)"),
         Flag(name: "responses", value: "FILE", help: "shr: responses, {\"<image id>\": text} or records"),
         Flag(name: "facts", value: "FILE", help: "shr: scene facts per image"),
         Flag(name: "judge", value: "gt|chat", help: "shr: ground-truth judge or a chat model", defaultText: "gt"),
@@ -148,8 +149,8 @@ struct EvalCommand: Command {
     var subcommands: [Subcommand] {
         [Subcommand(name: "chair", usage: "hallu eval chair --captions FILE --gt FILE [--caption-key K] [--image-id-key K] [--details FILE] [--json]",
                     flags: ["captions", "gt", "caption-key", "image-id-key", "details", "json"], run: { a, _ in try chair(a) }),
-         Subcommand(name: "pope", usage: "hallu eval pope (--questions FILE --answers FILE | --split NAME=QUESTIONS:ANSWERS ...) [--answer-key K] [--json]",
-                    flags: ["questions", "answers", "answer-key", "split", "json"], run: { a, _ in try pope(a) }),
+         Subcommand(name: "pope", usage: "hallu eval pope (--questions FILE --answers FILE | --split NAME=QUESTIONS:ANSWERS ... | --answers FILE [--split NAME=QUESTIONS ... --categories FILE]) [--answer-key K] [--json]",
+                    flags: ["questions", "answers", "answer-key", "split", "categories", "json"], run: { a, _ in try pope(a) }),
          Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
@@ -184,23 +185,35 @@ struct EvalCommand: Command {
     }
 
     func pope(_ args: Arguments) throws -> Int32 {
-        let splits = try args.all("split").map(Self.parseSplit)
         let key = args.string("answer-key")
+        func output(_ report: POPEReport) throws -> Int32 {
+            if args.flag("json") { try printJSON(encodable: report) } else { print(report.renderTable()) }
+            return 0
+        }
+        // One answers file holding several splits (lmms-eval logs; LLaVA's llava_pope_test answers).
+        if let answers = args.string("answers"), args.string("questions") == nil {
+            try requireFile(answers, "--answers")
+            let splits = try args.all("split").map(Self.parseCombinedSplit)
+            try Self.rejectDuplicates(splits.map(\.name))
+            for s in splits { try requireFile(s.questionsPath, "--split \(s.name)") }
+            let categories = args.string("categories")
+            if let categories { try requireFile(categories, "--categories") }
+            return try output(try POPEEval.run(answersPath: answers, splits: splits, categoriesPath: categories, answerKey: key))
+        }
+        if args.string("categories") != nil {
+            throw HalluError("--categories goes with one --answers file that holds several splits (and no --questions)")
+        }
+        let splits = try args.all("split").map(Self.parseSplit)
         if !splits.isEmpty {
             guard args.string("questions") == nil, args.string("answers") == nil else {
                 throw HalluError("hallu eval pope: give either --questions and --answers, or --split (not both)")
             }
-            let names = splits.map(\.name)
-            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
-                throw HalluError("--split: split \"\(dup)\" is given twice")
-            }
+            try Self.rejectDuplicates(splits.map(\.name))
             for s in splits {
                 try requireFile(s.questionsPath, "--split \(s.name)")
                 try requireFile(s.answersPath, "--split \(s.name)")
             }
-            let report = try POPEEval.run(splits: splits, answerKey: key)
-            if args.flag("json") { try printJSON(encodable: report) } else { print(report.renderTable()) }
-            return 0
+            return try output(try POPEEval.run(splits: splits, answerKey: key))
         }
         let questions = try args.required("questions", "hallu eval pope"), answers = try args.required("answers", "hallu eval pope")
         try requireFile(questions, "--questions")
@@ -208,6 +221,20 @@ struct EvalCommand: Command {
         let metrics = try POPEEval.run(questionsPath: questions, answersPath: answers, answerKey: key)
         if args.flag("json") { try printJSON(encodable: metrics) } else { print(metrics.renderTable()) }
         return 0
+    }
+
+    static func rejectDuplicates(_ names: [String]) throws {
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw HalluError("--split: split \"\(dup)\" is given twice")
+        }
+    }
+
+    /// `NAME=QUESTIONS`, a split of a combined answers file.
+    static func parseCombinedSplit(_ text: String) throws -> (name: String, questionsPath: String) {
+        guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+            throw HalluError("--split \(text): expected NAME=QUESTIONS with --answers, e.g. random=coco_pope_random.json")
+        }
+        return (String(text[..<eq]), String(text[text.index(after: eq)...]))
     }
 
     /// `NAME=QUESTIONS:ANSWERS`. When a path itself holds ':', the split point is the one at which

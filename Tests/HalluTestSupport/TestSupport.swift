@@ -1,20 +1,15 @@
 import Foundation
 import CoreRuntime
 
-/// Paths the tests read: the repository's fixtures and the shared data folder beside the repository.
+/// Paths the tests read: the repository's fixtures and its reference data (`data/`, see data/SOURCES.md).
 public enum TestPaths {
     /// The repository root (this file is Tests/HalluTestSupport/TestSupport.swift).
     public static let repo: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     /// `Tests/Fixtures`.
     public static let fixtures = repo.appendingPathComponent("Tests/Fixtures")
-    /// `../shared` beside the repository (override with HALLU_SHARED).
-    public static let shared: URL = {
-        if let p = ProcessInfo.processInfo.environment["HALLU_SHARED"] { return URL(fileURLWithPath: p) }
-        return repo.deletingLastPathComponent().appendingPathComponent("shared")
-    }()
-    /// A file under `../shared/data`.
-    public static func sharedData(_ rel: String) -> String { shared.appendingPathComponent("data/\(rel)").path }
+    /// A file under the repository's `data/` folder (real files released with the papers).
+    public static func data(_ rel: String) -> String { repo.appendingPathComponent("data/\(rel)").path }
     /// A fresh temporary folder.
     public static func tempDir(_ tag: String = "t") -> URL {
         let u = FileManager.default.temporaryDirectory.appendingPathComponent("hallu-\(tag)-\(UUID().uuidString)")
@@ -62,4 +57,26 @@ public func write(_ text: String, _ name: String, in dir: URL) throws -> String 
 public func message(_ body: () throws -> Void) -> String {
     do { try body() } catch let e as HalluError { return e.message } catch { return "\(error)" }
     return ""
+}
+
+/// Golden JSON read with exact numbers. Foundation's JSONSerialization on Linux can be one unit in
+/// the last place off when it parses a double; goldens compared bit for bit go through `OrderedJSON`,
+/// whose numbers are `Double(text)`, and come back as Foundation-style values.
+public enum ExactJSON {
+    public static func read(_ path: String) throws -> Any { value(try OrderedJSON.read(path)) }
+
+    public static func value(_ j: OrderedJSON) -> Any {
+        switch j {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .int(let i): return i
+        case .number(let d): return d
+        case .string(let s): return s
+        case .array(let a): return a.map(value)
+        case .object(let kv):
+            var out: [String: Any] = [:]
+            for (k, v) in kv { out[k] = value(v) }
+            return out
+        }
+    }
 }

@@ -3,9 +3,9 @@ import Testing
 @testable import CoreRuntime
 import HalluTestSupport
 
-private let chairGT = TestPaths.sharedData("CHAIR-metric-standalone/chair500_gt_objects.json")
-private let lessIsMoreR1 = TestPaths.sharedData("less-is-more/Table1-results/r1-llava1.5-7b.jsonl")
-private func popeQuestions(_ split: String) -> String { TestPaths.sharedData("POPE/output/coco/coco_pope_\(split).json") }
+private let chairGT = TestPaths.data("CHAIR-metric-standalone/chair500_gt_objects.json")
+private let lessIsMoreR1 = TestPaths.data("less-is-more/Table1-results/r1-llava1.5-7b.jsonl")
+private func popeQuestions(_ split: String) -> String { TestPaths.data("POPE/output/coco/coco_pope_\(split).json") }
 
 /// An answers file saying "Yes" to every question of a POPE questions file.
 private func allYes(_ questionsPath: String, in dir: URL) throws -> String {

@@ -7,7 +7,7 @@ private let hadpoDir = TestPaths.fixtures.appendingPathComponent("data/hadpo")
 
 @Test func realPOPEQuestionFilesRead() throws {
     for split in ["random", "popular", "adversarial"] {
-        let qs = try DataReaders.popeQuestions(TestPaths.sharedData("POPE/output/coco/coco_pope_\(split).json"))
+        let qs = try DataReaders.popeQuestions(TestPaths.data("POPE/output/coco/coco_pope_\(split).json"))
         #expect(qs.count == 3000)
         #expect(qs.filter { $0.label == "yes" }.count == 1500)
         #expect(qs.allSatisfy { !$0.object.isEmpty }, "every question parses as POPE's template")
@@ -15,25 +15,25 @@ private let hadpoDir = TestPaths.fixtures.appendingPathComponent("data/hadpo")
         // POPE's alternation: yes, no, yes, no, ...
         #expect(qs.enumerated().allSatisfy { ($0.offset % 2 == 0) == ($0.element.label == "yes") })
     }
-    let random = try DataReaders.popeQuestions(TestPaths.sharedData("POPE/output/coco/coco_pope_random.json"))
+    let random = try DataReaders.popeQuestions(TestPaths.data("POPE/output/coco/coco_pope_random.json"))
     #expect(random.first { $0.text == "Is there an umbrella in the image?" }?.object == "umbrella")
 }
 
 @Test func realCHAIRFilesRead() throws {
-    let prompts = try DataReaders.chairPrompts(TestPaths.sharedData("less-is-more/chair-500.jsonl"))
+    let prompts = try DataReaders.chairPrompts(TestPaths.data("less-is-more/chair-500.jsonl"))
     #expect(prompts.count == 500)
     #expect(prompts[0].imageId == 2239 && prompts[0].questionId == 0 && prompts[0].text == "Please describe this image in detail.")
-    let gt = try DataReaders.chairGroundTruth(TestPaths.sharedData("CHAIR-metric-standalone/chair500_gt_objects.json"))
+    let gt = try DataReaders.chairGroundTruth(TestPaths.data("CHAIR-metric-standalone/chair500_gt_objects.json"))
     #expect(gt.count == 500)
     #expect(gt[2239] == ["person", "sports ball", "tennis racket"])
     #expect(Set(prompts.map(\.imageId)) == Set(gt.keys))
     for name in ["r1-llava1.5-7b", "r2-vcd", "r3-opera", "r4-opera-fast", "r5-ours-inst", "r6-ours-cap"] {
-        let caps = try DataReaders.chairCaptions(TestPaths.sharedData("less-is-more/Table1-results/\(name).jsonl"))
+        let caps = try DataReaders.chairCaptions(TestPaths.data("less-is-more/Table1-results/\(name).jsonl"))
         #expect(caps.count == 500, "\(name)")
         #expect(Set(caps.map(\.imageId)) == Set(gt.keys), "\(name)")
         #expect(caps.allSatisfy { !$0.caption.isEmpty })
     }
-    let example = try DataReaders.chairCaptions(TestPaths.sharedData("CHAIR-metric-standalone/example_inputs.jsonl"), captionKey: "caption")
+    let example = try DataReaders.chairCaptions(TestPaths.data("CHAIR-metric-standalone/example_inputs.jsonl"), captionKey: "caption")
     #expect(example.map(\.imageId) == [1290, 6871])
     #expect(DataReaders.imageId("COCO_val2014_000000310196.jpg") == 310_196)
     #expect(DataReaders.imageId("images/eval/006000.png") == 6000)

@@ -62,6 +62,11 @@ private let scene = SceneFacts(
     for key in ["shr", "sentences", "hallucinated"] { #expect(json[key] != nil, "missing \(key)") }
     #expect(json["images"] == nil)
     #expect(report.renderTable().contains("50.0"))
+    // Length beside the score: 11 + 4 whitespace words, 3 + 1 Punkt sentences over 2 responses.
+    let length = try #require(json["length"] as? [String: Any])
+    #expect(length["words"] as? Int == 15 && length["sentences"] as? Int == 4 && length["responses"] as? Int == 2)
+    #expect(length["words_per_response"] as? Double == 7.5 && length["sentences_per_response"] as? Double == 2)
+    #expect(report.renderTable().contains("words, 2.00 sentences per response"))
     #expect(throws: HalluError.self) {
         try SHREvaluator(judge: SceneGroundTruthJudge()).evaluate(images: [SHRImage(id: "3", response: "A dog.")])
     }

@@ -4,7 +4,7 @@ import Testing
 import HalluTestSupport
 
 @Test func gzipReadsSharedGroundTruth() throws {
-    let any = try JSONFiles.readJSON(TestPaths.sharedData("CHAIR-metric-standalone/chair_imid_to_objects.json.gz"))
+    let any = try JSONFiles.readJSON(TestPaths.data("CHAIR-metric-standalone/chair_imid_to_objects.json.gz"))
     let dict = try #require(any as? [String: Any])
     #expect(dict.count == 123_287)
 }

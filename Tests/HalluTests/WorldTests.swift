@@ -21,7 +21,7 @@ private struct MiniCHAIR {
     let doubles: [String: String]
 
     init() throws {
-        let v = try #require(try JSONFiles.readJSON(TestPaths.sharedData("CHAIR-metric-standalone/chair_vocab.json")) as? [String: Any])
+        let v = try #require(try JSONFiles.readJSON(TestPaths.data("CHAIR-metric-standalone/chair_vocab.json")) as? [String: Any])
         synonyms = try #require(v["inverse_synonym_dict"] as? [String: String])
         doubles = try #require(v["double_word_dict"] as? [String: String])
     }

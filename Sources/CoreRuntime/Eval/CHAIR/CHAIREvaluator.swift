@@ -58,6 +58,14 @@ public struct CHAIRReport: Codable, Equatable, Sendable {
     public var unknownImages: Int
     /// A few of those ids, to help find a key or id-format mismatch.
     public var unknownImageExamples: [String]
+    /// Distinct images scored. CHAIR depends on the images: compare two results only when they scored
+    /// the same set (same `imageIdsSHA256`).
+    public var images: Int?
+    /// SHA-256 of the distinct image ids (canonical form, e.g. "2239"), sorted byte-wise, each followed
+    /// by a newline: `printf '%s\n' IDS | LC_ALL=C sort -u | sha256sum`.
+    public var imageIdsSHA256: String?
+    /// Words and sentences per caption (CHAIR grows with length).
+    public var length: ResponseLength?
     /// Per-caption detail, in input order.
     public var captions: [CHAIRCaptionResult] = []
 
@@ -66,6 +74,13 @@ public struct CHAIRReport: Codable, Equatable, Sendable {
         case hallucinatedMentions = "hallucinated_mentions", hallucinatedCaptions = "hallucinated_captions"
         case recalledObjects = "recalled_objects", groundTruthObjects = "gt_objects"
         case unknownImages = "unknown_images", unknownImageExamples = "unknown_image_examples"
+        case images, imageIdsSHA256 = "image_ids_sha256", length
+    }
+
+    /// The digest of a set of image ids as `imageIdsSHA256` defines it.
+    public static func imageIdsDigest<S: Sequence>(_ ids: S) -> String where S.Element == String {
+        let sorted = Set(ids).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return SHA256.hex(sorted.map { $0 + "\n" }.joined())
     }
 
     /// The per-caption detail as pretty JSON.
@@ -126,6 +141,10 @@ public final class CHAIREvaluator {
         report.chairI = ratio(report.hallucinatedMentions, report.mentions)
         report.recall = ratio(report.recalledObjects, report.groundTruthObjects)
         report.len = ratio(tokens, report.n)
+        let ids = report.captions.map(\.imageId)
+        report.images = Set(ids).count
+        report.imageIdsSHA256 = CHAIRReport.imageIdsDigest(ids)
+        report.length = ResponseLength.of(captions.map(\.text), punkt: parser.punkt)
         return report
     }
 }

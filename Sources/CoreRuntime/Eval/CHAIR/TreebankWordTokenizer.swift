@@ -1,14 +1,15 @@
-/// `nltk.word_tokenize` as NLTK 3.8 runs it: Punkt sentences, then the improved Treebank rules
-/// (`NLTKWordTokenizer`) on each sentence. The rules are applied in NLTK's order as direct character
-/// scans rather than regular expressions, which keeps 500 captions well under a millisecond each.
+/// `nltk.word_tokenize` as NLTK 3.8 runs it: Punkt sentences (the trained English model), then the
+/// improved Treebank rules (`NLTKWordTokenizer`) on each sentence. The rules are applied in NLTK's
+/// order as direct character scans rather than regular expressions, which keeps 500 captions well
+/// under a millisecond each.
 public enum TreebankWordTokenizer {
     typealias Scalars = [Unicode.Scalar]
 
     /// Tokens of `text` (sentence split first, so every sentence-final period is its own token).
-    public static func tokenize(_ text: String) -> [String] {
+    public static func tokenize(_ text: String, punkt: PunktSentenceTokenizer = .english) -> [String] {
         let s = Array(text.unicodeScalars)
         var out: [String] = []
-        for span in PunktSentenceSplitter.spans(s) {
+        for span in punkt.spans(s) {
             out.append(contentsOf: tokenizeSentence(Array(s[span])))
         }
         return out
@@ -38,22 +39,9 @@ public enum TreebankWordTokenizer {
 
     // MARK: - character classes (Python's \s, \w, \d on str patterns)
 
-    static func isSpace(_ c: Unicode.Scalar) -> Bool {
-        // Python's str whitespace also counts the ASCII separators 0x1C-0x1F.
-        if c.value < 128 { return (c.value >= 9 && c.value <= 13) || (c.value >= 28 && c.value <= 32) }
-        return c.properties.isWhitespace
-    }
-    static func isWord(_ c: Unicode.Scalar) -> Bool {
-        if c.value < 128 {
-            let v = c.value
-            return (v >= 48 && v <= 57) || (v >= 65 && v <= 90) || (v >= 97 && v <= 122) || v == 95
-        }
-        return c.properties.isAlphabetic || c.properties.numericType != nil
-    }
-    static func isDigit(_ c: Unicode.Scalar) -> Bool {
-        if c.value < 128 { return c.value >= 48 && c.value <= 57 }
-        return c.properties.numericType == .decimal
-    }
+    static func isSpace(_ c: Unicode.Scalar) -> Bool { PythonText.isSpace(c) }
+    static func isWord(_ c: Unicode.Scalar) -> Bool { PythonText.isWord(c) }
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { PythonText.isDecimal(c) }
 
     static func split(_ t: Scalars) -> [String] {
         var out: [String] = []

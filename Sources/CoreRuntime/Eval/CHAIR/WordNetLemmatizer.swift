@@ -2,6 +2,17 @@
 /// to these; every other tag lemmatises as a noun).
 public enum WordNetPOS: Int, Sendable {
     case noun = 0, verb, adjective, adverb
+
+    /// The part of speech chair.py lemmatises a Penn Treebank tag as: J* adjective, V* verb, N* noun,
+    /// R* adverb, anything else noun.
+    public init(pennTag tag: String) {
+        switch tag.unicodeScalars.first {
+        case "J": self = .adjective
+        case "V": self = .verb
+        case "R": self = .adverb
+        default: self = .noun
+        }
+    }
 }
 
 /// WordNet 3.0 lemmatisation ("morphy", as NLTK's WordNetLemmatizer applies it) restricted to the words
@@ -28,11 +39,4 @@ public enum WordNetLemmatizer {
         guard let row = lemmas[word] else { return word }
         return row[pos.rawValue] ?? word
     }
-
-    private static let ambiguous: Set<String> = Set(lemmas.compactMap { word, row in
-        Set(row.map { $0 ?? word }).count > 1 ? word : nil
-    })
-
-    /// Whether the lemma of `word` depends on its part of speech (only then does tagging matter).
-    public static func isAmbiguous(_ word: String) -> Bool { ambiguous.contains(word) }
 }

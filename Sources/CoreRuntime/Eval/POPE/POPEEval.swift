@@ -40,11 +40,13 @@ public struct POPEReport: Codable, Equatable, Sendable {
     }
 }
 
-/// File-level POPE: question files (JSONL as POPE ships them, or a JSON list) and answer files.
+/// File-level POPE: question files (JSONL as POPE ships them, or a JSON list) and answer files in
+/// any layout `POPEAnswerFiles` reads.
 public enum POPEEval {
-    /// Answer-text keys tried, in order, when none is given ("answer" as Zhao et al.'s (2023) code writes, "text" as
-    /// LLaVA's evaluation scripts write).
-    public static let defaultAnswerKeys = ["answer", "text"]
+    /// Answer-text keys tried, in order, when none is given.
+    public static let defaultAnswerKeys = POPEAnswerFiles.defaultAnswerKeys
+    /// The order splits are reported in when a file names them.
+    public static let standardSplits = ["random", "popular", "adversarial"]
 
     /// Scores one answers file against one questions file.
     public static func run(questionsPath: String, answersPath: String, answerKey: String? = nil) throws -> POPEMetrics {
@@ -66,45 +68,75 @@ public enum POPEEval {
         })
     }
 
+    /// Scores one answers file that holds several splits.
+    /// - lmms-eval logs carry each question's label and split: no question files are needed, and
+    ///   every split found is scored.
+    /// - LLaVA's `model_vqa_loader` on `llava_pope_test.jsonl` writes all splits into one file; give
+    ///   that question file as `categoriesPath` (it names each question_id's split) and each split's
+    ///   POPE question file in `splits`. As LLaVA's eval_pope.py does, a split's answers are taken in
+    ///   file order and paired with its question file line by line.
+    /// - Answers with a `category` key of their own work the same way without `categoriesPath`.
+    public static func run(answersPath: String, splits: [(name: String, questionsPath: String)] = [],
+                           categoriesPath: String? = nil, answerKey: String? = nil) throws -> POPEReport {
+        let answers = try loadAnswers(path: answersPath, answerKey: answerKey)
+        let categoryOf = try categoriesPath.map(POPEAnswerFiles.categories(path:))
+        var grouped: [String: [POPEAnswer]] = [:]
+        var order: [String] = []
+        for (i, a) in answers.enumerated() {
+            var category = a.category
+            if let categoryOf {
+                guard let id = a.questionId else {
+                    throw HalluError.file(answersPath, "answer \(i + 1) has no question_id to look up in \(categoriesPath!)")
+                }
+                guard let c = categoryOf[id] else {
+                    throw HalluError.file(answersPath, "answer \(i + 1): question_id \(id) is not in \(categoriesPath!)")
+                }
+                category = c
+            }
+            guard let category else {
+                throw HalluError.file(answersPath, "answer \(i + 1) names no split: give the question file with the "
+                    + "categories (--categories), or score each split with --questions/--answers")
+            }
+            if grouped[category] == nil { order.append(category) }
+            grouped[category, default: []].append(a)
+        }
+        if splits.isEmpty {
+            guard answers.allSatisfy({ $0.label != nil }) else {
+                throw HalluError.file(answersPath, "the answers carry no labels: give each split's question file (--split NAME=QUESTIONS)")
+            }
+            let names = standardSplits.filter { grouped[$0] != nil } + order.filter { !standardSplits.contains($0) }
+            return POPEReport(splits: names.map { name in
+                let list = grouped[name]!
+                return (name, POPEScorer.metrics(labels: list.map { $0.label! }, predictions: list.map { !POPEScorer.isNo($0.text) }))
+            })
+        }
+        return POPEReport(splits: try splits.map { split in
+            let questions = try loadQuestions(path: split.questionsPath)
+            let list = grouped[split.name] ?? []
+            guard list.count == questions.count else {
+                throw HalluError("\(answersPath): \(list.count) answers of split \"\(split.name)\" for \(questions.count) questions "
+                    + "in \(split.questionsPath) (splits found: \(order.map { "\($0) \(grouped[$0]!.count)" }.joined(separator: ", ")))")
+            }
+            // Paired by position within the split, as LLaVA's eval_pope.py does.
+            return (split.name, POPEScorer.metrics(labels: questions.map(\.label), predictions: list.map { !POPEScorer.isNo($0.text) }))
+        })
+    }
+
     /// Reads questions: `question_id` (optional), `image` (optional), `text`, `label` ("yes"/"no").
     public static func loadQuestions(path: String) throws -> [POPEQuestion] {
         let records = try EvalRecords.read(path)
         guard !records.isEmpty else { throw HalluError.file(path, "no questions") }
         return try records.map { line, r in
-            guard let label = r["label"] else { throw HalluError.missingKey("label", in: path, line: line) }
-            guard let text = label as? String, ["yes", "no"].contains(text.lowercased()) else {
-                throw HalluError.file(path, line: line, "label must be \"yes\" or \"no\", found \(label)")
-            }
-            return POPEQuestion(questionId: try questionId(r, path: path, line: line),
+            guard r["label"] != nil else { throw HalluError.missingKey("label", in: path, line: line) }
+            return POPEQuestion(questionId: try POPEAnswerFiles.questionId(r["question_id"], path: path, line: line),
                                 image: r["image"] as? String, text: r["text"] as? String ?? "",
-                                label: text.lowercased() == "yes")
+                                label: try POPEAnswerFiles.label(r["label"], path: path, line: line, key: "label")!)
         }
     }
 
-    /// Reads answers: `question_id` (optional) and the answer text under `answerKey`
-    /// (default: the first of `defaultAnswerKeys` present).
+    /// Reads answers in any layout `POPEAnswerFiles` knows; the answer text is under `answerKey`
+    /// (default: the first of `defaultAnswerKeys` present, or an lmms-eval sample's response).
     public static func loadAnswers(path: String, answerKey: String? = nil) throws -> [POPEAnswer] {
-        let records = try EvalRecords.read(path)
-        guard !records.isEmpty else { throw HalluError.file(path, "no answers") }
-        return try records.map { line, r in
-            let key: String
-            if let answerKey {
-                key = answerKey
-            } else if let found = defaultAnswerKeys.first(where: { r[$0] != nil }) {
-                key = found
-            } else {
-                throw HalluError.file(path, line: line, "no answer key (tried \(defaultAnswerKeys.joined(separator: ", ")))")
-            }
-            guard let value = r[key] else { throw HalluError.missingKey(key, in: path, line: line) }
-            guard let text = value as? String else { throw HalluError.file(path, line: line, "\"\(key)\" is not a string") }
-            return POPEAnswer(questionId: try questionId(r, path: path, line: line), text: text)
-        }
-    }
-
-    static func questionId(_ r: [String: Any], path: String, line: Int) throws -> String? {
-        guard let v = r["question_id"] else { return nil }
-        if let n = v as? NSNumber, n.doubleValue.rounded() == n.doubleValue { return String(Int64(n.doubleValue)) }
-        if let s = v as? String { return s }
-        throw HalluError.file(path, line: line, "question_id must be an integer or a string")
+        try POPEAnswerFiles.read(path: path, answerKey: answerKey)
     }
 }

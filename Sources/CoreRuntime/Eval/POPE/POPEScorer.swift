@@ -21,10 +21,16 @@ public struct POPEQuestion: Sendable {
 public struct POPEAnswer: Sendable {
     public var questionId: String?
     public var text: String
+    /// The question's label, when the answer file carries it (lmms-eval logs do).
+    public var label: Bool?
+    /// The question's split, when the answer file names it (lmms-eval's `doc.category`).
+    public var category: String?
 
-    public init(questionId: String? = nil, text: String) {
+    public init(questionId: String? = nil, text: String, label: Bool? = nil, category: String? = nil) {
         self.questionId = questionId
         self.text = text
+        self.label = label
+        self.category = category
     }
 }
 
@@ -53,12 +59,23 @@ public struct POPEMetrics: Codable, Equatable, Sendable {
 /// period with commas removed and split on single spaces, some word is exactly "No", "not" or "no";
 /// every other answer (including an empty one) is "yes".
 public enum POPEScorer {
-    /// Whether POPE reads `answer` as "no".
+    /// Whether POPE reads `answer` as "no" (evaluate.py: the text before the first "." with every ","
+    /// deleted, split on single spaces, holds the word "No", "not" or "no"). Works on code points, as
+    /// Python does: "NO", "No,there" (one word once the comma is gone), "Nope" and "no\nthere" are yes.
     public static func isNo(_ answer: String) -> Bool {
-        let firstSentence = answer.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let words = firstSentence.replacingOccurrences(of: ",", with: "")
-            .split(separator: " ", omittingEmptySubsequences: false)
-        return words.contains { $0 == "No" || $0 == "not" || $0 == "no" }
+        var word: [Unicode.Scalar] = []
+        func isNegation(_ w: [Unicode.Scalar]) -> Bool { w == ["N", "o"] || w == ["n", "o", "t"] || w == ["n", "o"] }
+        for c in answer.unicodeScalars {
+            if c == "." { break }
+            if c == "," { continue }
+            if c == " " {
+                if isNegation(word) { return true }
+                word.removeAll(keepingCapacity: true)
+            } else {
+                word.append(c)
+            }
+        }
+        return isNegation(word)
     }
 
     /// Metrics from labels and predictions (true = yes), paired by position.
@@ -86,6 +103,10 @@ public enum POPEScorer {
     /// every answer has one, otherwise by position, in which case the counts must agree.
     public static func score(questions: [POPEQuestion], answers: [POPEAnswer]) throws -> POPEMetrics {
         let pairs = try match(questions: questions, answers: answers)
+        if let (q, a) = pairs.first(where: { $0.1.label != nil && $0.1.label != $0.0.label }) {
+            throw HalluError("POPE: the answer to question \(q.questionId ?? "?") carries the label \(a.label! ? "yes" : "no"), "
+                + "the question file says \(q.label ? "yes" : "no"): the files do not belong together")
+        }
         return metrics(labels: pairs.map(\.0.label), predictions: pairs.map { !isNo($0.1.text) })
     }
 

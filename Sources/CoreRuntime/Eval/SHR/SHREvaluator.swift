@@ -34,13 +34,16 @@ public struct SHRReport: Codable, Equatable, Sendable {
     /// fewer than n words is left out of that average.
     public var ngramRepetition: [String: Double]
     public var judge: String
+    /// Words and sentences per response, counted as for CHAIR (whitespace words, Punkt sentences), so
+    /// the two evaluators' lengths compare; SHR grows with length.
+    public var length: ResponseLength?
     public var images: [SHRImageResult] = []
 
     enum CodingKeys: String, CodingKey {
         case shr, sentences, hallucinated, hallucinatedWordsRatio = "hal_words_ratio", n, unjudged
         case sentencesPerImage = "sentences_per_image", wordsPerImage = "words_per_image"
         case hallucinatedSentencesPerImage = "hal_sentences_per_image", hallucinatedWordsPerImage = "hal_words_per_image"
-        case ngramRepetition = "ngram_repetition", judge
+        case ngramRepetition = "ngram_repetition", judge, length
     }
 }
 
@@ -93,6 +96,7 @@ public final class SHREvaluator {
                                hallucinatedWordsPerImage: Double(halWords) / images,
                                ngramRepetition: repetition, judge: judge)
         report.images = results
+        report.length = ResponseLength.of(responses)
         return report
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Judges sentences against a scene's ground truth (`SHRImage.scene`). A sentence is a hallucination
 /// when it
-/// - mentions a CHAIR-vocabulary object that the scene does not contain (found with the CHAIR parser),
+/// - mentions a CHAIR-vocabulary object that the scene does not contain (found with the CHAIR parser
+///   reading every word as a noun, `CaptionParser.nounPhrases`, so no object the world wrote is missed),
 /// - puts a colour or size word directly before an object word (possibly a run such as "small red")
 ///   that no object of that category has, or
 /// - states "X is left of / right of / above / below / next to Y" and no pair of such objects stands in
@@ -12,7 +13,7 @@ public final class SceneGroundTruthJudge: SentenceJudge {
     public let parser: CaptionParser
     public var name: String { "ground-truth" }
 
-    public init(parser: CaptionParser = CaptionParser()) { self.parser = parser }
+    public init(parser: CaptionParser = .nounPhrases()) { self.parser = parser }
 
     public static let colourWords: [String: String] = {
         var out: [String: String] = [:]
