@@ -86,7 +86,7 @@ public enum DefaultAssets {
     /// Unlike the mixed stage it decays to zero, without weight decay or length grouping: with the
     /// mixed stage's settings the answer loss left its plateau near step 230 and fell back onto it.
     /// 800 steps: the step at which the loss leaves its plateau varies with the world, from about
-    /// 250 to about 450 on format 4 worlds; 400 steps left some on it (docs/RESULTS.md).
+    /// 250 to about 450 on format 4 worlds; 400 steps left some on it (docs/history/RESULTS-2026-11.md).
     public static func groundingConfig(preset: String, seed: UInt64) -> RunConfig {
         var c = worldSFT(preset: preset, seed: seed)
         c.warmupSteps = preset == "tiny" ? 5 : 20
