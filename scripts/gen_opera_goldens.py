@@ -245,8 +245,8 @@ def main():
         settings = [
             (dict(scale_factor=50.0, threshold=15, num_attn_candidates=5, penalty_weights=1.0),
              dict(mode="beam", num_beams=5, max_new_tokens=24, eos=3)),
-            (dict(scale_factor=30.0, threshold=2, num_attn_candidates=5, penalty_weights=1.0),
-             dict(mode="beam", num_beams=5, max_new_tokens=24, eos=3)),
+            (dict(scale_factor=25.0, threshold=0, num_attn_candidates=8, penalty_weights=5.0),
+             dict(mode="beam", num_beams=5, max_new_tokens=22, eos=3)),
             (dict(scale_factor=30.0, threshold=2, num_attn_candidates=5, penalty_weights=1.0),
              dict(mode="greedy", num_beams=1, max_new_tokens=28, eos=3)),
             (dict(scale_factor=20.0, threshold=1, num_attn_candidates=3, penalty_weights=2.0),

@@ -62,10 +62,9 @@ struct OPERAGolden {
             #expect(stats.forwardPasses == expected, "beam \(k) \(c.options) prompt \(p)")
             rollbacks += e.rollbacks.count
         }
-        // The penalty decides tokens in every case; in the scaled one-beam cases the search also goes
-        // back (on this tiny model the five beams never agree on a location past the tenth token).
+        // The penalty decides tokens in every case, and in the scaled ones the search also goes back.
         #expect(c.events.reduce(0) { $0 + $1.penaltyChanged } > 0)
-        if k == 1 { #expect(rollbacks > 0, "beam \(k) \(c.options)") }
+        if c.options["threshold"] != "15" { #expect(rollbacks > 0, "beam \(k) \(c.options)") }
         // One batch gives each prompt what it gets alone.
         let batch = try Generator(model: g.golden.model, hooks: [try OPERAFactory.make(c.options)])
             .generate(try g.inputs(Array(g.golden.prompts.indices)), c.config)
