@@ -197,7 +197,7 @@ public final class HSAPipeline: PreferenceSource {
         let fm = FileManager.default
         guard fm.fileExists(atPath: statsURL.path), fm.fileExists(atPath: pairsURL.path),
               let saved = try? CheckpointJSON.read(HSAPipelineStats.self, from: statsURL.path), saved.fingerprint == fingerprint else { return nil }
-        let pairs = try HSADPOData.preferences(pairsURL.path, images: ImageResolver(root: dir))
+        let pairs = try HSADPOData.preferences(pairsURL.path, images: ImageResolver(root: dir, allowOutside: true))
         stats = saved
         report = try? CheckpointJSON.read(DetectorReport.self, from: dir.appendingPathComponent(Self.reportFile).path)
         if let d = detector, report?.detector != d.name { report = nil }

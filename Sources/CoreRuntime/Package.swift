@@ -1,5 +1,18 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+/// The CPU compiled code targets: `haswell` (AVX2, FMA) on x86-64; `HALLU_TARGET_CPU` overrides it
+/// (e.g. `x86-64` for any x86-64 CPU); other architectures build the portable code (SIMD types
+/// are then lowered to what the target has). The same rule is in the root Package.swift.
+let targetCPU: String? = {
+    if let v = ProcessInfo.processInfo.environment["HALLU_TARGET_CPU"], !v.isEmpty { return v }
+    #if arch(x86_64)
+    return "haswell"
+    #else
+    return nil
+    #endif
+}()
 
 // CoreRuntime is its own package so that it builds as ONE shared library that the `hallu`
 // executable and every method plugin load once. Linked statically into each of them, every
@@ -25,7 +38,7 @@ let package = Package(
             exclude: ["Package.swift", "BuildTools"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-                .unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-fno-math-errno"]),
+                .unsafeFlags((targetCPU.map { ["-target-cpu", $0] } ?? []) + ["-Xcc", "-fno-math-errno"]),
             ],
             linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")],
             plugins: ["InterfaceFingerprintPlugin"]

@@ -13,8 +13,10 @@ struct BenchCommand: Command {
                  Flag(name: "method", value: "M", help: "e2e: the method of the timed job", defaultText: BenchCommand.defaultJob),
                  Flag(name: "checkpoint", value: "DIR", help: "real: measure this checkpoint folder in this process and print its JSON"),
                  Flag(name: "new-tokens", value: "N", help: "with --checkpoint: tokens decoded per measurement", defaultText: "16"),
-                 Flag(name: "iterations", value: "N", help: "with --checkpoint: timed repetitions (median)", defaultText: "2"),
-                 Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only")]
+                 Flag(name: "iterations", value: "N", help: "timed repetitions (median): with --checkpoint (default 2), or of every model case"),
+                 Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only"),
+                 Flag(name: "cases", value: "LIST", help: "model: only these cases, comma-separated (\(Bench.modelCases.joined(separator: ", ")))"),
+                 Flag(name: "no-reference", value: nil, help: "model: measure hallu alone (no PyTorch)")]
 
     func run(_ args: Arguments) throws -> Int32 {
         let suite = args.positionals.first ?? "all"
@@ -32,7 +34,9 @@ struct BenchCommand: Command {
             return 0
         }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe,
+        let cases = args.string("cases").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, cases: cases,
+                                    reference: !args.flag("no-reference"), iterations: try args.int("iterations", atLeast: 1),
                                     e2eMethod: args.string("method") ?? Self.defaultJob, log: { eprint($0) })
         if args.flag("json") {
             print(String(decoding: try Bench.json(results), as: UTF8.self))

@@ -58,16 +58,38 @@ extension Arguments {
         guard v >= minimum else { throw HalluError("--\(name): must be at least \(minimum), got \(v)") }
         return v
     }
+
+    /// An integer flag within `range`.
+    func int(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = try int(name) else { return nil }
+        guard range.contains(v) else { throw HalluError("--\(name): must be from \(range.lowerBound) to \(range.upperBound), got \(v)") }
+        return v
+    }
+
+    /// An integer flag checked against one of hallu's documented limits (and at least `minimum`).
+    func int(_ name: String, atLeast minimum: Int, limit: SizeLimit) throws -> Int? {
+        guard let v = try int(name, atLeast: minimum) else { return nil }
+        try limit.check(v, "--\(name)")
+        return v
+    }
+
+    /// A seed: a whole number from 0 to 2^64 - 1.
+    func seed(_ name: String) throws -> UInt64? {
+        guard let s = string(name) else { return nil }
+        guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else {
+            throw HalluError("--\(name): expected a whole number from 0 to \(UInt64.max), got \"\(s)\"")
+        }
+        return v
+    }
 }
 
-/// Fails with a message naming the flag when a file given on the command line does not exist.
+/// Fails with a message naming the flag unless a file given on the command line is a regular file
+/// that can be opened (a folder, a FIFO or a device is refused without blocking).
 /// `label` says where the path came from, e.g. "--captions".
 func requireFile(_ path: String, _ label: String) throws {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw HalluError("\(label) \(path): no such file")
+    do { try InputFile.requireRegular(path) } catch let e as HalluError {
+        throw HalluError("\(label) \(e.message)")
     }
-    guard !isDir.boolValue else { throw HalluError("\(label) \(path): is a folder, expected a file") }
 }
 
 /// Fails with a message naming the flag when a folder given on the command line does not exist.
@@ -139,6 +161,8 @@ struct EvalCommand: Command {
         Flag(name: "max-new-tokens", value: "N", help: "model: length of descriptions", defaultText: "128"),
         Flag(name: "batch-size", value: "N", help: "model: prompts per generation batch", defaultText: "64"),
         Flag(name: "out", value: "DIR", help: "model: where generations and metrics.json go", defaultText: "./eval-<model name>"),
+        Flag(name: "allow-outside", value: nil, help: "model: let the eval files' image paths point outside --data"),
+        Flag(name: "allow-nonfinite-weights", value: nil, help: "model: load a checkpoint holding NaN or infinite weights (with a warning)"),
         Flag(name: "num-beams", value: "K", help: "model: beam width; 1 is greedy or sampling", defaultText: "1"),
         Flag(name: "temperature", value: "T", help: "model: 0 is greedy; above 0 samples", defaultText: "0"),
         Flag(name: "top-p", value: "P", help: "model: nucleus sampling mass", defaultText: "1"),
@@ -154,9 +178,10 @@ struct EvalCommand: Command {
          Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
-         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--plugin PATH] [--json]",
+         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--plugin PATH] [--allow-outside] [--allow-nonfinite-weights] [--json]",
                     flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json",
-                            "num-beams", "temperature", "top-p", "seed", "decode", "set", "plugin"], run: { a, _ in try model(a) })]
+                            "num-beams", "temperature", "top-p", "seed", "decode", "set", "plugin", "allow-outside",
+                            "allow-nonfinite-weights"], run: { a, _ in try model(a) })]
             + pluginCommands.map { e, c in
                 Subcommand(name: e.name, usage: c.usage, flags: c.flags.map(\.name) + ["plugin", "json"], run: { a, _ in
                     let (report, text) = try c.run(a.values.filter { key, _ in c.flags.contains { $0.name == key } })
@@ -294,8 +319,8 @@ struct EvalCommand: Command {
         if let adapter { try requireFolder(adapter.path, "--adapter") }
         var settings = EvalSettings()
         settings.images = try args.int("images", atLeast: 1)
-        settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1) ?? settings.maxNewTokens
-        settings.batchSize = try args.int("batch-size", atLeast: 1) ?? settings.batchSize
+        settings.maxNewTokens = try args.int("max-new-tokens", atLeast: 1, limit: Limits.newTokens) ?? settings.maxNewTokens
+        settings.batchSize = try args.int("batch-size", atLeast: 1, limit: Limits.batchSize) ?? settings.batchSize
         let generation = try GenerateCommand.generationConfig(args)
         if generation.numBeams > 1 { settings.numBeams = generation.numBeams }
         if generation.temperature > 0 {
@@ -316,9 +341,11 @@ struct EvalCommand: Command {
             dataDir = try DefaultAssets.world(seed: 0, log: eprint)
         }
         let out = URL(fileURLWithPath: args.string("out") ?? "eval-\(Self.displayName(modelDir))")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try Folders.create(out)
         let loadStart = Date()
-        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter, precision: .stored)
+        let (model, codec, images) = try RunPipeline.loadModel(modelDir, dataDir: dataDir, adapter: adapter, precision: .stored,
+                                                               allowOutside: args.flag("allow-outside"),
+                                                               nonFinite: args.flag("allow-nonfinite-weights") ? .warn(eprint) : .refuse)
         if isatty(STDERR_FILENO) != 0 {
             eprint(String(format: "loaded %@ (%.2f GB of weights) in %.1f s", modelDir.path, Double(model.parameterBytes) / 1e9,
                           Date().timeIntervalSince(loadStart)))
@@ -338,6 +365,7 @@ struct EvalCommand: Command {
         } else {
             let texts = metrics.reports.map { r in evaluators.first { $0.name == r.name }?.text(r.report) ?? r.report.pretty() }
             print(texts.joined(separator: "\n\n"))
+            if let w = metrics.emptyWarning { print("\nwarning: \(w)") }
             print(String(format: "\n%.2f forward passes per generated token, %.0f tokens/s", cost["forward_passes_per_token"] ?? 0,
                          cost["tokens_per_second"] ?? 0))
             print("generations, metrics.json and decoding_cost.json in \(out.path)")

@@ -20,13 +20,14 @@ struct GenerateCommand: Command {
         Flag(name: "top-k", value: "K", help: "sample among the K most likely tokens; 0 is all", defaultText: "0"),
         Flag(name: "seed", value: "S", help: "sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print {\"prompt_ids\", \"ids\", \"text\"}"),
+        Flag(name: "allow-nonfinite-weights", value: nil, help: "load a checkpoint holding NaN or infinite weights (with a warning)"),
     ] + DecodeFlags.flags
 
     /// Decoding settings from the flags, checked for ranges and for combinations that would be ignored.
     static func generationConfig(_ args: Arguments) throws -> GenerationConfig {
         var cfg = GenerationConfig()
-        cfg.maxNewTokens = try args.int("max-new-tokens", atLeast: 0) ?? cfg.maxNewTokens
-        cfg.numBeams = try args.int("num-beams", atLeast: 1) ?? cfg.numBeams
+        cfg.maxNewTokens = try args.int("max-new-tokens", atLeast: 0, limit: Limits.newTokens) ?? cfg.maxNewTokens
+        cfg.numBeams = try args.int("num-beams", atLeast: 1, limit: Limits.beams) ?? cfg.numBeams
         if let x = try args.double("length-penalty") {
             guard x.isFinite else { throw HalluError("--length-penalty: must be a finite number") }
             cfg.lengthPenalty = Float(x)
@@ -40,10 +41,7 @@ struct GenerateCommand: Command {
             cfg.topP = Float(p)
         }
         cfg.topK = try args.int("top-k", atLeast: 0) ?? cfg.topK
-        if let s = args.string("seed") {
-            guard let seed = UInt64(s) else { throw HalluError("--seed: expected a non-negative integer, got \"\(s)\"") }
-            cfg.seed = seed
-        }
+        if let seed = try args.seed("seed") { cfg.seed = seed }
         let sampling = ["top-p", "top-k", "seed"].filter { args.string($0) != nil }
         if cfg.numBeams > 1, cfg.temperature > 0 || !sampling.isEmpty {
             throw HalluError("--num-beams \(cfg.numBeams) is beam search, which does not sample; drop --temperature/--top-p/--top-k/--seed or use --num-beams 1")
@@ -73,7 +71,8 @@ struct GenerateCommand: Command {
 
         let loadStart = Date()
         let (model, codec, images) = try RunPipeline.loadModel(URL(fileURLWithPath: modelPath), dataDir: nil, adapter: adapter,
-                                                               precision: .stored)
+                                                               precision: .stored,
+                                                               nonFinite: args.flag("allow-nonfinite-weights") ? .warn(eprint) : .refuse)
         // On a terminal: how the load went, and a progress bar with an ETA over the new tokens.
         let terminal = isatty(STDERR_FILENO) != 0
         if terminal {

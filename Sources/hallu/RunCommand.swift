@@ -28,6 +28,8 @@ struct RunCommand: Command {
             Flag(name: "threads", value: "N", help: "compute threads", defaultText: "HALLU_THREADS or all cores"),
             Flag(name: "eval-images", value: "N", help: "evaluate on the first N eval images", defaultText: "all"),
             Flag(name: "skip-eval", value: nil, help: "train only"),
+            Flag(name: "allow-outside", value: nil, help: "let --name and the data's image paths point outside --runs-dir and --data"),
+            Flag(name: "allow-nonfinite-weights", value: nil, help: "load a base checkpoint holding NaN or infinite weights (with a warning)"),
         ]
     }
 
@@ -64,14 +66,14 @@ struct RunCommand: Command {
 
         // Flags that are run config keys go in as assignments, before --set (which wins).
         var assignments: [String] = []
-        if let s = try args.int("steps") { assignments.append("steps=\(s)") }
-        if let e = try args.double("epochs") { assignments.append("epochs=\(e)") }
-        if let s = try args.int("seed") {
-            guard s >= 0 else { throw HalluError("--seed: expected a non-negative integer, got \(s)") }
-            assignments.append("seed=\(s)")
+        if let s = try args.int("steps", atLeast: 1) { assignments.append("steps=\(s)") }
+        if let e = try args.double("epochs") {
+            guard e.isFinite, e > 0 else { throw HalluError("--epochs: must be a number above 0, got \(e)") }
+            assignments.append("epochs=\(e)")
         }
-        if let t = try args.int("threads") { assignments.append("threads=\(t)") }
-        if let n = try args.int("eval-images") { assignments.append("eval_images=\(n)") }
+        if let s = try args.seed("seed") { assignments.append("seed=\(s)") }
+        if let t = try args.int("threads", in: 1...256) { assignments.append("threads=\(t)") }
+        if let n = try args.int("eval-images", atLeast: 1) { assignments.append("eval_images=\(n)") }
         if args.flag("lora") { assignments.append("lora=true") }
         if args.flag("skip-eval") { assignments.append("skip_eval=true") }
         let sets = args.all("set")
@@ -92,8 +94,11 @@ struct RunCommand: Command {
         }
         config.plugins += args.all("plugin")
         if args.flag("resume") && config.name == nil { throw HalluError("--resume needs --name (the run folder to continue)") }
+        try config.validate()
         if let t = config.threads { Parallel.threads = t }
         let pipeline = RunPipeline(config: config, registry: registry, resume: args.flag("resume"))
+        pipeline.allowOutside = args.flag("allow-outside")
+        pipeline.allowNonFiniteWeights = args.flag("allow-nonfinite-weights")
         try pipeline.run()
         return 0
     }

@@ -1,6 +1,8 @@
 import CoreRuntime
 import Foundation
 
+// Before anything runs code of CoreRuntime, which may be compiled for AVX2 and FMA.
+CPUCheck.requireBuildFeatures()
 setvbuf(stdout, nil, _IOLBF, 0)
 
 let commands: [Command] = [RunCommand(), GenerateCommand(), EvalCommand(), DataCommand(), PluginsCommand(),

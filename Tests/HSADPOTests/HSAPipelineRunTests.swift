@@ -143,7 +143,7 @@ func pipelineContext(runDir: URL) throws -> TrainContext {
     #expect(lines.contains { $0.contains("hsadpo pipeline:") && $0.contains("pairs") })
 
     // The pairs file has the world's schema and reads back as the pairs trained on.
-    let read = try HSADPOData.preferences(folder.appendingPathComponent(HSAPipeline.pairsFile).path, images: ImageResolver(root: folder))
+    let read = try HSADPOData.preferences(folder.appendingPathComponent(HSAPipeline.pairsFile).path, images: ImageResolver(root: folder, allowOutside: true))
     #expect(Double(read.count) == pairs)
     let truth = try SceneTruth.load(folder: pipelineWorld)
     let gt = GroundTruthDetector(truth: truth)

@@ -64,7 +64,9 @@ func pipelineWorldData() throws -> (examples: [DetectionExample], truth: SceneTr
 
 @Test func badSceneFilesAndMissingTruthAreNamedErrors() throws {
     let dir = TestPaths.tempDir("hsapipe-bad")
-    let image = pipelineWorld.appendingPathComponent("images/train/000000.png").path
+    // Image paths stay inside the data folder: the world's images are linked in.
+    try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("images"), withDestinationURL: pipelineWorld.appendingPathComponent("images"))
+    let image = "images/train/000000.png"
     let good = #"{"id": 0, "split": "train", "image": "\#(image)", "scene": "park", "objects": [{"category": "dog", "color": "red", "size": "small", "box": [0, 0, 8, 8]}], "relations": []}"#
     func expectError(_ text: String, _ fragments: [String]) {
         try! AtomicFile.write(text, to: dir.appendingPathComponent("scenes.jsonl"))

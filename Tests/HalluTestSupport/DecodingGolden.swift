@@ -69,10 +69,10 @@ public struct DecodingGolden {
     }
 
     /// Forward passes greedy decoding and sampling spend on `ids` with `streams` streams: each row's
-    /// prompt once and one step per token after the first, plus the step the generator still runs
-    /// after a row's last token when the length limit, not EOS, ended it.
+    /// prompt once and one step per token after the first (the last token, EOS or the length
+    /// limit's, is never fed back).
     public static func passes(_ ids: [[Int]], _ cfg: GenerationConfig, streams: Int) -> Int {
-        streams * ids.reduce(0) { $0 + $1.count + ($1.count == cfg.maxNewTokens && $1.last != cfg.eosTokenId ? 1 : 0) }
+        streams * ids.reduce(0) { $0 + $1.count }
     }
 
     /// The message of the error `body` throws ("no error" when it does not).

@@ -153,11 +153,19 @@ private let scene = SceneFacts(
 }
 
 @Test func chatJudgeCountMismatchLeavesSentencesUnjudged() throws {
-    let server = try StubHTTPServer { _ in (200, StubHTTPServer.chatReply("Judgement:\n1. correct: fine")) }
+    let server = try StubHTTPServer { request in
+        // One verdict for the two sentences of image 1; two for image 2.
+        let both = String(decoding: request.body, as: UTF8.self).contains("Three")
+        return (200, StubHTTPServer.chatReply(both ? "Judgement:\n1. correct: fine\n2. hallucination: no" : "Judgement:\n1. correct: fine"))
+    }
     defer { server.stop() }
     let judge = try ChatSentenceJudge(config: ChatJudgeConfig(url: server.url.appendingPathComponent("v1"), model: "m", retries: 0))
-    let report = try SHREvaluator(judge: judge).evaluate(images: [SHRImage(id: "1", response: "One. Two.")])
-    #expect(report.unjudged == 2 && report.sentences == 0 && report.shr == 0)
+    let report = try SHREvaluator(judge: judge).evaluate(images: [SHRImage(id: "1", response: "One. Two."), SHRImage(id: "2", response: "Three. Four.")])
+    #expect(report.unjudged == 2 && report.sentences == 2 && report.shr == 0.5)
+    // With no sentence judged at all, SHR would read 0 (perfect): that is an error instead.
+    expectCheckpointError(["judge chat:m gave no usable verdict for any of the 2 sentences"]) {
+        _ = try SHREvaluator(judge: judge).evaluate(images: [SHRImage(id: "1", response: "One. Two.")])
+    }
 }
 
 @Test func chatJudgeErrorsAreClearNotCrashes() throws {

@@ -106,7 +106,7 @@ private func sampleImage(_ w: Int, _ h: Int) -> RGBImage {
     let clip = try #require(try expected()["clip"] as? [String: Any])
     let src = try ImageFile.load(imageDir.appendingPathComponent("rgb.png").path)
     let pad = clip["pad_color"] as! [Int]
-    let square = src.paddedToSquare()
+    let square = try src.paddedToSquare()
     #expect(square.width == 13 && square.height == 13)
     #expect(square[0, 0] == RGB(UInt8(pad[0]), UInt8(pad[1]), UInt8(pad[2])))
     #expect(square[0, 2] == src[0, 0])  // pasted at (0, (13 - 9) / 2)
@@ -124,7 +124,7 @@ private func sampleImage(_ w: Int, _ h: Int) -> RGBImage {
     let c = try img.centerCropped(width: 4, height: 3)
     #expect(c[0, 0] == img[3, 1])
     #expect(throws: HalluError.self) { try img.centerCropped(width: 11, height: 3) }
-    let tall = sampleImage(3, 8).paddedToSquare(background: RGB(1, 2, 3))
+    let tall = try sampleImage(3, 8).paddedToSquare(background: RGB(1, 2, 3))
     #expect(tall.width == 8 && tall[0, 0] == RGB(1, 2, 3) && tall[2, 0] == sampleImage(3, 8)[0, 0])
 }
 

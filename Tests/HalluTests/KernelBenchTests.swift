@@ -73,3 +73,16 @@ import HalluTestSupport
     #expect(two == run(2))
     #expect(zip(one, two).allSatisfy { abs($0 - $1) < 1e-4 })
 }
+
+@Test func procStatusFieldsParseAtEverySize() throws {
+    // The kernel writes a tab after the name and pads values shorter than eight digits with
+    // spaces; from 10 GB on (eight digits of kB) there is only the tab.
+    let status = "Name:\thallu\nVmPeak:\t  987654 kB\nVmHWM:\t14450000 kB\nVmRSS:\t    2048 kB\n"
+    #expect(BenchResult.statusKilobytes("VmHWM", in: status) == 14_450_000)
+    #expect(BenchResult.statusKilobytes("VmRSS", in: status) == 2048)
+    #expect(BenchResult.statusKilobytes("VmPeak", in: status) == 987_654)
+    #expect(BenchResult.statusKilobytes("VmSwap", in: status) == nil)
+    // The live file: this process is resident and its peak is at least its current size.
+    let rss = PeakMemory.currentRSSMB(), peak = BenchResult.currentPeakRSSMB()
+    #expect(rss > 0 && peak >= rss)
+}

@@ -7,6 +7,9 @@ public enum Bench {
     /// The suites `run` accepts.
     public static let suites = ["kernels", "model", "e2e", "real", "7b", "all"]
 
+    /// The cases of the `model` suite that `run(cases:)` may select.
+    public static var modelCases: [String] { ModelBench.caseNames }
+
     /// Runs a suite: `kernels` (GEMM against direct OpenBLAS, memory-bound kernels), `model`
     /// (training steps with model FLOP utilisation, a size sweep, generation, peak memory against
     /// PyTorch eager and torch.compile), `e2e` (`hallu run --method e2eMethod` end to end in child
@@ -14,15 +17,30 @@ public enum Bench {
     /// transformers), `7b` (a llava-1.5-7b-shaped checkpoint answering one POPE question), or
     /// `all` (all but `7b`). `quick` shortens
     /// every measurement (smoke tests). Progress and cross-checks go to `log`.
-    public static func run(suite: String, quick: Bool = false, executable: String? = nil, e2eMethod: String = "sft",
+    ///
+    /// For `model`: `cases` limits it to some of `modelCases` (the sgemm peak always runs),
+    /// `reference: false` measures hallu alone, and `iterations` sets the timed repetitions of
+    /// every case (the median is reported).
+    public static func run(suite: String, quick: Bool = false, executable: String? = nil, cases: [String]? = nil,
+                           reference: Bool = true, iterations: Int? = nil, e2eMethod: String = "sft",
                            log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+        if let cases {
+            guard suite == "model" else { throw HalluError("bench: cases apply to the model suite") }
+            for c in cases where !modelCases.contains(c) {
+                throw HalluError("bench: unknown model case \"\(c)\" (\(modelCases.joined(separator: ", ")))")
+            }
+        }
         switch suite {
         case "kernels":
             log("kernel bench: \(Parallel.threads) threads, BLAS \(BLAS.backendName)\(BLAS.coreName.map { " (\($0))" } ?? "")")
             let r = KernelBench.run(quick: quick)
             return r + gemmSummary(r)
         case "model":
-            return try ModelBench.run(quick ? .quick : ModelBench.Options(), log: log)
+            var o = quick ? ModelBench.Options.quick : ModelBench.Options()
+            o.cases = cases.map(Set.init)
+            o.useReference = reference
+            if let iterations { o.iterations = iterations; o.largeIterations = iterations }
+            return try ModelBench.run(o, log: log)
         case "e2e":
             guard let executable else {
                 log("e2e bench: needs the hallu executable (run it as `hallu bench e2e`); nothing measured")

@@ -22,9 +22,18 @@ enum ModelBench {
         var compile = true
         /// Sizes of the sweep (`BenchWorkload.sweep` names).
         var sweep = BenchWorkload.sweep.map(\.name)
+        /// The cases to run (`caseNames`), or nil for all; the sgemm peak always runs.
+        var cases: Set<String>? = nil
+
+        /// Whether case `name` runs.
+        func wants(_ name: String) -> Bool { cases?.contains(name) ?? true }
 
         static let quick = Options(warmup: 1, iterations: 2, largeIterations: 1, newTokens: 8, compile: false, sweep: ["5m"])
     }
+
+    /// What `Options.cases` may name: the `small` SFT step at batch 8 and 64, DPO, LoRA SFT and
+    /// DPO (with their memory rows), greedy generation, the `tiny` preset, and the sweep's sizes.
+    static let caseNames = ["sft8", "sft64", "dpo", "lora", "generate", "tiny"] + BenchWorkload.sweep.map(\.name)
 
     /// LoRA as the run configuration's defaults apply it: rank 8, alpha 16, every decoder projection.
     static let loraTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -101,47 +110,51 @@ enum ModelBench {
         }
 
         // SFT, full fine-tuning.
-        for (batch, iters) in [(8, o.iterations), (64, o.largeIterations)] {
+        for (batch, iters) in [(8, o.iterations), (64, o.largeIterations)] where o.wants("sft\(batch)") {
             results += try sftRows("small", cfg: config, model: modelDir, batch: batch, iterations: iters)
         }
 
         // DPO, full fine-tuning with a frozen reference copy.
         let pairs = BenchWorkload.pairs(batch: 8)
         let pairTokens = pairs.tokens(imageTokens: imageTokens)
-        let dpo = try trainSteps(config: config, lora: false, reference: true, warmup: o.warmup, iterations: o.iterations,
-                                 tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
-        results.append(throughput("dpo step (small, batch 8 pairs, policy + reference)", hallu: dpo,
-                                  torch: reference("dpo", pairs, iterations: o.iterations),
-                                  flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: false, pairs: true)))
+        let sft8 = BenchWorkload.sft(batch: 8)
+        if o.wants("dpo") {
+            let dpo = try trainSteps(config: config, lora: false, reference: true, warmup: o.warmup, iterations: o.iterations,
+                                     tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
+            results.append(throughput("dpo step (small, batch 8 pairs, policy + reference)", hallu: dpo,
+                                      torch: reference("dpo", pairs, iterations: o.iterations),
+                                      flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: false, pairs: true)))
+        }
 
         // LoRA SFT and DPO: throughput and the memory a DPO step costs over an SFT step.
-        let sft8 = BenchWorkload.sft(batch: 8)
-        let loraSFT = try trainSteps(config: config, lora: true, warmup: o.warmup, iterations: o.iterations,
-                                     tokens: sft8.tokens(imageTokens: imageTokens)) { m, _ in try m.loss(sft8.inputs) }
-        let torchLoraSFT = reference("lora_sft", sft8, iterations: o.iterations)
-        results.append(throughput("lora sft step (small, batch 8)", hallu: loraSFT, torch: torchLoraSFT,
-                                  flops: ModelFLOPs.trainingStep(config, sft8, imageTokens: imageTokens, lora: true, pairs: false)))
-        let loraDPO = try trainSteps(config: config, lora: true, reference: true, warmup: o.warmup, iterations: o.iterations,
-                                     tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
-        let torchLoraDPO = reference("lora_dpo", pairs, iterations: o.iterations)
-        results.append(throughput("lora dpo step (small, batch 8 pairs)", hallu: loraDPO, torch: torchLoraDPO,
-                                  flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: true, pairs: true)))
-        log(String(format: "peak rss: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
-                   loraSFT.peakRSSMB, loraSFT.baseRSSMB, loraDPO.peakRSSMB, loraDPO.baseRSSMB))
-        log(String(format: "peak tensor memory: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
-                   loraSFT.tensorPeakMB, loraSFT.tensorBaseMB, loraDPO.tensorPeakMB, loraDPO.tensorBaseMB))
-        let tRatio = torchLoraSFT.flatMap { s in torchLoraDPO.map { $0.peakRSSMB / max(s.peakRSSMB, 1e-9) } }
-        let hRatio = loraDPO.peakRSSMB / max(loraSFT.peakRSSMB, 1e-9)
-        results.append(BenchResult(name: "peak rss lora dpo step (batch 8 pairs)", unit: "MB", hallu: loraDPO.peakRSSMB,
-                                   reference: torchLoraDPO?.peakRSSMB, referenceName: torchLoraDPO?.name,
-                                   ratio: torchLoraDPO.map { $0.peakRSSMB / max(loraDPO.peakRSSMB, 1e-9) },
-                                   peakRssMB: loraDPO.peakRSSMB))
-        results.append(BenchResult(name: "peak rss lora dpo step / lora sft step (batch 8)", unit: "x", hallu: hRatio,
-                                   reference: tRatio, referenceName: torchLoraDPO?.name,
-                                   ratio: tRatio.map { $0 / hRatio }, peakRssMB: loraDPO.peakRSSMB))
+        if o.wants("lora") {
+            let loraSFT = try trainSteps(config: config, lora: true, warmup: o.warmup, iterations: o.iterations,
+                                         tokens: sft8.tokens(imageTokens: imageTokens)) { m, _ in try m.loss(sft8.inputs) }
+            let torchLoraSFT = reference("lora_sft", sft8, iterations: o.iterations)
+            results.append(throughput("lora sft step (small, batch 8)", hallu: loraSFT, torch: torchLoraSFT,
+                                      flops: ModelFLOPs.trainingStep(config, sft8, imageTokens: imageTokens, lora: true, pairs: false)))
+            let loraDPO = try trainSteps(config: config, lora: true, reference: true, warmup: o.warmup, iterations: o.iterations,
+                                         tokens: pairTokens) { m, ref in try dpoLoss(m, ref!, pairs, beta: o.beta) }
+            let torchLoraDPO = reference("lora_dpo", pairs, iterations: o.iterations)
+            results.append(throughput("lora dpo step (small, batch 8 pairs)", hallu: loraDPO, torch: torchLoraDPO,
+                                      flops: ModelFLOPs.trainingStep(config, pairs, imageTokens: imageTokens, lora: true, pairs: true)))
+            log(String(format: "peak rss: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
+                       loraSFT.peakRSSMB, loraSFT.baseRSSMB, loraDPO.peakRSSMB, loraDPO.baseRSSMB))
+            log(String(format: "peak tensor memory: lora sft %.1f MB (%.1f MB before the steps), lora dpo %.1f MB (%.1f MB before)",
+                       loraSFT.tensorPeakMB, loraSFT.tensorBaseMB, loraDPO.tensorPeakMB, loraDPO.tensorBaseMB))
+            let tRatio = torchLoraSFT.flatMap { s in torchLoraDPO.map { $0.peakRSSMB / max(s.peakRSSMB, 1e-9) } }
+            let hRatio = loraDPO.peakRSSMB / max(loraSFT.peakRSSMB, 1e-9)
+            results.append(BenchResult(name: "peak rss lora dpo step (batch 8 pairs)", unit: "MB", hallu: loraDPO.peakRSSMB,
+                                       reference: torchLoraDPO?.peakRSSMB, referenceName: torchLoraDPO?.name,
+                                       ratio: torchLoraDPO.map { $0.peakRSSMB / max(loraDPO.peakRSSMB, 1e-9) },
+                                       peakRssMB: loraDPO.peakRSSMB))
+            results.append(BenchResult(name: "peak rss lora dpo step / lora sft step (batch 8)", unit: "x", hallu: hRatio,
+                                       reference: tRatio, referenceName: torchLoraDPO?.name,
+                                       ratio: tRatio.map { $0 / hRatio }, peakRssMB: loraDPO.peakRSSMB))
+        }
 
         // Greedy generation with the KV cache.
-        for batch in [8, 1] {
+        for batch in [8, 1] where o.wants("generate") {
             let w = BenchWorkload.prompts(batch: batch)
             let h = try generate(config: config, w, newTokens: o.newTokens, warmup: o.warmup, iterations: o.iterations)
             let t = reference("generate", w, iterations: o.iterations, extra: ["--new-tokens", "\(o.newTokens)"])
@@ -153,25 +166,27 @@ enum ModelBench {
         }
 
         // The tiny preset (the tests' model): an SFT step and greedy generation at batch 8.
-        let tiny = try BenchWorkload.config(.tiny)
-        let tinyDir = dir.appendingPathComponent("model-tiny")
-        try LlavaModel(tiny, seed: 0).save(to: tinyDir, tokenizerJSON: nil, preprocessor: nil)
-        let tinyImageTokens = LlavaModel(tiny).imageTokens
-        let tinySFT = try trainSteps(config: tiny, lora: false, warmup: o.warmup, iterations: o.iterations,
-                                     tokens: sft8.tokens(imageTokens: tinyImageTokens)) { m, _ in try m.loss(sft8.inputs) }
-        results.append(throughput("sft step (tiny, batch 8)", hallu: tinySFT,
-                                  torch: reference("sft", sft8, iterations: o.iterations, model: tinyDir),
-                                  flops: ModelFLOPs.trainingStep(tiny, sft8, imageTokens: tinyImageTokens, lora: false, pairs: false)))
-        let prompts = BenchWorkload.prompts(batch: 8)
-        let tinyGen = try generate(config: tiny, prompts, newTokens: o.newTokens, warmup: o.warmup, iterations: o.iterations)
-        let tinyGenRef = reference("generate", prompts, iterations: o.iterations, extra: ["--new-tokens", "\(o.newTokens)"], model: tinyDir)
-        results.append(throughput("greedy generation with kv cache (tiny, batch 8, \(o.newTokens) new tokens)", hallu: tinyGen, torch: tinyGenRef))
-        if let ids = tinyGenRef?.first as? [Int], let mine = tinyGen.ids {
-            log("tiny: greedy ids of sample 0 \(ids == mine ? "match" : "DIFFER from") the PyTorch reference")
+        if o.wants("tiny") {
+            let tiny = try BenchWorkload.config(.tiny)
+            let tinyDir = dir.appendingPathComponent("model-tiny")
+            try LlavaModel(tiny, seed: 0).save(to: tinyDir, tokenizerJSON: nil, preprocessor: nil)
+            let tinyImageTokens = LlavaModel(tiny).imageTokens
+            let tinySFT = try trainSteps(config: tiny, lora: false, warmup: o.warmup, iterations: o.iterations,
+                                         tokens: sft8.tokens(imageTokens: tinyImageTokens)) { m, _ in try m.loss(sft8.inputs) }
+            results.append(throughput("sft step (tiny, batch 8)", hallu: tinySFT,
+                                      torch: reference("sft", sft8, iterations: o.iterations, model: tinyDir),
+                                      flops: ModelFLOPs.trainingStep(tiny, sft8, imageTokens: tinyImageTokens, lora: false, pairs: false)))
+            let prompts = BenchWorkload.prompts(batch: 8)
+            let tinyGen = try generate(config: tiny, prompts, newTokens: o.newTokens, warmup: o.warmup, iterations: o.iterations)
+            let tinyGenRef = reference("generate", prompts, iterations: o.iterations, extra: ["--new-tokens", "\(o.newTokens)"], model: tinyDir)
+            results.append(throughput("greedy generation with kv cache (tiny, batch 8, \(o.newTokens) new tokens)", hallu: tinyGen, torch: tinyGenRef))
+            if let ids = tinyGenRef?.first as? [Int], let mine = tinyGen.ids {
+                log("tiny: greedy ids of sample 0 \(ids == mine ? "match" : "DIFFER from") the PyTorch reference")
+            }
         }
 
         // The size sweep: SFT steps at batch 8 on decoders of about 5M, 25M and 100M parameters.
-        for size in BenchWorkload.sweep where o.sweep.contains(size.name) {
+        for size in BenchWorkload.sweep where o.sweep.contains(size.name) && o.wants(size.name) {
             let cfg = try size.config()
             let folder = dir.appendingPathComponent("model-\(size.name)")
             try LlavaModel(cfg, seed: 0).save(to: folder, tokenizerJSON: nil, preprocessor: nil)
@@ -317,10 +332,6 @@ enum PeakMemory {
 
     /// The current resident set size (VmRSS) in MB; 0 where unavailable.
     static func currentRSSMB() -> Double {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
-        }
-        return 0
+        BenchResult.procStatusMB("VmRSS")
     }
 }

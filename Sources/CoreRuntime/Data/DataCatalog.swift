@@ -79,16 +79,18 @@ public struct Dataset {
     /// Loads the files of the requested kinds (nil: every kind of the catalog) that exist in `folder`.
     /// With `checkImages`, every image must exist (a missing one is an error naming the record).
     /// `imageFolders` are searched before the defaults (e.g. a COCO or Visual Genome image folder kept
-    /// elsewhere).
+    /// elsewhere). Image paths that are absolute or leave the folder are errors unless `allowOutside`.
     public static func load(_ folder: String, kinds: Set<DataKind>? = nil, checkImages: Bool = true,
-                            imageFolders: [String] = [], catalog: DataCatalog = DataCatalog()) throws -> Dataset {
+                            imageFolders: [String] = [], allowOutside: Bool = false,
+                            catalog: DataCatalog = DataCatalog()) throws -> Dataset {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
             throw HalluError.file(folder, "data folder not found")
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL
         let extra = imageFolders.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        let images = ImageResolver(root: root, folders: extra + ["", "images", "images/train", "images/eval"], check: checkImages)
+        let images = ImageResolver(root: root, folders: extra + ["", "images", "images/train", "images/eval"], check: checkImages,
+                                   allowOutside: allowOutside)
         let dir = DataFolder(root: root, images: images)
         var ds = Dataset(root: root)
         for format in catalog.formats where kinds?.contains(format.kind) ?? true {

@@ -164,30 +164,45 @@ public struct DetectionExample: Equatable, Sample {
 
 /// Finds the image a record names. Names are tried as given (absolute), then relative to the data
 /// folder and its image folders; a missing image is an error naming the record, never a blank image.
+/// Names must stay inside the data folder (`ContainedPath`): an absolute name or one that climbs out
+/// with `..` is an error unless `allowOutside`.
 public struct ImageResolver: Sendable {
     public let root: URL
     /// Folders searched in order: relative ones under `root` ("" is the root itself), absolute ones as they are.
     public let folders: [String]
     /// When false, names are resolved against `root` without checking that the file exists.
     public let check: Bool
+    /// Whether names may point outside the data folder (`--allow-outside`).
+    public let allowOutside: Bool
 
-    public init(root: URL, folders: [String] = ["", "images", "images/train", "images/eval"], check: Bool = true) {
-        self.root = root; self.folders = folders; self.check = check
+    public init(root: URL, folders: [String] = ["", "images", "images/train", "images/eval"], check: Bool = true,
+                allowOutside: Bool = false) {
+        self.root = root; self.folders = folders; self.check = check; self.allowOutside = allowOutside
     }
 
     /// The absolute path of the first existing candidate; `location` names the record in errors.
     public func resolve(_ candidates: [String], file: String, location: String) throws -> String {
-        let fm = FileManager.default
-        for name in candidates where name.hasPrefix("/") {
-            if !check || fm.fileExists(atPath: name) { return name }
-        }
+        let what = "\(file): \(location): image"
         let base = root.path
-        for name in candidates where !name.hasPrefix("/") {
-            for f in folders {
-                let p = f.isEmpty ? base + "/" + name : (f.hasPrefix("/") ? f : base + "/" + f) + "/" + name
-                if !check || fm.fileExists(atPath: p) { return p }
+        var found: String? = nil
+        search: for name in candidates {
+            // An absolute name is tried as it is; a relative one in each folder, and must stay in
+            // the data folder (an absolute extra folder: in that folder).
+            let places = name.hasPrefix("/") ? [root] : folders.map { f -> URL in
+                f.isEmpty ? root : (f.hasPrefix("/") ? URL(fileURLWithPath: f) : root.appendingPathComponent(f))
+            }
+            for dir in places {
+                let container = dir.path.hasPrefix(base) ? root : dir
+                let p = try ContainedPath.resolve(name, from: dir.path, keptIn: container.path, allowOutside: allowOutside, what: what)
+                if !check { found = p; break search }
+                switch Self.kind(p) {
+                case .missing: continue
+                case .regular: found = p; break search
+                case .other(let k): throw HalluError("\(what) \"\(name)\" (\(p)) \(k), not an image file")
+                }
             }
         }
+        if let found { return found }
         let looked = folders.map { $0.isEmpty ? base : ($0.hasPrefix("/") ? $0 : base + "/" + $0) }.joined(separator: ", ")
         throw HalluError("\(file): \(location): image \(candidates.map { "\"\($0)\"" }.joined(separator: " or ")) not found (looked in \(looked))")
     }
@@ -195,5 +210,15 @@ public struct ImageResolver: Sendable {
     /// Resolves one name.
     public func resolve(_ name: String, file: String, location: String) throws -> String {
         try resolve([name], file: file, location: location)
+    }
+
+    private enum Kind { case missing, regular, other(String) }
+
+    /// What is at `path` (following links), without opening it.
+    private static func kind(_ path: String) -> Kind {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return .missing }
+        if (st.st_mode & S_IFMT) == S_IFREG { return .regular }
+        return .other(InputFile.kind(st.st_mode))
     }
 }

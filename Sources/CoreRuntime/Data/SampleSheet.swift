@@ -22,11 +22,17 @@ public enum SampleSheet {
             tiles.append((img, text))
         }
         guard !tiles.isEmpty else { throw HalluError.file(scenesPath, "no images listed") }
-        let cellW = max(tiles.map { $0.0.width }.max()! * scale, 26 * BitmapFont.advance) + 12
+        let what = "a sample sheet of \(tiles.count) images at scale \(scale)"
+        let cellW = try CheckedSize.add(max(try CheckedSize.multiply(tiles.map { $0.0.width }.max()!, scale, what), 26 * BitmapFont.advance), 12, what)
         let textLines = 7
-        let cellH = tiles.map { $0.0.height }.max()! * scale + textLines * BitmapFont.lineHeight + 14
+        let cellH = try CheckedSize.add(try CheckedSize.multiply(tiles.map { $0.0.height }.max()!, scale, what),
+                                        textLines * BitmapFont.lineHeight + 14, what)
+        guard columns >= 1 else { throw HalluError("sample sheet needs at least one column, got \(columns)") }
         let cols = min(columns, tiles.count)
         let rows = (tiles.count + cols - 1) / cols
+        let pixels = try CheckedSize.multiply(try CheckedSize.multiply(cols, cellW, what), try CheckedSize.multiply(rows, cellH, what), what)
+        try Limits.imagePixels.check(pixels, what)
+        try HostMemory.check(count: pixels, elementSize: 6, what)
         var sheet = RGBImage(width: cols * cellW, height: rows * cellH, fill: RGB(255, 255, 255))
         let chars = (cellW - 8) / BitmapFont.advance
         for (i, (img, text)) in tiles.enumerated() {

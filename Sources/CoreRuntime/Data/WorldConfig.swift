@@ -175,7 +175,7 @@ public struct WorldConfig: Codable, Equatable, Sendable {
     public static func decode(_ data: Data, path: String = "<config>") throws -> WorldConfig {
         let any: Any
         do { any = try JSONSerialization.jsonObject(with: data) } catch {
-            throw HalluError.file(path, "malformed JSON: \(error.localizedDescription)")
+            throw HalluError.file(path, "malformed JSON: \(JSONFiles.describe(error))")
         }
         guard let dict = any as? [String: Any] else { throw HalluError.file(path, "a world config must be a JSON object") }
         let known = Set(CodingKeys.allCases.map(\.rawValue))

@@ -18,7 +18,7 @@ enum EvalRecords {
             if line.isEmpty { continue }
             let object: Any
             do { object = try JSONSerialization.jsonObject(with: Data(line)) } catch {
-                throw HalluError.file(path, line: lineNo, "malformed JSON: \((error as NSError).localizedDescription)")
+                throw HalluError.file(path, line: lineNo, "malformed JSON: \(JSONFiles.describe(error))")
             }
             guard let dict = object as? [String: Any] else {
                 throw HalluError.file(path, line: lineNo, "expected a JSON object")

@@ -125,6 +125,9 @@ public final class EvaluationContext {
     /// What generation cost so far (forward passes, tokens) and its wall time in seconds.
     public private(set) var cost = GenerationStats()
     public private(set) var generationSeconds = 0.0
+    /// Answers generated so far, and how many of them were empty.
+    public private(set) var generations = 0
+    public private(set) var emptyGenerations = 0
     /// Whether `answer` shows a progress bar with an ETA over the prompts (on a terminal; log lines
     /// every few seconds otherwise).
     public var showProgress = false
@@ -160,7 +163,10 @@ public final class EvaluationContext {
             generationSeconds += Date().timeIntervalSince(clock)
             cost += stats
             for g in generated {
-                out.append(codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces))
+                let text = codec.tokenizer.decode(g.filter { $0 != codec.eosId }).trimmingCharacters(in: .whitespaces)
+                generations += 1
+                if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { emptyGenerations += 1 }
+                out.append(text)
             }
             progress?.update(out.count)
         }

@@ -62,14 +62,19 @@ public struct CheckpointFolder: Sendable {
 
     /// Reads the weights and checks them against the tensors `config` needs, reporting every
     /// missing, unexpected and mis-shaped tensor at once. A stored LM head is accepted (and
-    /// dropped) when the config ties it to the embeddings.
-    public func loadWeights(checkedAgainst config: LlavaConfig) throws -> [String: HostArray] {
-        try checked(loadWeights(), shape: \.shape, against: config)
+    /// dropped) when the config ties it to the embeddings. A tensor holding NaN or infinite values
+    /// is refused (or, with `.warn`, reported and loaded).
+    public func loadWeights(checkedAgainst config: LlavaConfig, nonFinite: NonFiniteWeights = .refuse) throws -> [String: HostArray] {
+        let arrays = try checked(loadWeights(), shape: \.shape, against: config)
+        try nonFinite.check(arrays, file: try weightsSource())
+        return arrays
     }
 
     /// The weights memory-mapped, not read: each tensor in its file's element type, in hallu's
-    /// names, checked against `config` as `loadWeights(checkedAgainst:)` does. Pages are read
-    /// from the page cache as they are used (or all at once with `MappedWeights.prefault`).
+    /// names, checked against `config` as `loadWeights(checkedAgainst:)` does (shapes from the
+    /// headers, before any model memory is allocated). Pages are read from the page cache as they
+    /// are used (or all at once with `MappedWeights.prefault`). NaN and infinite values are checked
+    /// by `NonFiniteWeights.check(_:)` on the result.
     public func openWeights(checkedAgainst config: LlavaConfig) throws -> MappedWeights {
         let source = try weightsSource()
         var files: [SafeTensorsFile]
@@ -207,6 +212,64 @@ public struct CheckpointFolder: Sendable {
     }
 }
 
+/// What loading does with weights that hold NaN or infinite values: a model with them generates
+/// nothing or garbage, and its evaluation would look perfect (no words, no hallucinations).
+public enum NonFiniteWeights {
+    /// Refuse the checkpoint, naming the first such tensor.
+    case refuse
+    /// Load it, reporting each such tensor through the closure (`--allow-nonfinite-weights`).
+    case warn((String) -> Void)
+
+    /// Applies the policy to `arrays` read from `file`.
+    public func check(_ arrays: [String: HostArray], file: String) throws {
+        for name in arrays.keys.sorted() {
+            let values = arrays[name]!.values
+            let bad = values.withUnsafeBufferPointer { b -> Int in
+                var n = 0
+                for v in b where !v.isFinite { n += 1 }
+                return n
+            }
+            try report(name, bad: bad, of: values.count, file: file)
+        }
+    }
+
+    /// Applies the policy to memory-mapped weights, reading each tensor in its stored type
+    /// (16-bit values by their exponent bits, without widening them).
+    public func check(_ weights: MappedWeights) throws {
+        for name in weights.tensors.keys.sorted() {
+            let t = weights.tensors[name]!
+            let count = t.entry.shape.reduce(1, *)
+            guard count > 0 else { continue }
+            var bad = 0
+            if let raw = t.file.elements(t.entry) {
+                switch t.entry.dtype {
+                case .F32:
+                    for i in 0..<count where !raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self).isFinite { bad += 1 }
+                case .F16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { bad += 1 }
+                case .BF16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { bad += 1 }
+                default:
+                    bad = try t.file.array(name).values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+                }
+            }
+            try report(name, bad: bad, of: count, file: t.file.path)
+        }
+    }
+
+    private func report(_ name: String, bad: Int, of count: Int, file: String) throws {
+        guard bad > 0 else { return }
+        let what = "tensor \"\(name)\" holds \(bad) NaN or infinite value\(bad == 1 ? "" : "s") (of \(count))"
+        switch self {
+        case .refuse:
+            throw HalluError.file(file, "\(what); the checkpoint is damaged or its training diverged "
+                + "(pass --allow-nonfinite-weights to load it anyway)")
+        case .warn(let log):
+            log("warning: \(file): \(what); loading it as --allow-nonfinite-weights asks")
+        }
+    }
+}
+
 /// The `checkpoint-<step>` folders a trainer writes into its run folder.
 public enum TrainerCheckpoints {
     /// `checkpoint-<step>`.
@@ -236,7 +299,7 @@ public enum TrainerCheckpoints {
             .sorted().map { dir.appendingPathComponent($0) }
         for url in doomed {
             do { try FileManager.default.removeItem(at: url) } catch {
-                throw HalluError.file(url.path, "could not delete old checkpoint: \(error.localizedDescription)")
+                throw HalluError.file(url.path, "could not delete old checkpoint: \(InputFile.describe(error))")
             }
         }
         return doomed

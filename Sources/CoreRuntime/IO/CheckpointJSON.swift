@@ -119,6 +119,14 @@ extension KeyedDecodingContainer where Key == JSONKey {
         .dataCorrupted(.init(codingPath: codingPath + [JSONKey(key)], debugDescription: problem))
     }
 
+    /// Requires a positive integer no larger than `max` (a model size from config.json).
+    func size(_ key: String, max: Int = LlavaConfig.maxDimension) throws -> Int {
+        let v: Int = try required(key)
+        if v <= 0 { throw invalid(key, "must be positive, found \(v)") }
+        if v > max { throw invalid(key, "must be at most \(max), found \(v)") }
+        return v
+    }
+
     /// Requires a positive integer.
     func positive(_ key: String) throws -> Int {
         let v: Int = try required(key)

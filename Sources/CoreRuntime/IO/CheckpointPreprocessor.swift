@@ -75,14 +75,56 @@ public struct ImageProcessorConfig: Codable, Equatable, Sendable {
         doCenterCrop = try c.optional("do_center_crop", default: true)
         doRescale = try c.optional("do_rescale", default: true)
         rescaleFactor = try c.optional("rescale_factor", default: 1.0 / 255.0)
+        if !(rescaleFactor.isFinite && rescaleFactor > 0) {
+            throw c.invalid("rescale_factor", "must be a positive number, found \(rescaleFactor)")
+        }
         doNormalize = try c.optional("do_normalize", default: true)
+        // Images are always decoded to RGB; without the conversion a grey or RGBA image would not
+        // have the three channels the vision tower takes, so both values behave the same here.
         doConvertRGB = try c.optional("do_convert_rgb", default: true)
         imageMean = try Self.channels(c, "image_mean", default: Self.clipMean)
         imageStd = try Self.channels(c, "image_std", default: Self.clipStd)
-        if let bad = imageStd.first(where: { $0 <= 0 }) {
+        if let bad = imageMean.first(where: { !$0.isFinite }) {
+            throw c.invalid("image_mean", "must be finite, found \(bad)")
+        }
+        if let bad = imageStd.first(where: { !($0.isFinite && $0 > 0) }) {
             throw c.invalid("image_std", "must be positive, found \(bad)")
         }
         resample = try c.optional("resample", default: 3)
+        guard ResampleFilter(pilCode: resample) != nil else {
+            throw c.invalid("resample", "PIL filter \(resample) is not supported (2 = bilinear, 3 = bicubic)")
+        }
+        // Settings of other image processors that would change the pixels: refused, not ignored.
+        if let p: [[Int]] = try? c.optional("image_grid_pinpoints"), !p.isEmpty {
+            throw c.invalid("image_grid_pinpoints", "multi-resolution tiling (LLaVA-NeXT) is not supported")
+        }
+        for key in ["do_pad", "do_image_splitting"] where (try? c.optional(key, default: false)) == true {
+            throw c.invalid(key, "is not supported (only CLIPImageProcessor's resize, crop, rescale and normalise)")
+        }
+        for (key, side) in [("size", Self.largestSide(size)), ("crop_size", max(cropHeight, cropWidth))] where side > Self.maxSide {
+            throw c.invalid(key, "\(side) pixels is larger than \(Self.maxSide)")
+        }
+        // The crop must fit what the resize makes (HF would pad with black instead; LLaVA never does).
+        if doResize && doCenterCrop {
+            let (h, w): (Int, Int)
+            switch size {
+            case .shortestEdge(let e): (h, w) = (e, e)
+            case .exact(let eh, let ew): (h, w) = (eh, ew)
+            }
+            if cropHeight > h || cropWidth > w {
+                throw c.invalid("crop_size", "\(cropWidth)x\(cropHeight) does not fit in the resized image (size \(w)x\(h))")
+            }
+        }
+    }
+
+    /// Largest side a resize or crop may ask for (the pixel limit would refuse the square anyway).
+    static let maxSide = 1 << 16
+
+    private static func largestSide(_ s: Size) -> Int {
+        switch s {
+        case .shortestEdge(let e): return e
+        case .exact(let h, let w): return max(h, w)
+        }
     }
 
     /// Accepts `{"shortest_edge": n}`, `{"height": h, "width": w}` or a bare integer (older files).

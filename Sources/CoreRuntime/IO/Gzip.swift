@@ -31,7 +31,11 @@ public enum Gzip {
     public static var isAvailable: Bool { lib != nil }
 
     /// Decompresses gzip (windowBits 15+32 auto-detects gzip or zlib headers) or raw zlib data.
-    public static func decompress(_ data: Data, path: String = "<data>", raw: Bool = false) throws -> Data {
+    /// Output beyond `Limits.decompressedBytes` is an error (a small file can expand to gigabytes);
+    /// with `stopAfter`, decompression ends once that many bytes are out (a PNG's known image size).
+    /// `limit` replaces the limit's value (tests).
+    public static func decompress(_ data: Data, path: String = "<data>", raw: Bool = false, stopAfter: Int? = nil,
+                                  limit: Int? = nil) throws -> Data {
         guard let lib else { throw HalluError.file(path, "cannot decompress: libz.so.1 not found (install zlib1g)") }
         // z_stream is 112 bytes on 64-bit Linux; lay it out by hand to avoid a C module.
         let streamSize = 112
@@ -39,6 +43,10 @@ public enum Gzip {
         defer { stream.deallocate() }
         stream.initializeMemory(as: UInt8.self, repeating: 0, count: streamSize)
         var input = [UInt8](data)
+        guard input.count <= Int(UInt32.max) else {
+            throw HalluError.file(path, "compressed data of \(HostMemory.format(input.count)) is larger than the 4 GB zlib reads at once")
+        }
+        let limit = limit ?? Limits.decompressedBytes.value
         var output = Data()
         let chunk = 1 << 16
         var buffer = [UInt8](repeating: 0, count: chunk)
@@ -57,6 +65,10 @@ public enum Gzip {
                 let availOut = Int(stream.load(fromByteOffset: 32, as: UInt32.self))
                 output.append(contentsOf: buffer[0..<(chunk - availOut)])
                 if rc == 1 { break }  // Z_STREAM_END
+                if let stop = stopAfter, output.count >= stop { break }
+                if output.count > limit {
+                    try Limits.decompressedBytes.check(output.count, against: limit, "\(path): decompressing (at least)")
+                }
                 if rc != 0 { throw HalluError.file(path, "corrupt compressed data (zlib error \(rc))") }
                 let availIn = stream.load(fromByteOffset: 8, as: UInt32.self)
                 if availIn == 0 && availOut != 0 {

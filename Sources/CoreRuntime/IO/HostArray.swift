@@ -34,14 +34,5 @@ public struct HostArray: Equatable, Sendable {
     }
 
     /// The product of the dimensions, or nil for a negative dimension or an overflowing product.
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            if overflow { return nil }
-            n = p
-        }
-        return n
-    }
+    static func elementCount(_ shape: [Int]) -> Int? { CheckedSize.product(shape) }
 }

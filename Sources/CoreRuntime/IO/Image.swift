@@ -10,8 +10,10 @@ public struct RGBImage: Equatable, Sendable {
     /// Wraps existing pixel bytes; throws when the byte count does not match the size.
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
         guard width > 0, height > 0 else { throw HalluError("image size must be positive, got \(width)x\(height)") }
-        guard pixels.count == width * height * 3 else {
-            throw HalluError("image \(width)x\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        let bytes = try CheckedSize.multiply(try CheckedSize.multiply(width, height, "image \(width)x\(height)"), 3,
+                                             "image \(width)x\(height)")
+        guard pixels.count == bytes else {
+            throw HalluError("image \(width)x\(height) needs \(bytes) bytes, got \(pixels.count)")
         }
         self.width = width
         self.height = height

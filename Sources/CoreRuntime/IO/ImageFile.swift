@@ -16,12 +16,7 @@ public enum ImageFile {
 
     /// Reads and decodes an image file (PNG or JPEG).
     public static func load(_ path: String) throws -> RGBImage {
-        guard FileManager.default.fileExists(atPath: path) else { throw HalluError.file(path, "image file not found") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw HalluError.file(path, "could not read image: \(error.localizedDescription)")
-        }
-        return try decode(data, path: path)
+        try decode(InputFile.read(path), path: path)
     }
 
     /// Decodes image bytes (PNG or JPEG); `path` names the source in errors.

@@ -108,18 +108,25 @@ extension RGBImage {
     }
 
     /// Pads to a square canvas of the longer side, centring the image (LLaVA's `expand2square`).
-    public func paddedToSquare(background: RGB) -> RGBImage {
+    /// The square counts against `Limits.imagePixels` (a 100000x1 image would pad to 10^10 pixels).
+    public func paddedToSquare(background: RGB) throws -> RGBImage {
         if width == height { return self }
         let side = max(width, height)
+        let what = "padding a \(width)x\(height) image to a square"
+        try Limits.imagePixels.check(try CheckedSize.multiply(side, side, what), what)
+        try HostMemory.check(count: side * side, elementSize: 3, what)
         var out = RGBImage(width: side, height: side, fill: background)
         out.paste(self, x: (side - width) / 2, y: (side - height) / 2)
         return out
     }
 
     /// LLaVA's pad-to-square with the background `int(mean * 255)` per channel.
-    public func paddedToSquare(mean: [Float] = CLIPImageStats.mean) -> RGBImage {
-        let c = mean.map { UInt8(max(0, min(255, Int(Double($0) * 255)))) }
-        return paddedToSquare(background: RGB(c[0], c[1], c[2]))
+    public func paddedToSquare(mean: [Float] = CLIPImageStats.mean) throws -> RGBImage {
+        let c = mean.map { v -> UInt8 in
+            let x = Double(v) * 255
+            return x.isFinite ? UInt8(max(0, min(255, x.rounded(.towardZero)))) : 0
+        }
+        return try paddedToSquare(background: RGB(c[0], c[1], c[2]))
     }
 
     /// Crops the centre `width x height` region, with offsets `(old - new) / 2` as Hugging Face's

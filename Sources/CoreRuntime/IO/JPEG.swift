@@ -55,7 +55,11 @@ public enum JPEGCodec {
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, cs: Int32 = 0
         let rc = bytes.withUnsafeBufferPointer { lib.header(handle, $0.baseAddress!, UInt($0.count), &w, &h, &sub, &cs) }
         guard rc == 0, w > 0, h > 0 else { throw HalluError.file(path, "bad JPEG header: \(message())") }
-        var px = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
+        let size = "\(path): \(w)x\(h) JPEG"
+        let pixels = try CheckedSize.multiply(Int(w), Int(h), size)
+        try Limits.imagePixels.check(pixels, size)
+        try HostMemory.check(count: pixels, elementSize: 3, "decoding \(size)")
+        var px = [UInt8](repeating: 0, count: pixels * 3)
         let tjpfRGB: Int32 = 0
         let rc2 = bytes.withUnsafeBufferPointer { src in
             px.withUnsafeMutableBufferPointer { dst in

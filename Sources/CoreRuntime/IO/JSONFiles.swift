@@ -4,13 +4,7 @@ import Foundation
 public enum JSONFiles {
     /// Reads a whole file, transparently un-gzipping `.gz` files.
     public static func readData(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw HalluError.file(path, "no such file")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw HalluError.file(path, "could not read: \(error.localizedDescription)")
-        }
+        let data = try InputFile.read(path)
         if path.hasSuffix(".gz") { return try Gzip.decompress(data, path: path) }
         return data
     }
@@ -65,8 +59,10 @@ public enum JSONFiles {
         return try readJSONLines(path)
     }
 
-    private static func describe(_ error: Error) -> String {
+    /// What JSONSerialization found wrong, without Foundation's generic wording.
+    public static func describe(_ error: Error) -> String {
         let ns = error as NSError
-        return (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
+        if let d = ns.userInfo[NSDebugDescriptionErrorKey] as? String, !d.isEmpty { return d }
+        return "not valid JSON text"
     }
 }

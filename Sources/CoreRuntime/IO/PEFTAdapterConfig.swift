@@ -62,7 +62,11 @@ public struct LoRAAdapterConfig: Codable, Equatable, Sendable {
         let type: String = try c.required("peft_type")
         if type != "LORA" { throw c.invalid("peft_type", "only \"LORA\" adapters are supported, found \"\(type)\"") }
         r = try c.positive("r")
+        if r > Limits.loraRank.value {
+            throw c.invalid("r", "\(r) is above the limit of \(Limits.loraRank.value) for the LoRA rank (set \(Limits.loraRank.variable) to raise it)")
+        }
         loraAlpha = try c.optional("lora_alpha", default: 8)
+        if !loraAlpha.isFinite { throw c.invalid("lora_alpha", "must be a finite number, found \(loraAlpha)") }
         loraDropout = try c.optional("lora_dropout", default: 0)
         if !(0..<1).contains(loraDropout) { throw c.invalid("lora_dropout", "must be in [0, 1), found \(loraDropout)") }
         if let list = try? c.optional("target_modules", as: [String].self) {

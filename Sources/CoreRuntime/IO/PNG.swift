@@ -60,12 +60,17 @@ public enum PNGCodec {
             switch type {
             case "IHDR":
                 guard len == 13 else { throw HalluError.file(path, "bad IHDR length \(len)") }
+                guard width == 0 else { throw HalluError.file(path, "PNG has two IHDR chunks") }
                 width = Int(readBE(body, 0)); height = Int(readBE(body, 4))
+                // The PNG specification limits both sides to 2^31 - 1.
+                guard (1...Int(Int32.max)).contains(width), (1...Int(Int32.max)).contains(height) else {
+                    throw HalluError.file(path, "PNG size \(width)x\(height) is invalid (each side must be 1 to 2147483647)")
+                }
                 depth = Int(body[8]); colorType = Int(body[9])
                 guard body[10] == 0, body[11] == 0 else { throw HalluError.file(path, "unknown PNG compression/filter method") }
                 guard body[12] == 0 else { throw HalluError.file(path, "interlaced (Adam7) PNG is not supported") }
             case "PLTE":
-                guard len % 3 == 0 else { throw HalluError.file(path, "bad PLTE length \(len)") }
+                guard len % 3 == 0, len <= 3 * 256 else { throw HalluError.file(path, "bad PLTE length \(len)") }
                 palette = stride(from: 0, to: len, by: 3).map { RGB(body[$0], body[$0 + 1], body[$0 + 2]) }
             case "IDAT": idat += body
             case "IEND": sawEnd = true
@@ -99,13 +104,19 @@ public enum PNGCodec {
         guard colorType != 3 || !palette.isEmpty else { throw HalluError.file(path, "palette PNG without PLTE") }
         let bitsPerPixel = channels * depth
         let bpp = max(1, bitsPerPixel / 8)
+        let size = "\(path): \(width)x\(height) PNG"
+        let pixels = try CheckedSize.multiply(width, height, size)
+        try Limits.imagePixels.check(pixels, size)
+        // Both sides are below 2^31 and at most 64 bits per pixel: no overflow from here on.
         let stride = (width * bitsPerPixel + 7) / 8
-        let raw = [UInt8](try Gzip.decompress(Data(idat), path: path))
-        guard raw.count >= (stride + 1) * height else {
+        let rawSize = (stride + 1) * height
+        try HostMemory.check(bytes: rawSize + stride * height + pixels * 3, "decoding \(size)")
+        let raw = [UInt8](try Gzip.decompress(Data(idat), path: path, stopAfter: rawSize))
+        guard raw.count >= rawSize else {
             throw HalluError.file(path, "PNG image data too short (\(raw.count) bytes for \(width)x\(height))")
         }
         let rows = try unfilter(raw, stride: stride, height: height, bpp: bpp, path: path)
-        var px = [UInt8](repeating: 0, count: width * height * 3)
+        var px = [UInt8](repeating: 0, count: pixels * 3)
         let step = depth / 8  // 16-bit samples keep their most significant byte
         for y in 0..<height {
             for x in 0..<width {

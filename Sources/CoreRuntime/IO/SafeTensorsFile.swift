@@ -146,24 +146,15 @@ final class MappedFile {
     let base: UnsafeMutableRawPointer?
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            let reason = errno == ENOENT ? "no such file" : "could not open (\(String(cString: strerror(errno))))"
-            throw HalluError.file(path, reason)
-        }
+        let (fd, size) = try InputFile.openRegular(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw HalluError.file(path, "could not stat (\(String(cString: strerror(errno))))")
-        }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw HalluError.file(path, "is a folder, not a file") }
-        count = Int(st.st_size)
+        count = size
         if count == 0 {
             base = nil
             return
         }
         guard let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw HalluError.file(path, "could not map into memory (\(String(cString: strerror(errno))))")
+            throw HalluError.file(path, "could not map into memory (\(InputFile.describe(errno: errno)))")
         }
         base = p
     }

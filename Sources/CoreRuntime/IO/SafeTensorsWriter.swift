@@ -78,7 +78,7 @@ extension SafeTensors {
     }
 
     /// A JSON string literal escaped the way serde_json does (so headers match byte for byte).
-    static func jsonString(_ s: String) -> String {
+    public static func jsonString(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -49,12 +49,26 @@ public struct BenchResult: Codable, Sendable, Equatable {
 
     /// The process's peak resident set size so far (VmHWM), in MB; 0 where unavailable.
     public static func currentPeakRSSMB() -> Double {
+        procStatusMB("VmHWM")
+    }
+
+    /// A `kB` field of /proc/self/status (`VmRSS`, `VmHWM`, ...) in MB; 0 where unavailable.
+    static func procStatusMB(_ field: String) -> Double {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-            return kb / 1024
+        return (statusKilobytes(field, in: s) ?? 0) / 1024
+    }
+
+    /// The value of `field` in the text of a /proc/<pid>/status file, in kB, or nil if absent.
+    /// The kernel separates name and value with a tab and pads short values with spaces
+    /// (`VmHWM:\t  123456 kB`, but `VmHWM:\t14450000 kB` from 10 GB on), so any whitespace
+    /// separates the fields.
+    static func statusKilobytes(_ field: String, in status: String) -> Double? {
+        let prefix = field + ":"
+        for line in status.split(separator: "\n") where line.hasPrefix(prefix) {
+            let fields = line.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.first.flatMap { Double($0) }
         }
-        return 0
+        return nil
     }
 }
 

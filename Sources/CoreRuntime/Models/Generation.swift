@@ -50,7 +50,8 @@ public struct Generator {
 
     /// Generated ids per sample and what they cost.
     public func generateWithStats(_ inputs: LlavaInputs, _ cfg: GenerationConfig) throws -> (ids: [[Int]], stats: GenerationStats) {
-        try withNoGrad {
+        try cfg.check(for: model.config, prompts: inputs.ids)
+        return try withNoGrad {
             let run = try DecodingRun(model: model, hooks: hooks, inputs: inputs, cfg: cfg)
             // Greedy decoding with a hook that rolls back runs the beam loop with one beam: it picks the
             // same tokens (a top token that is EOS ends the search) and keeps the history to go back to.
@@ -153,7 +154,7 @@ struct DecodingRun {
         var live = Array(0..<b)                  // sample of each row
         var parent: [Int?] = Array(repeating: nil, count: b)
         var rng = SeededRNG(seed: cfg.seed)
-        for _ in 0..<cfg.maxNewTokens {
+        for n in 0..<cfg.maxNewTokens {
             let rows = live.count
             let step = try makeStep(output, rows: Array(0..<rows), sample: live, beam: Array(repeating: 0, count: rows),
                                     parent: parent, generated: live.map { out[$0] }, stride: rows)
@@ -166,7 +167,8 @@ struct DecodingRun {
                 out[live[r]].append(next[r])
                 if next[r] != eosId { keep.append(r) }
             }
-            if keep.isEmpty { break }
+            // At the length limit no row needs the logits of its last token.
+            if keep.isEmpty || n == cfg.maxNewTokens - 1 { break }
             // Finished rows leave the batch.
             live = keep.map { live[$0] }
             parent = keep.map { Optional($0) }

@@ -122,6 +122,10 @@ public final class LlavaModel: Module {
             throw HalluError("batch has \(feats.shape[0]) images but \(imageIndex) image placeholders")
         }
         let t = rows.map(\.count).max() ?? 0
+        guard t <= config.text.maxPositionEmbeddings else {
+            throw HalluError("a sequence of \(t) positions (text and image tokens) is longer than the model's "
+                + "max_position_embeddings of \(config.text.maxPositionEmbeddings) (config.json); shorten the text")
+        }
         let zeroRow = tokenCount + (feats.map { $0.shape[0] * p } ?? 0)
         var index: [Int] = [], flatLabels: [Int] = [], mask: [Bool] = []
         for s in 0..<b {

@@ -69,17 +69,16 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
         if modelType != "llama" {
             throw c.invalid("model_type", "unsupported decoder \"\(modelType)\" (only \"llama\")")
         }
-        hiddenSize = try c.positive("hidden_size")
-        intermediateSize = try c.positive("intermediate_size")
-        numHiddenLayers = try c.positive("num_hidden_layers")
-        numAttentionHeads = try c.positive("num_attention_heads")
+        hiddenSize = try c.size("hidden_size")
+        intermediateSize = try c.size("intermediate_size")
+        numHiddenLayers = try c.size("num_hidden_layers", max: LlavaConfig.maxLayers)
+        numAttentionHeads = try c.size("num_attention_heads", max: LlavaConfig.maxHeads)
         numKeyValueHeads = try c.optional("num_key_value_heads") ?? numAttentionHeads
         if numKeyValueHeads <= 0 || numAttentionHeads % numKeyValueHeads != 0 {
             throw c.invalid("num_key_value_heads", "must divide num_attention_heads (\(numAttentionHeads)), found \(numKeyValueHeads)")
         }
-        if let d: Int = try c.optional("head_dim") {
-            if d <= 0 { throw c.invalid("head_dim", "must be positive, found \(d)") }
-            headDim = d
+        if c.contains("head_dim"), !(try c.decodeNil(forKey: "head_dim")) {
+            headDim = try c.size("head_dim")
         } else {
             if hiddenSize % numAttentionHeads != 0 {
                 throw c.invalid("hidden_size", "\(hiddenSize) is not divisible by num_attention_heads (\(numAttentionHeads))")
@@ -88,11 +87,12 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
         }
         if headDim % 2 != 0 { throw c.invalid("head_dim", "rotary embeddings need an even head size, found \(headDim)") }
         rmsNormEps = try c.optional("rms_norm_eps", default: 1e-6)
-        if rmsNormEps <= 0 { throw c.invalid("rms_norm_eps", "must be positive, found \(rmsNormEps)") }
+        if !(rmsNormEps > 0 && rmsNormEps.isFinite) { throw c.invalid("rms_norm_eps", "must be positive, found \(rmsNormEps)") }
         ropeTheta = try Self.decodeRope(c)
         maxPositionEmbeddings = try c.optional("max_position_embeddings", default: 2048)
-        if maxPositionEmbeddings <= 0 {
-            throw c.invalid("max_position_embeddings", "must be positive, found \(maxPositionEmbeddings)")
+        if maxPositionEmbeddings <= 0 { throw c.invalid("max_position_embeddings", "must be positive, found \(maxPositionEmbeddings)") }
+        if maxPositionEmbeddings > LlavaConfig.maxDimension {
+            throw c.invalid("max_position_embeddings", "must be at most \(LlavaConfig.maxDimension), found \(maxPositionEmbeddings)")
         }
         if let v: Int = try c.optional("vocab_size") {
             vocabSize = v
@@ -102,6 +102,7 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             throw DecodingError.keyNotFound(JSONKey("vocab_size"), .init(codingPath: c.codingPath, debugDescription: "missing"))
         }
         if vocabSize <= 0 { throw c.invalid("vocab_size", "must be positive, found \(vocabSize)") }
+        if vocabSize > LlavaConfig.maxDimension { throw c.invalid("vocab_size", "must be at most \(LlavaConfig.maxDimension), found \(vocabSize)") }
         tieWordEmbeddings = try c.optional("tie_word_embeddings")
             ?? (decoder.userInfo[LlavaConfig.topLevelTieKey] as? Bool) ?? false
         // Absent ids take Llama's defaults; an explicit null means "none".
@@ -114,6 +115,11 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             eosTokenIds = try c.optional("eos_token_id", as: [Int].self) ?? []
         }
         padTokenId = try c.optional("pad_token_id")
+        for (key, id) in [("bos_token_id", bosTokenId), ("pad_token_id", padTokenId)] + eosTokenIds.map({ ("eos_token_id", $0) }) {
+            if let id, id < 0 || id >= vocabSize {
+                throw c.invalid(key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
+            }
+        }
         hiddenAct = try c.optional("hidden_act", default: .silu)
         attentionBias = try c.optional("attention_bias", default: false)
         mlpBias = try c.optional("mlp_bias", default: false)
@@ -127,7 +133,7 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             let type = try p.optional("rope_type", default: "default")
             if type != "default" { throw p.invalid("rope_type", "unsupported rope type \"\(type)\" (only \"default\")") }
             if let t: Double = try p.optional("rope_theta") {
-                if t <= 0 { throw p.invalid("rope_theta", "must be positive, found \(t)") }
+                if !(t > 0 && t.isFinite) { throw p.invalid("rope_theta", "must be positive, found \(t)") }
                 return t
             }
         }
@@ -137,7 +143,7 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             if type != "default" { throw p.invalid("rope_type", "unsupported rope scaling \"\(type)\"") }
         }
         let t = try c.optional("rope_theta", default: 10_000.0)
-        if t <= 0 { throw c.invalid("rope_theta", "must be positive, found \(t)") }
+        if !(t > 0 && t.isFinite) { throw c.invalid("rope_theta", "must be positive, found \(t)") }
         return t
     }
 
@@ -213,22 +219,22 @@ public struct LlavaVisionConfig: Codable, Equatable, Sendable {
         if modelType != "clip_vision_model" {
             throw c.invalid("model_type", "unsupported vision tower \"\(modelType)\" (only \"clip_vision_model\")")
         }
-        hiddenSize = try c.positive("hidden_size")
-        intermediateSize = try c.positive("intermediate_size")
-        numHiddenLayers = try c.positive("num_hidden_layers")
-        numAttentionHeads = try c.positive("num_attention_heads")
+        hiddenSize = try c.size("hidden_size")
+        intermediateSize = try c.size("intermediate_size")
+        numHiddenLayers = try c.size("num_hidden_layers", max: LlavaConfig.maxLayers)
+        numAttentionHeads = try c.size("num_attention_heads", max: LlavaConfig.maxHeads)
         if hiddenSize % numAttentionHeads != 0 {
             throw c.invalid("hidden_size", "\(hiddenSize) is not divisible by num_attention_heads (\(numAttentionHeads))")
         }
-        imageSize = try c.positive("image_size")
-        patchSize = try c.positive("patch_size")
+        imageSize = try c.size("image_size", max: ImageProcessorConfig.maxSide)
+        patchSize = try c.size("patch_size", max: ImageProcessorConfig.maxSide)
         if imageSize % patchSize != 0 {
             throw c.invalid("image_size", "\(imageSize) is not a multiple of patch_size (\(patchSize))")
         }
         numChannels = try c.optional("num_channels", default: 3)
-        if numChannels <= 0 { throw c.invalid("num_channels", "must be positive, found \(numChannels)") }
+        if numChannels != 3 { throw c.invalid("num_channels", "must be 3 (images are RGB), found \(numChannels)") }
         layerNormEps = try c.optional("layer_norm_eps", default: 1e-5)
-        if layerNormEps <= 0 { throw c.invalid("layer_norm_eps", "must be positive, found \(layerNormEps)") }
+        if !(layerNormEps > 0 && layerNormEps.isFinite) { throw c.invalid("layer_norm_eps", "must be positive, found \(layerNormEps)") }
         hiddenAct = try c.optional("hidden_act", default: .quick_gelu)
         projectionDim = try c.optional("projection_dim", default: 512)
     }
@@ -354,7 +360,17 @@ public struct LlavaConfig: Codable, Equatable, Sendable {
         visionFeatureSelectStrategy = try c.optional("vision_feature_select_strategy", default: .default)
         multimodalProjectorBias = try c.optional("multimodal_projector_bias", default: true)
         // image_seq_length is derived, not read: transformers writes its default (576) whatever the tower.
+        var total = 0
+        for (name, shape) in expectedWeightShapes {
+            let n = try CheckedSize.product(shape, "config.json: tensor \(name)")
+            total = try CheckedSize.add(total, n, "config.json: parameter count")
+        }
     }
+
+    /// Largest size of one dimension (hidden sizes, vocabulary, positions) a config may give.
+    public static let maxDimension = 1 << 24
+    static let maxLayers = 4096
+    static let maxHeads = 1 << 16
 
     /// Writes the keys transformers needs to rebuild the model, including `architectures`.
     public func encode(to encoder: Encoder) throws {
@@ -452,6 +468,6 @@ extension LlavaConfig {
     /// Parameters of the model (a tied LM head counted once); equals
     /// `sum(p.numel() for p in model.parameters())` of the PyTorch model.
     public var parameterCount: Int {
-        expectedWeightShapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        expectedWeightShapes.values.reduce(0) { $0 &+ $1.reduce(1, &*) }
     }
 }

@@ -63,13 +63,19 @@ extension LlavaModel {
     /// The weight files are memory-mapped, never read into the heap: float32 tensors are used in
     /// place (the mapping is copy-on-write, so training may update them), and with
     /// `precision: .stored` the linear layers' and the token embedding's bf16/f16 weights stay
-    /// 16-bit (inference); every other tensor is converted to float32 once.
+    /// 16-bit (inference); every other tensor is converted to float32 once. Weights with NaN or
+    /// infinite values are refused unless `nonFinite` says otherwise.
     public static func load(_ dir: URL, adapter: URL? = nil, applyAdapter: Bool = true,
-                            precision: WeightPrecision = .float32) throws -> LlavaModel {
+                            precision: WeightPrecision = .float32, nonFinite: NonFiniteWeights = .refuse) throws -> LlavaModel {
         let folder = CheckpointFolder(dir)
         let config = try folder.loadConfig()
+        // Headers first: a config that does not fit its weights, or a model larger than this
+        // machine, is an error before the model's memory is allocated.
         let weights = try folder.openWeights(checkedAgainst: config)
+        try HostMemory.check(count: config.parameterCount, elementSize: MemoryLayout<Float>.size,
+                             "loading \(folder.configURL.path) (\(config.parameterCount) parameters)")
         weights.prefault()
+        try nonFinite.check(weights)
         let model = ParameterInit.$deferred.withValue(true) { LlavaModel(config) }
         try model.useWeights(weights, precision: precision)
         TensorMemory.releaseFreeMemory()
@@ -123,7 +129,8 @@ extension LlavaModel {
         for (path, pair) in adapter.modules.sorted(by: { $0.key < $1.key }) {
             guard let lin = modules[path] else { throw HalluError.file(file, "adapter targets \"\(path)\", which is not a Linear of this model") }
             let lora = LoRA(inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, rank: adapter.config.r,
-                            alpha: Float(adapter.config.loraAlpha), dropout: Float(adapter.config.loraDropout), rng: &rng)
+                            alpha: Float(adapter.config.loraAlpha), dropout: Float(adapter.config.loraDropout),
+                            rsLoRA: adapter.config.useRslora, rng: &rng)
             guard pair.a.shape == lora.a.shape, pair.b.shape == lora.b.shape else {
                 throw HalluError.file(file, "\(path): adapter shapes \(pair.a.shape)/\(pair.b.shape), expected \(lora.a.shape)/\(lora.b.shape)")
             }
@@ -136,14 +143,14 @@ extension LlavaModel {
     /// The attached adapters in PEFT form (nil without adapters).
     public func adapter(targets: [String]) -> LoRAAdapter? {
         var modules: [String: LoRAPair] = [:]
-        var r = 0, alpha = 0.0, dropout = 0.0
+        var r = 0, alpha = 0.0, dropout = 0.0, rs = false
         for (path, m) in namedModules() {
             guard let l = (m as? Linear)?.lora else { continue }
             modules[path] = LoRAPair(a: l.a.hostArray, b: l.b.hostArray)
-            r = l.rank; alpha = Double(l.alpha); dropout = Double(l.dropout)
+            r = l.rank; alpha = Double(l.alpha); dropout = Double(l.dropout); rs = l.rsLoRA
         }
         if modules.isEmpty { return nil }
-        let cfg = LoRAAdapterConfig(r: r, loraAlpha: alpha, loraDropout: dropout, targetModules: .names(targets))
+        let cfg = LoRAAdapterConfig(r: r, loraAlpha: alpha, loraDropout: dropout, targetModules: .names(targets), useRslora: rs)
         return LoRAAdapter(config: cfg, modules: modules)
     }
 

@@ -2,21 +2,26 @@ import Foundation
 
 /// A low-rank adapter (Hu et al.): `delta(x) = dropout(x) A^T B^T * alpha / r`, with A `[r, in]`
 /// and B `[out, r]` as PEFT stores them (`lora_A.weight`, `lora_B.weight`). B starts at zero, so a
-/// fresh adapter leaves the model unchanged.
+/// fresh adapter leaves the model unchanged. rsLoRA (Kalajdzievski) scales by `alpha / sqrt(r)`
+/// instead, as PEFT does with `use_rslora`.
 public final class LoRA {
     public let a: Tensor
     public let b: Tensor
     public let rank: Int
     public let alpha: Float
     public let dropout: Float
+    /// Rank-stabilised scaling: alpha / sqrt(r) (PEFT's `use_rslora`).
+    public let rsLoRA: Bool
     /// When false the adapter contributes nothing: the base model (e.g. DPO's reference) is visible.
     public var enabled = true
     var rng: SeededRNG
 
-    public init(inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float, dropout: Float = 0, rng: inout SeededRNG) {
+    public init(inFeatures: Int, outFeatures: Int, rank: Int, alpha: Float, dropout: Float = 0, rsLoRA: Bool = false,
+                rng: inout SeededRNG) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
+        self.rsLoRA = rsLoRA
         // PEFT's default: A Kaiming-uniform (a = sqrt(5)), B zeros.
         let bound = 1 / Float(inFeatures).squareRoot()
         a = Tensor.uniform([rank, inFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true)
@@ -24,8 +29,10 @@ public final class LoRA {
         self.rng = SeededRNG(seed: rng.next())
     }
 
-    /// alpha / r.
-    public var scaling: Float { alpha / Float(rank) }
+    /// alpha / r, or alpha / sqrt(r) with rsLoRA (computed in double precision, as PEFT's Python float).
+    public var scaling: Float {
+        rsLoRA ? Float(Double(alpha) / Double(rank).squareRoot()) : alpha / Float(rank)
+    }
 
     /// The adapter's parameters as children of the Linear it is attached to.
     var namedChildren: [(String, Module)] { [("lora_A", ParamHolder(a)), ("lora_B", ParamHolder(b))] }

@@ -46,6 +46,16 @@ public struct ModelMetrics: Codable, Equatable {
     public var extra: [String: Double]?
     /// Generation settings used, recorded with the numbers.
     public var settings: EvalSettings?
+    /// Generations made (descriptions and answers) and how many of them were empty.
+    public var generations: Int?
+    public var emptyGenerations: Int?
+
+    /// A warning when the model generated nothing for every prompt (its CHAIR and SHR then describe
+    /// no text at all, and would read as perfect), else nil.
+    public var emptyWarning: String? {
+        guard let n = generations, let e = emptyGenerations, n > 0, e == n else { return nil }
+        return "the model generated nothing (an empty answer) for all \(n) prompts: its CHAIR and SHR scores measure no text"
+    }
 
     public init(reports: [(name: String, report: OrderedJSON)] = [], extra: [String: Double]? = nil, settings: EvalSettings? = nil) {
         self.reports = reports; self.extra = extra; self.settings = settings
@@ -77,14 +87,17 @@ public struct ModelMetrics: Codable, Equatable {
     public static func == (a: ModelMetrics, b: ModelMetrics) -> Bool {
         a.reports.map(\.name) == b.reports.map(\.name) && zip(a.reports, b.reports).allSatisfy { $0.report.canonical == $1.report.canonical }
             && a.extra == b.extra && a.settings == b.settings
+            && a.generations == b.generations && a.emptyGenerations == b.emptyGenerations
     }
 
-    static let fixedKeys = ["extra", "settings"]
+    static let fixedKeys = ["extra", "settings", "generations", "empty_generations"]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: OrderedJSON.Key.self)
         extra = try c.decodeIfPresent([String: Double].self, forKey: OrderedJSON.Key("extra"))
         settings = try c.decodeIfPresent(EvalSettings.self, forKey: OrderedJSON.Key("settings"))
+        generations = try c.decodeIfPresent(Int.self, forKey: OrderedJSON.Key("generations"))
+        emptyGenerations = try c.decodeIfPresent(Int.self, forKey: OrderedJSON.Key("empty_generations"))
         // The built-in evaluators first, in their order; any other report after them by name.
         let names = c.allKeys.map(\.stringValue).filter { !Self.fixedKeys.contains($0) }
         let builtIn = Evaluators.builtIn().map(\.name)
@@ -97,6 +110,8 @@ public struct ModelMetrics: Codable, Equatable {
         for (name, report) in reports { try c.encode(report, forKey: OrderedJSON.Key(name)) }
         try c.encodeIfPresent(extra, forKey: OrderedJSON.Key("extra"))
         try c.encodeIfPresent(settings, forKey: OrderedJSON.Key("settings"))
+        try c.encodeIfPresent(generations, forKey: OrderedJSON.Key("generations"))
+        try c.encodeIfPresent(emptyGenerations, forKey: OrderedJSON.Key("empty_generations"))
     }
 }
 
@@ -141,6 +156,9 @@ public struct ModelEvaluation {
         }
         cost += context.cost
         generationSeconds += context.generationSeconds
+        metrics.generations = context.generations
+        metrics.emptyGenerations = context.emptyGenerations
+        if let w = metrics.emptyWarning { log("  warning: \(w)") }
         return metrics
     }
 

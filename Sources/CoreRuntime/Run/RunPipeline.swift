@@ -24,6 +24,10 @@ public final class RunPipeline {
     public var config: RunConfig
     public let registry: PluginRegistry
     public var resume: Bool
+    /// Whether the run name and the data's image paths may point outside their folders (`--allow-outside`).
+    public var allowOutside = false
+    /// Whether a base checkpoint with NaN or infinite weights is loaded (with a warning) rather than refused.
+    public var allowNonFiniteWeights = false
     /// Whether to evaluate the base model for comparison when no cached evaluation exists.
     public var evaluateBase = true
     public var log: (String) -> Void
@@ -32,27 +36,39 @@ public final class RunPipeline {
         self.config = config; self.registry = registry; self.resume = resume; self.log = log
     }
 
-    /// The run folder this config names (a timestamped name when none is given).
-    public static func folder(for config: RunConfig) -> RunFolder {
+    /// The run folder this config names (a timestamped name when none is given). The name must stay
+    /// inside `runs_dir` unless `allowOutside`.
+    public static func folder(for config: RunConfig, allowOutside: Bool = false) throws -> RunFolder {
         let name = config.name ?? {
             let f = DateFormatter()
             f.dateFormat = "yyyyMMdd-HHmmss"
             f.locale = Locale(identifier: "en_US_POSIX")
             return "\(config.method)-seed\(config.seed)-\(f.string(from: Date()))"
         }()
-        return RunFolder(URL(fileURLWithPath: config.runsDir).appendingPathComponent(name))
+        let runs = URL(fileURLWithPath: config.runsDir)
+        let path = try ContainedPath.resolve(name, in: runs, allowOutside: allowOutside, what: "--name (the run folder's name)")
+        guard path != ContainedPath.normalized(runs.path) else {
+            throw HalluError("--name \"\(name)\": names the runs folder itself; give the run its own folder name")
+        }
+        return RunFolder(URL(fileURLWithPath: path))
     }
 
     @discardableResult
     public func run() throws -> RunSummary {
         let start = Date()
-        let folder = RunPipeline.folder(for: config)
+        try config.validate()
+        let folder = try RunPipeline.folder(for: config, allowOutside: allowOutside)
         let fm = FileManager.default
-        if fm.fileExists(atPath: folder.url.path) && !resume {
+        // An empty folder is what a run killed before writing its config.json leaves: start afresh in it.
+        let leftover = (try? fm.contentsOfDirectory(atPath: folder.url.path))?.isEmpty == true
+        if fm.fileExists(atPath: folder.url.path) && !resume && !leftover {
             throw HalluError.file(folder.url.path, "run folder already exists; pass --resume to continue it, or --name for a new run")
         }
-        try fm.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        if resume, fm.fileExists(atPath: folder.config.path) {
+        if resume && !fm.fileExists(atPath: folder.config.path) {
+            throw HalluError.file(folder.url.path, "no run to resume here (no config.json); check --name and --runs-dir, or drop --resume to start a new run")
+        }
+        try Folders.create(folder.url)
+        if resume {
             let saved = try RunConfig.load(folder.config.path)
             if saved != config { log("note: resuming with the config saved in \(folder.config.path)") }
             config = saved
@@ -81,7 +97,8 @@ public final class RunPipeline {
             baselineMetrics = baseline.metrics
         }
 
-        let (model, codec, images) = try RunPipeline.loadModel(baseDir, dataDir: dataDir)
+        let (model, codec, images) = try RunPipeline.loadModel(baseDir, dataDir: dataDir, allowOutside: allowOutside,
+                                                               nonFinite: allowNonFiniteWeights ? .warn(log) : .refuse)
         try applyTrainingSetup(model)
         let ctx = TrainContext(model: model, codec: codec, images: images, config: config, runDir: folder.url)
         ctx.log = log
@@ -94,7 +111,7 @@ public final class RunPipeline {
         for k in kinds where registry.data.kind(k) == nil {
             throw HalluError("method \(config.method) trains on \"\(k)\" samples, a data kind no loaded plugin declares")
         }
-        var data = try Dataset.load(dataDir.path, kinds: kinds, catalog: registry.data).data
+        var data = try Dataset.load(dataDir.path, kinds: kinds, allowOutside: allowOutside, catalog: registry.data).data
         ctx.data = data
         for m in methods { data = try m.transformData(data, ctx); ctx.data = data }
         for k in kinds where data.count(k) == 0 {
@@ -106,7 +123,13 @@ public final class RunPipeline {
 
         let perStep = max(config.batchSize * max(config.gradAccum, 1), 1)
         let largest = kinds.map { data.count($0) }.max() ?? 0
-        let steps = config.steps ?? Int(((config.epochs ?? 1) * Double(largest) / Double(perStep)).rounded(.up))
+        let steps = try config.steps ?? {
+            let n = ((config.epochs ?? 1) * Double(largest) / Double(perStep)).rounded(.up)
+            guard let s = CheckedSize.integer(n), s >= 1 else {
+                throw HalluError("epochs \(config.epochs ?? 1) over \(largest) samples in batches of \(perStep) gives \(n) steps; give --steps N or a smaller --epochs")
+            }
+            return s
+        }()
         let weights = methods.map { (method: $0, weight: config.weights[$0.id] ?? 1) }
         let trainer = try Trainer(context: ctx, methods: weights, totalSteps: steps)
         if resume { try trainer.resumeIfPossible() }
@@ -114,7 +137,7 @@ public final class RunPipeline {
         try trainer.run()
 
         let info = try HalluCheckpointInfo.load(baseDir)
-        try model.save(to: folder.model, tokenizerJSON: try Data(contentsOf: CheckpointFolder(baseDir).tokenizerURL),
+        try model.save(to: folder.model, tokenizerJSON: try InputFile.read(CheckpointFolder(baseDir).tokenizerURL.path),
                        preprocessor: try CheckpointFolder(baseDir).loadPreprocessor(), loraTargets: config.loraTargets)
         try CheckpointJSON.write(info, to: folder.model.appendingPathComponent(HalluCheckpointInfo.fileName))
 
@@ -134,7 +157,7 @@ public final class RunPipeline {
                                      evaluators: registry.evaluators)
             ev.hooks = try methods.flatMap { try $0.decodingHooks(ctx) } + (decoder.map { [$0] } ?? [])
             ev.log = log
-            try fm.createDirectory(at: folder.eval, withIntermediateDirectories: true)
+            try Folders.create(folder.eval)
             var m = try ev.run(outDir: folder.eval)
             m.extra = methodMetrics.isEmpty ? nil : methodMetrics
             try CheckpointJSON.write(m, to: folder.eval.appendingPathComponent("metrics.json"))
@@ -145,9 +168,10 @@ public final class RunPipeline {
             let cachedFits = baselineMetrics.map { $0.settings == settings && names.allSatisfy($0.reports.map(\.name).contains) } ?? false
             if evaluateBase && !cachedFits {
                 log("evaluating the base model with the same settings")
-                let (bm, bc, bi) = try RunPipeline.loadModel(baseDir, dataDir: dataDir)
+                let (bm, bc, bi) = try RunPipeline.loadModel(baseDir, dataDir: dataDir, allowOutside: allowOutside,
+                                                             nonFinite: allowNonFiniteWeights ? .warn(log) : .refuse)
                 let bdir = folder.eval.appendingPathComponent("baseline")
-                try fm.createDirectory(at: bdir, withIntermediateDirectories: true)
+                try Folders.create(bdir)
                 var bev = ModelEvaluation(model: bm, codec: bc, images: bi, dataDir: dataDir, settings: settings,
                                           evaluators: registry.evaluators)
                 bev.log = log
@@ -187,20 +211,25 @@ public final class RunPipeline {
         if config.freezeLanguageModel { model.setTrainable(false, prefixes: ["model.language_model", "lm_head"]) }
     }
 
-    /// A checkpoint folder's model, its prompt codec and an image store for a data folder.
-    /// `precision: .stored` keeps a 16-bit checkpoint's matrices 16-bit (inference).
-    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil,
-                                 precision: WeightPrecision = .float32) throws -> (LlavaModel, PromptCodec, ImageStore) {
-        let model = try LlavaModel.load(dir, adapter: adapter, precision: precision)
+    /// A checkpoint folder's model, its prompt codec and an image store for a data folder (image paths
+    /// must stay inside `dataDir` unless `allowOutside`). `precision: .stored` keeps a 16-bit
+    /// checkpoint's matrices 16-bit (inference).
+    public static func loadModel(_ dir: URL, dataDir: URL?, adapter: URL? = nil, precision: WeightPrecision = .float32,
+                                 allowOutside: Bool = false, nonFinite: NonFiniteWeights = .refuse) throws -> (LlavaModel, PromptCodec, ImageStore) {
+        let model = try LlavaModel.load(dir, adapter: adapter, precision: precision, nonFinite: nonFinite)
         let folder = CheckpointFolder(dir)
         guard FileManager.default.fileExists(atPath: folder.tokenizerURL.path) else {
             throw HalluError.file(dir.path, "checkpoint has no tokenizer.json")
         }
         let tok = try Tokenizer.load(folder.tokenizerURL.path)
+        try tok.check(against: model.config, file: folder.tokenizerURL.path)
         let info = try HalluCheckpointInfo.load(dir)
-        let codec = try PromptCodec(tokenizer: tok, imageTokenIndex: model.config.imageTokenIndex, system: info.systemPrompt)
+        let codec: PromptCodec
+        do { codec = try PromptCodec(tokenizer: tok, imageTokenIndex: model.config.imageTokenIndex, system: info.systemPrompt) }
+        catch let e as HalluError { throw HalluError.file(folder.configURL.path, "does not fit tokenizer.json: \(e.message)") }
         let size = model.config.vision.imageSize
-        let images = ImageStore(size: size, loader: ImagePipeline.loader(size: size, processor: try folder.loadPreprocessor(), root: dataDir))
+        let images = ImageStore(size: size, loader: ImagePipeline.loader(size: size, processor: try folder.loadPreprocessor(), root: dataDir,
+                                                                         allowOutside: allowOutside))
         return (model, codec, images)
     }
 }
@@ -268,7 +297,7 @@ public struct BaselineBuilder {
         cfg.runsDir = dir.path
         cfg.name = "run"
         let runDir = dir.appendingPathComponent("run")
-        let pipeline = RunPipeline(config: cfg, registry: registry, resume: FileManager.default.fileExists(atPath: runDir.path), log: log)
+        let pipeline = RunPipeline(config: cfg, registry: registry, resume: FileManager.default.fileExists(atPath: runDir.appendingPathComponent("config.json").path), log: log)
         pipeline.evaluateBase = false
         let s = try pipeline.run()
         return (model, s.trained)
@@ -296,7 +325,7 @@ public struct BaselineBuilder {
         cfg.runsDir = dir.path
         cfg.name = "ground"
         log("grounding stage: \(cfg.steps ?? 0) steps on the \(records.count) yes/no questions")
-        let pipeline = RunPipeline(config: cfg, registry: registry, resume: FileManager.default.fileExists(atPath: stageDir.path), log: log)
+        let pipeline = RunPipeline(config: cfg, registry: registry, resume: FileManager.default.fileExists(atPath: stageDir.appendingPathComponent("config.json").path), log: log)
         pipeline.evaluateBase = false
         _ = try pipeline.run()
         return model

@@ -25,6 +25,9 @@ public enum RunReport {
                 + (b.map { String(format: fmt, $0) } ?? "        -") + "  " + String(format: fmt, v)
                 + (b.map { String(format: "  %+8.3f", v - $0) } ?? "") + "\n"
         }
+        for (who, m) in [("baseline", s.baseline), (s.method, s.trained)] {
+            if let w = m?.emptyWarning { out += "warning (\(who)): \(w)\n" }
+        }
         return out
     }
 

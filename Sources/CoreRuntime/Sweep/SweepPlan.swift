@@ -207,6 +207,7 @@ extension SweepPlan {
             }
             guard checked.insert(c.key).inserted else { continue }
             do {
+                try c.config.validate()
                 let methods = try c.config.methodIds.map { try registry.make($0) }
                 for m in methods {
                     try m.configure(OptionValues.resolve(m.options, overrides: c.config.methodOptions[m.id] ?? [:], method: m.id))

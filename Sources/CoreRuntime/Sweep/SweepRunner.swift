@@ -132,7 +132,7 @@ public final class SweepRunner {
             say("\(position) \(c.id): finished earlier, skipped")
             return outcome
         }
-        let resume = fm.fileExists(atPath: runFolder.url.path)
+        let resume = fm.fileExists(atPath: runFolder.config.path)
         outcome.resumed = resume
         let threads = threads(for: c)
         var args = ["run", "--config", folder.config(c.id).path, "--name", c.id, "--runs-dir", folder.cells.path,

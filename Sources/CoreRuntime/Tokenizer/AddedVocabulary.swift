@@ -34,7 +34,10 @@ public struct AddedToken: Equatable {
         let content = try s.string("content")
         guard !content.isEmpty else { throw s.fail("added token with empty content") }
         let special = try s.bool("special", default: false)
-        return AddedToken(id: try s.int("id"), content: content,
+        let id = try s.int("id")
+        guard id >= 0 else { throw s.fail("added token \"\(content)\" has a negative id \(id)") }
+        try Limits.tokenId.check(id, "\(s.file): \(s.keyPath): added token \"\(content)\" has id \(id)")
+        return AddedToken(id: id, content: content,
                           singleWord: try s.bool("single_word", default: false),
                           lstrip: try s.bool("lstrip", default: false), rstrip: try s.bool("rstrip", default: false),
                           normalized: try s.bool("normalized", default: !special), special: special)

@@ -40,6 +40,7 @@ final class BPEModel {
         var maxId = -1
         for (tok, id) in vocab {
             guard id >= 0 else { throw HalluError.file(file, "model.vocab: token \"\(tok)\" has a negative id \(id)") }
+            try Limits.tokenId.check(id, "\(file): model.vocab: token \"\(tok)\" has id \(id)")
             if let other = v[ExactKey(tok)], other != id {
                 throw HalluError.file(file, "model.vocab: token \"\(tok)\" appears twice")
             }

@@ -83,7 +83,13 @@ public struct RunConfig: Codable, Equatable {
         if key.hasPrefix("trainer.") { key.removeFirst("trainer.".count) }
         if let dot = key.firstIndex(of: ".") {
             let m = String(key[..<dot]), opt = String(key[key.index(after: dot)...])
-            if m == "weight" { weights[opt] = try Self.number(value, key); return }
+            guard !m.isEmpty, !opt.isEmpty else { throw HalluError("--set \(key): expected METHOD.OPTION=VALUE or weight.METHOD=VALUE") }
+            if m == "weight" {
+                let w = try Self.number(value.trimmingCharacters(in: .whitespaces), key)
+                try RunConfigRanges.weight(w, key: key)
+                weights[opt] = w
+                return
+            }
             methodOptions[m, default: [:]][opt] = value
             return
         }
@@ -98,14 +104,16 @@ public struct RunConfig: Codable, Equatable {
         case is NSNumber where Self.booleanKeys.contains(key):
             guard let b = Self.boolean(value) else { throw HalluError("--set \(key): expected true or false, got \"\(value)\"") }
             dict[key] = b
-        case is NSNumber: dict[key] = try Self.number(value, key)
+        case is NSNumber: dict[key] = try Self.numberValue(value, key)
         case is [Any]: dict[key] = value.split(separator: ",").map(String.init)
         default: dict[key] = value
         }
         do {
             self = try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: dict))
-        } catch {
-            throw HalluError("--set \(key)=\(value): \(error)")
+        } catch let e as HalluError {
+            throw HalluError("--set \(key)=\(value): \(e.message)")
+        } catch let e as DecodingError {
+            throw HalluError("--set \(key)=\(value): \(CheckpointJSON.describe(e))")
         }
     }
 
@@ -115,12 +123,24 @@ public struct RunConfig: Codable, Equatable {
 
     static func number(_ s: String, _ key: String) throws -> Double {
         guard let v = Double(s) else { throw HalluError("--set \(key): expected a number, got \"\(s)\"") }
+        guard v.isFinite else { throw HalluError("--set \(key): expected a finite number, got \"\(s)\"") }
         return v
+    }
+
+    /// A number as JSON should carry it: integers exactly (a seed above 2^53 keeps every digit).
+    static func numberValue(_ s: String, _ key: String) throws -> Any {
+        if let i = Int(s) { return i }
+        if let u = UInt64(s) { return u }
+        return try number(s, key)
     }
     static func boolean(_ s: String) -> Bool? {
         switch s.lowercased() { case "true", "1", "yes", "on": return true; case "false", "0", "no", "off": return false; default: return nil }
     }
-    static func parseLoose(_ s: String) -> Any { Double(s).map { $0 as Any } ?? s }
+    static func parseLoose(_ s: String) -> Any {
+        if let i = Int(s) { return i }
+        if let d = Double(s), d.isFinite { return d }
+        return s
+    }
 
     enum CodingKeys: String, CodingKey {
         case method, weights, plugins, decode, preset, base, data, steps, epochs, lr, schedule, clip, seed, threads, lora, name
@@ -145,9 +165,9 @@ public struct RunConfig: Codable, Equatable {
             }
             dict[k] = v
         }
-        do { return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: dict)) } catch {
-            throw HalluError.file(path, "invalid value: \(error)")
-        }
+        do { return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: dict)) }
+        catch let e as HalluError { throw HalluError.file(path, e.message) }
+        catch let e as DecodingError { throw HalluError.file(path, CheckpointJSON.describe(e)) }
     }
 }
 
@@ -157,27 +177,42 @@ extension RunConfig {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<T: Decodable>(_ k: CodingKeys, _ into: inout T) throws { if let v = try c.decodeIfPresent(T.self, forKey: k) { into = v } }
         func opt<T: Decodable>(_ k: CodingKeys) throws -> T? { try c.decodeIfPresent(T.self, forKey: k) }
+        // Whole numbers: exact, never through a conversion that traps (`Int(1e300)`).
+        func int(_ k: CodingKeys) throws -> Int? {
+            guard c.contains(k), !(try c.decodeNil(forKey: k)) else { return nil }
+            if let i = try? c.decode(Int.self, forKey: k) { return i }
+            let d = try c.decode(Double.self, forKey: k)
+            guard let i = CheckedSize.integer(d) else { throw HalluError("\(k.stringValue): expected a whole number, got \(d)") }
+            return i
+        }
         try get(.method, &method); try get(.weights, &weights); try get(.methodOptions, &methodOptions); try get(.plugins, &plugins)
         try get(.preset, &preset); base = try opt(.base); data = try opt(.data); decode = try opt(.decode)
-        steps = try opt(.steps).map { (d: Double) in Int(d) }; epochs = try opt(.epochs)
-        if let v: Double = try opt(.batchSize) { batchSize = Int(v) }
-        if let v: Double = try opt(.gradAccum) { gradAccum = Int(v) }
+        steps = try int(.steps); epochs = try opt(.epochs)
+        if let v = try int(.batchSize) { batchSize = v }
+        if let v = try int(.gradAccum) { gradAccum = v }
         try get(.lr, &lr); projectorLr = try opt(.projectorLr); try get(.weightDecay, &weightDecay)
         try get(.schedule, &schedule); try get(.minLrRatio, &minLrRatio); try get(.warmupRatio, &warmupRatio)
-        warmupSteps = try opt(.warmupSteps).map { (d: Double) in Int(d) }
+        warmupSteps = try int(.warmupSteps)
         try get(.clip, &clip); try get(.groupByLength, &groupByLength); try get(.recomputeActivations, &recomputeActivations)
-        if let v: Double = try opt(.seed) { seed = UInt64(v) }
-        threads = try opt(.threads).map { (d: Double) in Int(d) }
+        if c.contains(.seed), !(try c.decodeNil(forKey: .seed)) {
+            if let u = try? c.decode(UInt64.self, forKey: .seed) { seed = u } else {
+                let v = try int(.seed) ?? 0
+                guard v >= 0 else { throw HalluError("seed: must be a whole number from 0 to \(UInt64.max), got \(v)") }
+                seed = UInt64(v)
+            }
+        }
+        threads = try int(.threads)
         try get(.lora, &lora)
-        if let v: Double = try opt(.loraR) { loraR = Int(v) }
+        if let v = try int(.loraR) { loraR = v }
         try get(.loraAlpha, &loraAlpha); try get(.loraDropout, &loraDropout); try get(.loraTargets, &loraTargets)
         try get(.freezeVision, &freezeVision); try get(.freezeProjector, &freezeProjector); try get(.freezeLanguageModel, &freezeLanguageModel)
-        if let v: Double = try opt(.saveEvery) { saveEvery = Int(v) }
-        if let v: Double = try opt(.keepLast) { keepLast = Int(v) }
-        if let v: Double = try opt(.evalEvery) { evalEvery = Int(v) }
-        if let v: Double = try opt(.logEvery) { logEvery = Int(v) }
-        evalImages = try opt(.evalImages).map { (d: Double) in Int(d) }
-        if let v: Double = try opt(.evalMaxNewTokens) { evalMaxNewTokens = Int(v) }
+        if let v = try int(.saveEvery) { saveEvery = v }
+        if let v = try int(.keepLast) { keepLast = v }
+        if let v = try int(.evalEvery) { evalEvery = v }
+        if let v = try int(.logEvery) { logEvery = v }
+        evalImages = try int(.evalImages)
+        if let v = try int(.evalMaxNewTokens) { evalMaxNewTokens = v }
         try get(.skipEval, &skipEval); try get(.runsDir, &runsDir); name = try opt(.name)
+        try checkRanges()
     }
 }

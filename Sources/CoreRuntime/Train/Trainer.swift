@@ -97,8 +97,13 @@ public final class Trainer {
     /// Restores the newest checkpoint if there is one; returns its step.
     @discardableResult
     public func resumeIfPossible() throws -> Int? {
-        guard let latest = checkpoints.latest() else { return nil }
+        guard let latest = checkpoints.latest() else {
+            // Killed before the first checkpoint: the run starts over, and so does its log.
+            try MetricsLog.cut(metricsFile, throughStep: 0)
+            return nil
+        }
         let saved = try checkpoints.load(latest)
+        try checkResumedState(saved.state, from: latest)
         let all = Dictionary(uniqueKeysWithValues: context.model.namedParameters() + methods.flatMap { $0.method.extraParameters() })
         for (name, t) in saved.weights {
             guard let p = all[name] else { throw HalluError.file(latest.path, "checkpoint holds \"\(name)\", which this model does not have") }
@@ -107,6 +112,9 @@ public final class Trainer {
         try optimizer.loadState(saved.optimizer)
         state = saved.state
         context.step = state.step
+        // Steps logged after the checkpoint are trained again: their lines (and a line cut short by
+        // the kill) go, so the log reads as if the run had never stopped.
+        try MetricsLog.cut(metricsFile, throughStep: state.step)
         context.log("resumed from \(latest.lastPathComponent) at step \(state.step)")
         return state.step
     }

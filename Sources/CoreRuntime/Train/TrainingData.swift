@@ -151,6 +151,19 @@ public struct SampleStream: Codable, Equatable {
         return out
     }
 
+    /// Whether a stream read back from a checkpoint fits `dataCount` samples: its order a permutation
+    /// of them and its position inside it (a damaged state would index past the data).
+    public func fits(dataCount: Int) -> Bool {
+        guard count == dataCount, epoch >= 0, position >= 0, position <= count, order.count == count else { return false }
+        if let b = groupBatch, b < 1 { return false }
+        var seen = [Bool](repeating: false, count: count)
+        for i in order {
+            guard i >= 0, i < count, !seen[i] else { return false }
+            seen[i] = true
+        }
+        return true
+    }
+
     /// Samples consumed so far, as a fraction of epochs.
     public var epochsDone: Double { Double(epoch) + Double(position) / Double(max(count, 1)) }
 }

@@ -14,7 +14,13 @@ public enum CHAIREval {
                            imageIdKey: String? = nil) throws -> CHAIRReport {
         let captions = try loadCaptions(path: captionsPath, captionKey: captionKey, imageIdKey: imageIdKey)
         let gt = try CHAIRGroundTruth.load(path: gtPath)
-        return CHAIREvaluator(groundTruth: gt).evaluate(captions: captions)
+        let report = CHAIREvaluator(groundTruth: gt).evaluate(captions: captions)
+        // Scored against no ground truth, every mention would count as hallucinated.
+        if report.unknownImages == report.n {
+            throw HalluError("\(captionsPath): none of the \(report.n) captions' image ids is in \(gtPath) (ids such as "
+                + "\(report.unknownImageExamples.prefix(3).joined(separator: ", "))); check --image-id-key and that both files are of the same images")
+        }
+        return report
     }
 
     /// Reads captions from a JSON list or JSONL file. Image ids may be integers or strings in any

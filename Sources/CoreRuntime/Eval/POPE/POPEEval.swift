@@ -52,6 +52,10 @@ public enum POPEEval {
     public static func run(questionsPath: String, answersPath: String, answerKey: String? = nil) throws -> POPEMetrics {
         let questions = try loadQuestions(path: questionsPath)
         let answers = try loadAnswers(path: answersPath, answerKey: answerKey)
+        // POPE reads an empty answer as "yes"; answers that are all empty mean nothing was generated.
+        if answers.allSatisfy({ $0.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw HalluError.file(answersPath, "all \(answers.count) answers are empty: there is nothing to score (check --answer-key)")
+        }
         do {
             return try POPEScorer.score(questions: questions, answers: answers)
         } catch let e as HalluError {

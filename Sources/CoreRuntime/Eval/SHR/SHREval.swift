@@ -88,6 +88,10 @@ public enum SHREval {
             }
             return SHRImage(id: r.id, response: r.text, scene: scene)
         }
-        return try SHREvaluator(judge: judge ?? SceneGroundTruthJudge()).evaluate(images: images)
+        let report = try SHREvaluator(judge: judge ?? SceneGroundTruthJudge()).evaluate(images: images)
+        if report.sentences == 0 && report.unjudged == 0 {
+            throw HalluError.file(responsesPath, "the \(images.count) responses hold no sentence to judge (are they empty? check --caption-key)")
+        }
+        return report
     }
 }

@@ -64,7 +64,13 @@ public final class SHREvaluator {
             }
             results.append(SHRImageResult(imageId: image.id, sentences: sentences, judgements: verdicts))
         }
-        return SHREvaluator.report(results: results, responses: images.map(\.response), judge: judge.name)
+        let report = SHREvaluator.report(results: results, responses: images.map(\.response), judge: judge.name)
+        // A judge that never gave a usable verdict has scored nothing; an SHR of 0 would read as perfect.
+        if report.sentences == 0 && report.unjudged > 0 {
+            throw HalluError("judge \(judge.name) gave no usable verdict for any of the \(report.unjudged) sentences "
+                + "(its replies were not in the expected format); check the judge model and its prompt")
+        }
+        return report
     }
 
     /// Aggregates judged images (`get_metric` and `cal_repetition` of Zhao et al.'s (2023) SHR code).
