@@ -24,7 +24,7 @@ let requiresAVX2: [SwiftSetting] = targetCPU.map { baselineCPUs.contains($0) ? [
 /// CoreRuntime, and a one-file entry module that exports the two C functions the loader looks for.
 /// Tests link the module alone: every plugin exports the same C symbols, so two entry modules
 /// cannot share the one test executable SwiftPM builds.
-let plugins = ["SelectiveEOS", "HADPO", "HSADPO", "HACL", "VCD", "M3ID", "DoLa"]
+let plugins = ["SelectiveEOS", "HADPO", "HSADPO", "HACL", "VCD", "M3ID", "DoLa", "OPERA"]
 
 func pluginTargets(_ name: String) -> [Target] {
     [.target(name: name, dependencies: [core], path: "Plugins/\(name)", exclude: ["Entry"], swiftSettings: cpu),

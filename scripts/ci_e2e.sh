@@ -73,7 +73,7 @@ assert len(r) == 2 and all(x['unit'] == 's' and x['hallu'] > 0 and x['peak_rss_m
 print('   ' + '; '.join('%s: %.1f s, %.0f MB' % (x['name'], x['hallu'], x['peak_rss_mb']) for x in r))
 " "$T/bench-e2e.json"
 echo "== 5. decoding methods on the baseline (plugins beside the binary)"
-for d in vcd m3id dola; do
+for d in vcd m3id dola opera; do
   "$BIN" eval model --model "$BASE" --images 4 --max-new-tokens 12 --batch-size 8 --decode "$d" --out "$T/eval-$d" --json > "$T/eval-$d.json"
   python3 -c "
 import json, sys

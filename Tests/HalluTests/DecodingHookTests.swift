@@ -194,3 +194,60 @@ private final class RollbackOnceHook: DecodingHook {
     }
     #expect(throws: HalluError.self) { try Generator(model: model, hooks: [Reader()]).generate(inputs, GenerationConfig()) }
 }
+
+/// Speculates each row's `n` best tokens at every step without changing anything, and keeps the
+/// logits it sees and the ones the speculative passes predict, by sample and sequence.
+private final class SpeculateHook: DecodingHook {
+    let name = "speculate"
+    let n: Int
+    var seen: [[Int]: [Float]] = [:], predicted: [[Int]: [Float]] = [:]
+    var promptLengths: [Int] = []
+    var badAttention = 0
+    init(_ n: Int) { self.n = n }
+    func begin(_ c: DecodingContext) throws -> DecodingNeeds { promptLengths = c.promptLengths; return DecodingNeeds(attentionLayers: [1]) }
+    func adjust(_ step: DecodingStep) throws {
+        let v = step.vocabSize
+        for r in 0..<step.rows { seen[[step.sample(of: r)] + step.generated(r)] = Array(step.row(r)) }
+        guard n > 0 else { return }
+        let tops = (0..<step.rows).map { Sampling.topIndices(UnsafePointer(step.row($0).baseAddress!), count: v, n: n) }
+        let spec = try step.speculate(tops)
+        for r in 0..<step.rows {
+            for (j, t) in tops[r].enumerated() {
+                predicted[[step.sample(of: r)] + step.generated(r) + [t]] = Array(spec.logits.values[((r * n + j) * v)..<((r * n + j + 1) * v)])
+                let a = try spec.attention(layer: 1, row: r, candidate: j)
+                let sum = (0..<a.keys).reduce(Float(0)) { $0 + a[0, 0, $1] }
+                if a.queries != 1 || a.keys != promptLengths[step.sample(of: r)] + step.generated(r).count + 1 || abs(sum - 1) > 1e-4 {
+                    badAttention += 1
+                }
+            }
+        }
+    }
+}
+
+@Test func speculativePassesPredictTheNextStepAndAreReused() throws {
+    let (model, pixels, img) = try goldenModel()
+    let inputs = LlavaInputs(ids: [[1, img, 50, 51], [1, 60, img, 61, 62, 63]], pixels: pixels)
+    for beams in [1, 3] {
+        var cfg = GenerationConfig()
+        cfg.maxNewTokens = 6
+        cfg.numBeams = beams
+        cfg.eosTokenId = -1
+        let plain = SpeculateHook(0), spec = SpeculateHook(3)
+        let a = try Generator(model: model, hooks: [plain]).generateWithStats(inputs, cfg)
+        let b = try Generator(model: model, hooks: [spec]).generateWithStats(inputs, cfg)
+        #expect(a.ids == b.ids, "beams \(beams)")
+        #expect(spec.badAttention == 0)
+        // What a speculative pass predicts is what a plain step computes for that sequence.
+        var compared = 0
+        for (key, logits) in spec.predicted {
+            guard let real = plain.seen[key] else { continue }
+            #expect(zip(real, logits).map { abs($0 - $1) }.max()! <= 1e-4, "beams \(beams) \(key)")
+            compared += 1
+        }
+        #expect(compared >= 10)
+        // Every chosen token was speculated, so no step runs apart from the speculative passes.
+        let tokens = b.ids.reduce(0) { $0 + $1.count }
+        if beams == 1 { #expect(b.stats.forwardPasses == 2 + 3 * tokens) }
+        else { #expect(b.stats.forwardPasses == 2 + 3 * beams * cfg.maxNewTokens * 2) }
+    }
+}

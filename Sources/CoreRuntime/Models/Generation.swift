@@ -53,7 +53,10 @@ public struct Generator {
         try cfg.check(for: model.config, prompts: inputs.ids)
         return try withNoGrad {
             let run = try DecodingRun(model: model, hooks: hooks, inputs: inputs, cfg: cfg)
-            let ids = cfg.numBeams > 1 ? try run.beamSearch() : try run.sampleOrGreedy()
+            // Greedy decoding with a hook that rolls back runs the beam loop with one beam: it picks the
+            // same tokens (a top token that is EOS ends the search) and keeps the history to go back to.
+            let beams = cfg.numBeams > 1 || (run.rollback && cfg.mode == .greedy)
+            let ids = beams ? try run.beamSearch() : try run.sampleOrGreedy()
             var stats = GenerationStats()
             stats.forwardPasses = run.session.passes
             stats.generatedTokens = ids.reduce(0) { $0 + $1.count }
@@ -73,6 +76,10 @@ struct DecodingRun {
     let streamInputs: [LlavaInputs]
     let session: DecodingSession
     let rollback: Bool
+    /// The speculative passes hooks ran at the current step.
+    let speculations = SpeculationLog()
+
+    final class SpeculationLog { var passes: [Speculation] = [] }
 
     init(model: LlavaModel, hooks: [DecodingHook], inputs: LlavaInputs, cfg: GenerationConfig) throws {
         self.model = model; self.hooks = hooks; self.inputs = inputs; self.cfg = cfg
@@ -106,11 +113,35 @@ struct DecodingRun {
         }
     }
 
+    /// A step over the session's main rows `rows`; hooks may speculate on it.
     func makeStep(_ output: DecodingSession.Output, rows: [Int], sample: [Int], beam: [Int], parent: [Int?],
-                  generated: [[Int]], isRetry: Bool = false, stride: Int) throws -> DecodingStep {
+                  generated: [[Int]], stride: Int) throws -> DecodingStep {
         let logits = try output.logits.indexSelect(rows)
-        return DecodingStep(mode: cfg.mode, logits: logits, isRetry: isRetry, rowSample: sample, rowBeam: beam, rowParent: parent,
-                            rowGenerated: generated, prompts: inputs.ids, output: output, physical: rows, streamStride: stride)
+        let step = DecodingStep(mode: cfg.mode, logits: logits, isRetry: false, rowSample: sample, rowBeam: beam, rowParent: parent,
+                                rowGenerated: generated, prompts: inputs.ids, output: output, physical: rows, streamStride: stride)
+        speculations.passes = []
+        step.speculator = { [session, speculations] candidates in
+            let s = try Speculation(passes: try session.speculate(candidates), physical: rows)
+            speculations.passes.append(s)
+            return s
+        }
+        return step
+    }
+
+    /// Keeps main rows `parents` (in that order) and appends `tokens` to them: from a speculative
+    /// pass of this step when one holds every token on its parent row, else with a forward pass.
+    func advance(parents: [Int], tokens: [Int], reorder: Bool) throws -> DecodingSession.Output {
+        for spec in speculations.passes {
+            let found = zip(parents, tokens).map { spec.candidate(row: $0, token: $1) }
+            if found.allSatisfy({ $0 != nil }) {
+                let out = try session.advance(reusing: spec.passes, parents: parents, candidates: found.map { $0! })
+                speculations.passes = []
+                return out
+            }
+        }
+        speculations.passes = []
+        if reorder { try session.select(parents) }
+        return try session.step(tokens)
     }
 
     // MARK: greedy and sampling
@@ -139,10 +170,9 @@ struct DecodingRun {
             // At the length limit no row needs the logits of its last token.
             if keep.isEmpty || n == cfg.maxNewTokens - 1 { break }
             // Finished rows leave the batch.
-            if keep.count < rows { try session.select(keep) }
             live = keep.map { live[$0] }
             parent = keep.map { Optional($0) }
-            output = try session.step(keep.map { next[$0] })
+            output = try advance(parents: keep, tokens: keep.map { next[$0] }, reorder: keep.count < rows)
         }
         return out
     }
@@ -192,8 +222,11 @@ struct DecodingRun {
             if rollback { for s in live { history[s].append(states[s]) } }
             try adjust(step)
             var logits = step.logits
+            var retried: [Int: Int] = [:]
             if !step.rollbacks.isEmpty {
-                logits = try retry(step, live: live, states: &states, history: &history)
+                // The rebuilt rows have a new cache: nothing speculated on them can be reused.
+                speculations.passes = []
+                (logits, retried) = try retry(step, live: live, states: &states, history: &history)
             }
             let logp = logits.logSoftmax()
             let v = logp.shape[1]
@@ -202,6 +235,9 @@ struct DecodingRun {
                 var st = states[s]
                 let running = Self.beamStep(&st, logp: logp.data + i * k * v, vocab: v, k: k, eos: eosId,
                                             maxNewTokens: cfg.maxNewTokens, lengthPenalty: cfg.lengthPenalty)
+                // A retried step's finished hypotheses stay with the state it restored, so a later
+                // rollback to the same length keeps them.
+                if let length = retried[s] { history[s][length].finished = st.finished }
                 if st.done {
                     st.result = st.finished.first?.ids ?? st.beams[0]
                 } else {
@@ -216,9 +252,8 @@ struct DecodingRun {
             }
             live = nextLive
             if live.isEmpty { break }
-            try session.select(nextRows)
             parent = nextRows.map { Optional($0) }
-            output = try session.step(nextTokens)
+            output = try advance(parents: nextRows, tokens: nextTokens, reorder: true)
         }
         return states.map(\.result)
     }
@@ -270,13 +305,14 @@ struct DecodingRun {
     }
 
     /// Restores the samples whose rollback a hook asked for, rebuilds their rows, lets the hooks see
-    /// them again, and returns the step's logits with those rows replaced.
-    func retry(_ step: DecodingStep, live: [Int], states: inout [BeamState], history: inout [[BeamState]]) throws -> Tensor {
+    /// them again, and returns the step's logits with those rows replaced and the length each
+    /// retried sample went back to.
+    func retry(_ step: DecodingStep, live: [Int], states: inout [BeamState], history: inout [[BeamState]]) throws -> (Tensor, [Int: Int]) {
         let k = cfg.numBeams
         let logits = step.logits
-        var seen = Set<Int>()
-        for (s, length) in step.rollbacks where !seen.contains(s) {
-            seen.insert(s)
+        var seen: [Int: Int] = [:]
+        for (s, length) in step.rollbacks where seen[s] == nil {
+            seen[s] = length
             guard let i = live.firstIndex(of: s), length >= 0, length < history[s].count else {
                 throw HalluError("decoding: cannot roll sample \(s) back to \(length) tokens (it has \(states[s].step))")
             }
@@ -284,10 +320,10 @@ struct DecodingRun {
             history[s].removeLast(history[s].count - length - 1)
             states[s] = restored
             let index = Array((i * k)..<((i + 1) * k))
-            let sequences = try streamInputs.map { stream in
-                LlavaInputs(ids: restored.beams.map { stream.ids[s] + $0 }, pixels: try Self.pixels(of: s, in: stream, model: model, repeat: k))
+            let prompts = try streamInputs.map { stream in
+                LlavaInputs(ids: Array(repeating: stream.ids[s], count: k), pixels: try Self.pixels(of: s, in: stream, model: model, repeat: k))
             }
-            let out = try session.rebuild(index, sequences)
+            let out = try session.rebuild(index, prompts: prompts, generated: restored.beams)
             let retryStep = DecodingStep(mode: cfg.mode, logits: try out.logits.slice(axis: 0, 0..<k), isRetry: true,
                                          rowSample: Array(repeating: s, count: k), rowBeam: Array(0..<k),
                                          rowParent: Array(repeating: nil, count: k), rowGenerated: restored.beams,
@@ -296,7 +332,7 @@ struct DecodingRun {
             let v = logits.shape[1]
             (logits.data + i * k * v).update(from: retryStep.logits.data, count: k * v)
         }
-        return logits
+        return (logits, seen)
     }
 
     /// Sample `s`'s image from a stream's inputs, repeated `n` times (nil when it has none).

@@ -73,6 +73,33 @@ public final class KVCache {
         }
     }
 
+    /// Drops the positions from `length` on (decoding-time speculative passes append one position
+    /// and take it back). The buffers keep their size.
+    func truncate(to length: Int) throws {
+        guard length >= 0, lengths.allSatisfy({ length <= $0 }) else {
+            throw HalluError("kv cache: cannot truncate \(self.length) positions to \(length)")
+        }
+        lengths = lengths.map { _ in length }
+    }
+
+    /// Copies of every layer's keys and values at position `slot`: `[B, 1, Hkv, Dh]` each, ready for
+    /// `append(layer:keys:values:)`.
+    func position(_ slot: Int) throws -> [(keys: Tensor, values: Tensor)] {
+        try keys.indices.map { i in
+            guard let kb = keys[i], let vb = values[i], slot >= 0, slot < lengths[i] else {
+                throw HalluError("kv cache: position \(slot) is not cached in layer \(i)")
+            }
+            let (b, cap, hkv, dh) = (kb.shape[0], kb.shape[1], kb.shape[2], kb.shape[3])
+            let row = hkv * dh
+            let k = Tensor(uninitializedShape: [b, 1, hkv, dh]), v = Tensor(uninitializedShape: [b, 1, hkv, dh])
+            for s in 0..<b {
+                (k.data + s * row).update(from: kb.data + (s * cap + slot) * row, count: row)
+                (v.data + s * row).update(from: vb.data + (s * cap + slot) * row, count: row)
+            }
+            return (k, v)
+        }
+    }
+
     /// Keeps only the batch rows `index`, in that order (beam search reorders beams).
     public func select(_ index: [Int]) throws {
         for i in keys.indices {

@@ -97,16 +97,32 @@ public struct AttentionReadout {
 
 /// What a speculative pass of candidate tokens gives: for row r and candidate j (flat index
 /// `r * candidates + j`), the logits of the position after the candidate and the requested attention
-/// probabilities of the candidate as query. The cache is not changed; if the generator later appends
-/// a candidate that was speculated, it reuses this pass instead of running the step again.
+/// probabilities of the candidate as query. The cache is not changed; if the generator then appends
+/// speculated candidates to every continuing row, it reuses these passes instead of running the step.
 public struct Speculation {
     public let candidates: Int
     /// `[rows * candidates, V]`.
     public let logits: Tensor
-    let attention: [Int: [AttentionReadout]]
+    let passes: [SpeculativePass]
+    /// Physical rows (main stream) of the step's rows.
+    let physical: [Int]
+
+    init(passes: [SpeculativePass], physical: [Int]) throws {
+        self.passes = passes; self.physical = physical
+        candidates = passes.count
+        let all = try Tensor.concat(passes.map(\.output.logits), axis: 0)
+        let per = passes[0].output.logits.shape[0]
+        logits = try all.indexSelect(physical.flatMap { r in (0..<passes.count).map { $0 * per + r } })
+    }
+
     /// The candidate's attention at `layer`: one query over the row's keys plus itself.
     public func attention(layer: Int, row: Int, candidate: Int) throws -> AttentionReadout {
-        guard let a = attention[layer] else { throw HalluError("speculation: attention of layer \(layer) was not requested in DecodingNeeds") }
-        return a[row * candidates + candidate]
+        guard row >= 0, row < physical.count, candidate >= 0, candidate < candidates else {
+            throw HalluError("speculation: no candidate \(candidate) of row \(row) (\(physical.count) rows, \(candidates) candidates)")
+        }
+        return try passes[candidate].output.attentionReadout(layer: layer, row: physical[row])
     }
+
+    /// The candidate index of `token` on row `row`, if it was speculated.
+    func candidate(row: Int, token: Int) -> Int? { passes.firstIndex { $0.tokens[physical[row]] == token } }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A decoding-time method chosen with `--decode NAME` (VCD, M3ID, DoLa, OPERA, or one of your own):
+/// A decoding-time method chosen with `--decode NAME` (a decoding plugin's, or one of your own):
 /// a decoding hook with a name, options (set with `--set NAME.key=value`) and a summary for
 /// `hallu plugins`. `configure` validates every option and names the key of a bad value.
 public protocol DecodingMethod: DecodingHook {

@@ -42,15 +42,34 @@ final class DecodingSession {
     var physicalRows: Int { rows * streams }
 
     /// Embeds and runs every stream's prompts (each `LlavaInputs` has the same number of samples) as
-    /// one left-padded batch.
-    func prefill(_ inputs: [LlavaInputs]) throws -> Output {
+    /// one left-padded batch, each main row followed by its `generated` tokens (the same for its
+    /// stream rows; every row the same count). Generated ids are embedded as tokens, so an id that
+    /// equals the image placeholder is not spliced.
+    func prefill(_ inputs: [LlavaInputs], generated: [[Int]] = []) throws -> Output {
         precondition(inputs.count == streams)
         let n = inputs[0].ids.count
         guard inputs.allSatisfy({ $0.ids.count == n }) else { throw HalluError("decoding: every stream needs one prompt per sample") }
+        let extra = generated.first?.count ?? 0
+        guard generated.isEmpty || (generated.count == n && generated.allSatisfy { $0.count == extra }) else {
+            throw HalluError("decoding: a rebuilt batch needs the same number of generated tokens for each of its \(n) rows")
+        }
         let images = inputs.compactMap(\.pixels)
         let pixels = images.isEmpty ? nil : images.count == 1 ? images[0] : try Tensor.concat(images, axis: 0)
-        let (x, layout) = try model.embed(LlavaInputs(ids: inputs.flatMap(\.ids), pixels: pixels), leftPad: true)
+        var (x, layout) = try model.embed(LlavaInputs(ids: inputs.flatMap(\.ids), pixels: pixels), leftPad: true)
         rows = n
+        if extra > 0 {
+            let tokens = Array((0..<streams).map { _ in generated.joined() }.joined())
+            let e = try model.languageModel.embedTokens(tokens).reshaped([physicalRows, extra, -1])
+            x = try Tensor.concat([x, e], axis: 1)
+            var grown: [Bool] = []
+            for r in 0..<physicalRows {
+                grown += layout.keyMask[(r * layout.length)..<((r + 1) * layout.length)]
+                grown += Array(repeating: true, count: extra)
+            }
+            layout.keyMask = grown
+            layout.length += extra
+            layout.lengths = layout.lengths.map { $0 + extra }
+        }
         slots = layout.length
         mask = layout.keyMask
         var positions: [Int] = []
@@ -91,14 +110,14 @@ final class DecodingSession {
         rows = index.count
     }
 
-    /// Recomputes main rows `index` (and their stream rows) from whole sequences: `inputs[s]` holds
-    /// stream s's sequence for each of those rows. The rebuilt rows are right-aligned in the cache,
-    /// with the slots before them masked out. Returns the output of those physical rows only
-    /// (stream-major over `index`).
-    func rebuild(_ index: [Int], _ inputs: [LlavaInputs]) throws -> Output {
+    /// Recomputes main rows `index` (and their stream rows) from whole sequences: `prompts[s]` holds
+    /// stream s's prompt for each of those rows, `generated` each row's tokens after it. The rebuilt
+    /// rows are right-aligned in the cache, with the slots before them masked out. Returns the
+    /// output of those physical rows only (stream-major over `index`).
+    func rebuild(_ index: [Int], prompts: [LlavaInputs], generated: [[Int]]) throws -> Output {
         let sub = DecodingSession(model: model, streams: streams, hiddenLayers: hiddenLayers, attentionLayers: attentionLayers,
                                   reserve: 0)
-        let out = try sub.prefill(inputs)
+        let out = try sub.prefill(prompts, generated: generated)
         guard sub.slots <= slots else { throw HalluError("decoding: a rebuilt row (\(sub.slots) positions) is longer than the batch (\(slots))") }
         let offset = slots - sub.slots
         let physical = (0..<streams).flatMap { s in index.map { s * rows + $0 } }
@@ -123,6 +142,59 @@ final class DecodingSession {
         return shifted
     }
 
+    /// One pass per candidate: candidate j of every main row (`tokens[r][j]`, the same count for
+    /// every row; stream rows get their main row's) appended as the next position, then taken back
+    /// out of the cache. Each pass keeps its output and the keys and values it computed, so
+    /// `advance(reusing:)` can append a speculated token without running it again.
+    func speculate(_ tokens: [[Int]]) throws -> [SpeculativePass] {
+        precondition(tokens.count == rows)
+        let n = tokens.first?.count ?? 0
+        let (savedMask, savedPositions, savedSlots) = (mask, nextPosition, slots)
+        var out: [SpeculativePass] = []
+        out.reserveCapacity(n)
+        for j in 0..<n {
+            let o = try step(tokens.map { $0[j] })
+            out.append(SpeculativePass(tokens: tokens.map { $0[j] }, output: o, cached: try cache.position(slots - 1)))
+            try cache.truncate(to: savedSlots)
+            (mask, nextPosition, slots) = (savedMask, savedPositions, savedSlots)
+        }
+        return out
+    }
+
+    /// What `step` would do after `select(parents)` followed by appending `choices[i]` (candidate
+    /// `choices[i].candidate` of main row `parents[i]` in `passes`), without a forward pass: the
+    /// cache gets the keys and values those passes computed and the output is theirs.
+    func advance(reusing passes: [SpeculativePass], parents: [Int], candidates: [Int]) throws -> Output {
+        precondition(parents.count == candidates.count)
+        let before = rows
+        let source = (0..<streams).flatMap { s in zip(parents, candidates).map { (p, j) in (j, s * before + p) } }
+        try select(parents)
+        for layer in 0..<model.config.text.numHiddenLayers {
+            let k = try gather(source) { passes[$0].cached[layer].keys }
+            let v = try gather(source) { passes[$0].cached[layer].values }
+            _ = try cache.append(layer: layer, keys: k, values: v)
+        }
+        let p = physicalRows
+        nextPosition = nextPosition.map { $0 + 1 }
+        var grown = [Bool](repeating: true, count: p * (slots + 1))
+        for r in 0..<p { for j in 0..<slots { grown[r * (slots + 1) + j] = mask[r * slots + j] } }
+        mask = grown
+        slots += 1
+        let first = passes[0].output
+        return Output(logits: try gather(source) { passes[$0].output.logits },
+                      hidden: try first.hidden.keys.reduce(into: [:]) { d, l in d[l] = try gather(source) { passes[$0].output.hidden[l]! } },
+                      attention: try first.attention.keys.reduce(into: [:]) { d, l in d[l] = try gather(source) { passes[$0].output.attention[l]! } },
+                      mask: mask, slots: slots, queries: 1)
+    }
+
+    /// Rows `(pass, physical row)` of per-pass tensors, stacked along the first axis.
+    private func gather(_ source: [(Int, Int)], _ tensor: (Int) -> Tensor) throws -> Tensor {
+        let n = Set(source.map(\.0)).max().map { $0 + 1 } ?? 0
+        let all = try Tensor.concat((0..<n).map(tensor), axis: 0)
+        let per = tensor(0).shape[0]
+        return try all.indexSelect(source.map { $0.0 * per + $0.1 })
+    }
+
     private func forward(_ x: Tensor, positions: [Int], queries: Int) throws -> Output {
         let capture = hiddenLayers.isEmpty && attentionLayers.isEmpty
             ? nil : LayerCapture(hiddenLayers: hiddenLayers, attentionLayers: attentionLayers)
@@ -132,6 +204,14 @@ final class DecodingSession {
         return Output(logits: try model.languageModel.logits(last), hidden: capture?.hidden ?? [:],
                       attention: capture?.attention ?? [:], mask: mask, slots: slots, queries: queries)
     }
+}
+
+/// One speculative pass: the candidate appended to each main row, the pass's output, and the keys
+/// and values it computed (per layer `[physical rows, 1, Hkv, Dh]`).
+struct SpeculativePass {
+    var tokens: [Int]
+    var output: DecodingSession.Output
+    var cached: [(keys: Tensor, values: Tensor)]
 }
 
 extension DecodingSession.Output {

@@ -69,9 +69,10 @@ public final class DecodingStep {
     }
 
     /// Runs every row once more with each of its candidate tokens appended (`candidates[r]`, the
-    /// same count for every row), without changing the cache.
+    /// same count for every row), without changing the cache: one forward pass per candidate and
+    /// row. Not available on a retried step (its rows were rebuilt apart from the batch).
     public func speculate(_ candidates: [[Int]]) throws -> Speculation {
-        guard let speculator else { throw HalluError("decoding: speculative passes are not available in \(mode)") }
+        guard let speculator else { throw HalluError("decoding: speculative passes are not available on a retried step") }
         guard candidates.count == rows, let n = candidates.first?.count, n > 0, candidates.allSatisfy({ $0.count == n }) else {
             throw HalluError("decoding: speculate needs the same number (at least one) of candidates for each of the \(rows) rows")
         }
@@ -80,7 +81,9 @@ public final class DecodingStep {
 
     /// Beam search: asks the generator to restore sample `s` to the state it had after `length`
     /// generated tokens (its beams, their scores and the finished hypotheses), recompute its rows and
-    /// call the hooks again with `isRetry` before choosing. Requires `DecodingNeeds.rollback`.
+    /// call the hooks again with `isRetry` before choosing. Requires `DecodingNeeds.rollback`; greedy
+    /// decoding then runs as beam search with one beam (the same tokens). Hypotheses that finish on
+    /// the retried step stay with the restored state if the sample goes back there again.
     public func requestRollback(sample s: Int, toLength length: Int) throws {
         guard allowRollback else { throw HalluError("decoding: rollback needs beam search and DecodingNeeds.rollback") }
         rollbacks.append((s, length))
