@@ -129,9 +129,15 @@ final class Driver {
                     saveCase(c.index, c.surface, "signal: worker died (\(how))")
                     return c.index + jobs
                 }
-                FileHandle.standardError.write(Data("hallu-fuzz: a worker ended (\(how)) outside a case; restarting at \(next)\n".utf8))
-                if !ready { exit(2) }
-                return next
+                if !ready {
+                    FileHandle.standardError.write(Data("hallu-fuzz: a worker ended (\(how)) before it was ready\n".utf8))
+                    exit(2)
+                }
+                // It died making case `next` (the fuzzer's own code, before hallu read anything): a
+                // failure of the run, and the case is skipped so that the run goes on.
+                FileHandle.standardError.write(Data("hallu-fuzz: a worker ended (\(how)) while making case \(next)\n".utf8))
+                record(next, "fuzzer", "signal", "the fuzzer itself died (\(how)) while making case \(next)")
+                return next + jobs
             }
             if let c = current, Date().timeIntervalSince(c.since) > timeout {
                 kill(p.processIdentifier, SIGKILL)

@@ -79,7 +79,7 @@ enum JSONMutator {
         set(&doc, path[...]) { v in
             switch (node, rng.int(10)) {
             case (.int(let i), 0...4):
-                v = .int(rng.chance(0.6) ? rng.pick(Edge.ints) : [i &+ 1, i &- 1, -i, i &* 1000, i &* 65_536].randomElement(using: &rng.g)!)
+                v = .int(rng.chance(0.6) ? rng.pick(Edge.ints) : [i &+ 1, i &- 1, 0 &- i, i &* 1000, i &* 65_536].randomElement(using: &rng.g)!)
             case (.number, 0...3): v = .number(rng.pick(Edge.doubles))
             case (.string(let s), 0...4):
                 v = rng.chance(0.7) ? .string(rng.pick(Edge.strings)) : .string(s + s)
