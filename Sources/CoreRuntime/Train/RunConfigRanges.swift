@@ -54,7 +54,7 @@ extension RunConfig {
         typealias R = RunConfigRanges
         let ids = methodIds
         guard !method.isEmpty, !ids.contains(where: \.isEmpty) else {
-            throw R.fail("method", "\"\(method)\" has an empty method id (write ids joined by +, e.g. selective-eos+hsadpo)")
+            throw R.fail("method", "\"\(method)\" has an empty method id (write ids joined by +, e.g. sft+my-method)")
         }
         // Method ids name run folders: letters, digits, '-', '_' and '.' only.
         if let bad = ids.first(where: { id in id.hasPrefix(".") || !id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) } }) {
