@@ -11,8 +11,8 @@ public struct RunConfig: Codable, Equatable {
     public var methodOptions: [String: [String: String]] = [:]
     /// Extra plugin libraries to load.
     public var plugins: [String] = []
-    /// Decoding method (`--decode`, e.g. "vcd") the trained and the base model are evaluated with;
-    /// its options are set like a method's (`vcd.alpha=2`). nil is plain greedy decoding.
+    /// Decoding method (`--decode NAME`) the trained and the base model are evaluated with;
+    /// its options are set like a method's (`NAME.KEY=VALUE`). nil is plain greedy decoding.
     public var decode: String? = nil
 
     public var preset = "small"

@@ -106,7 +106,7 @@ extension RunConfig {
     public func validate() throws {
         try checkRanges()
         let ids = methodIds
-        // Options may name the run's methods and its decoding method (`--decode vcd --set vcd.alpha=2`).
+        // Options may name the run's methods and its decoding method (`--decode NAME --set NAME.KEY=VALUE`).
         let optionIds = ids + (decodeId.map { [$0] } ?? [])
         func known(_ id: String, _ key: String, among ids: [String]) throws {
             guard ids.contains(id) else {

@@ -7,14 +7,14 @@ import Foundation
 /// |---|---|---|---|
 /// | POPE, and POPE scripts that follow it (`pope_eval.py`) | JSONL `{"question", "answer"}` | `answer` | `question_id` (some) |
 /// | LLaVA `model_vqa_loader` | JSONL `{"question_id", "prompt", "text", "answer_id", "model_id", "metadata"}` | `text` | |
-/// | VCD `object_hallucination_vqa_*` | JSONL `{"question_id", "prompt", "text", "model_id", "image", "metadata"}` | `text` | |
+/// | contrastive-decoding scripts (`object_hallucination_vqa_*`) | JSONL `{"question_id", "prompt", "text", "model_id", "image", "metadata"}` | `text` | |
 /// | lmms-eval `--log_samples` | JSONL of `{"doc_id", "doc": {"question_id", "question", "answer", "category"}, "target", "resps", "filtered_resps", ...}`, or older `{"logs": [...]}` | `filtered_resps[0]` | label `doc.answer`, split `doc.category` |
 ///
-/// OPERA's `pope_eval.py` writes no answer file (it prints its answers); its CHAIR captions
-/// (`{"image_id", "caption"}`) are read by `CHAIREval`.
+/// Scripts that only print their POPE answers write no answer file; CHAIR captions written as
+/// `{"image_id", "caption"}` are read by `CHAIREval`.
 public enum POPEAnswerFiles {
     /// Answer-text keys tried, in order, when none is given ("answer" as POPE's scripts write, "text"
-    /// as LLaVA's and VCD's scripts write).
+    /// as LLaVA's evaluation scripts write).
     public static let defaultAnswerKeys = ["answer", "text"]
 
     /// Reads every answer of a file (JSON list, JSONL, or lmms-eval's `{"logs": [...]}`).

@@ -37,7 +37,7 @@ public protocol DecodingHook: AnyObject {
 }
 
 /// An extra sequence decoded next to each sample, fed the same generated tokens: e.g. the same
-/// prompt with a noised image (VCD) or without the image (M3ID). Its rows run in the same batched
+/// prompt with a noised image, or without the image. Its rows run in the same batched
 /// forward pass as the main ones, each with its own part of the key/value cache.
 public struct DecodingStream {
     public var name: String
