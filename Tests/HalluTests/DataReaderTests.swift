@@ -87,6 +87,27 @@ private let hadpoDir = TestPaths.fixtures.appendingPathComponent("data/hadpo")
     #expect(OrderedJSON.rounded(2.0 / 3.0).text() == "0.6667")
 }
 
+@Test func orderedJSONKeepsStringsExactAndNamesLineAndColumn() throws {
+    // Precomposed "é" and "e" + U+0301 are equal Swift Strings but distinct vocabulary entries.
+    let composed = try OrderedJSON.parse(Data(#"{"\u00e9": 1}"#.utf8)), decomposed = try OrderedJSON.parse(Data(#"{"e\u0301": 1}"#.utf8))
+    #expect(composed != decomposed)
+    #expect(try OrderedJSON.parse(Data(#"["\u00e9"]"#.utf8)) != OrderedJSON.parse(Data(#"["e\u0301"]"#.utf8)))
+    // A surrogate pair decodes; a lone high surrogate becomes U+FFFD and the escape after it is kept.
+    #expect(try OrderedJSON.parse(Data(#""\ud83d\ude00""#.utf8)) == .string("\u{1F600}"))
+    #expect(try OrderedJSON.parse(Data(#""\ud83d\u0041""#.utf8)) == .string("\u{FFFD}A"))
+    // A byte-order mark is skipped; invalid UTF-8 is refused, not replaced.
+    #expect(try OrderedJSON.parse(Data([0xEF, 0xBB, 0xBF] + Array("[1]".utf8))) == .array([.int(1)]))
+    #expect(message { _ = try OrderedJSON.parse(Data([0x22, 0xFF, 0x22]), path: "bad.json") }.contains("bad.json:1: malformed JSON: string is not valid UTF-8"))
+    // Errors give the line and the column (in characters), and leading '+' is not JSON.
+    #expect(message { _ = try OrderedJSON.parse(Data("{\n  \"é\": tru\n}".utf8), path: "t.json") } == "t.json:2: malformed JSON: expected true (column 8)")
+    #expect(message { _ = try OrderedJSON.parse(Data("[+1]".utf8), path: "p.json") }.contains("unexpected character '+' (column 2)"))
+    // Deep nesting is an error, not a stack overflow.
+    #expect(message { _ = try OrderedJSON.parse(Data(String(repeating: "[", count: 100_000).utf8)) }.contains("nesting too deep"))
+    // The tokenizer layout keeps short arrays of plain values on one line.
+    let merges = OrderedJSON.obj(["merges": .array([.array([.string("a"), .string("b")])]), "ids": .array([.int(1), .int(2)])])
+    #expect(merges.pretty(indent: 2, inlineArrays: 16) == "{\n  \"merges\": [\n    [\"a\", \"b\"]\n  ],\n  \"ids\": [1, 2]\n}")
+}
+
 /// A plugin's kind and format, as a plugin would declare them: files found by name, one sample per
 /// line, errors that name the file and line, collation into a batch.
 private struct Note: Sample, Equatable {

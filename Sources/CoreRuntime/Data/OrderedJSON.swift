@@ -1,8 +1,13 @@
 import Foundation
 
-/// A JSON value that keeps object keys in order, with a writer whose output is fully determined by
-/// the value (fixed number formatting, no dictionary order), and a parser that keeps key order
-/// (formats such as a JSON object keyed by image id are read in file order).
+/// A JSON value that keeps object keys in order and strings exactly as written, with a writer whose
+/// output is fully determined by the value (fixed number formatting, no dictionary order).
+///
+/// Key order matters to formats keyed by id (read in file order) and to a saved vocabulary (written
+/// in id order). Exact strings matter to tokenizer.json: Swift's `String ==` treats canonically
+/// equivalent strings as equal (precomposed "é" and "e" + U+0301), so a dictionary from
+/// JSONSerialization can silently fold two distinct vocabulary entries into one; equality here
+/// compares Unicode scalars.
 public indirect enum OrderedJSON: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -18,10 +23,12 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         case let (.bool(x), .bool(y)): return x == y
         case let (.int(x), .int(y)): return x == y
         case let (.number(x), .number(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
+        case let (.string(x), .string(y)): return x.unicodeScalars.elementsEqual(y.unicodeScalars)
         case let (.array(x), .array(y)): return x == y
         case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+            return x.count == y.count && zip(x, y).allSatisfy {
+                $0.0.unicodeScalars.elementsEqual($1.0.unicodeScalars) && $0.1 == $1.1
+            }
         default: return false
         }
     }
@@ -30,6 +37,21 @@ public indirect enum OrderedJSON: Equatable, Sendable {
     public subscript(key: String) -> OrderedJSON? {
         if case .object(let kv) = self { return kv.first { $0.0 == key }?.1 }
         return nil
+    }
+
+    /// True for `null`.
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+
+    /// The JSON kind, for error messages ("a string", "an object").
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
     }
 
     // MARK: writing
@@ -41,11 +63,19 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         return String(decoding: b, as: UTF8.self)
     }
 
-    /// Indented JSON text (`indent` spaces per level).
-    public func pretty(indent: Int = 2) -> String {
+    /// Indented JSON text (`indent` spaces per level). An array of at most `inlineArrays` plain
+    /// values (no arrays or objects) stays on one line, as tokenizer.json writes merges and ids.
+    public func pretty(indent: Int = 2, inlineArrays: Int = 0) -> String {
         var b: [UInt8] = []
-        write(into: &b, indent: indent, level: 0)
+        write(into: &b, indent: indent, level: 0, inlineArrays: inlineArrays)
         return String(decoding: b, as: UTF8.self)
+    }
+
+    private var isPlain: Bool {
+        switch self {
+        case .array, .object: return false
+        default: return true
+        }
     }
 
     private static func newline(_ b: inout [UInt8], _ indent: Int?, _ level: Int) {
@@ -55,7 +85,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
     }
 
     /// Appends the UTF-8 JSON text of the value to `b`.
-    func write(into b: inout [UInt8], indent: Int?, level: Int) {
+    func write(into b: inout [UInt8], indent: Int?, level: Int, inlineArrays: Int = 0) {
         switch self {
         case .null: b += Array("null".utf8)
         case .bool(let v): b += Array((v ? "true" : "false").utf8)
@@ -64,13 +94,14 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         case .string(let t): Self.quote(t, into: &b)
         case .array(let items):
             if items.isEmpty { b += [0x5B, 0x5D]; return }
+            let lineIndent = items.count <= inlineArrays && items.allSatisfy(\.isPlain) ? nil : indent
             b.append(0x5B)
             for (i, item) in items.enumerated() {
-                if i > 0 { b.append(0x2C); if indent == nil { b.append(0x20) } }
-                Self.newline(&b, indent, level + 1)
-                item.write(into: &b, indent: indent, level: level + 1)
+                if i > 0 { b.append(0x2C); if lineIndent == nil { b.append(0x20) } }
+                Self.newline(&b, lineIndent, level + 1)
+                item.write(into: &b, indent: indent, level: level + 1, inlineArrays: inlineArrays)
             }
-            Self.newline(&b, indent, level)
+            Self.newline(&b, lineIndent, level)
             b.append(0x5D)
         case .object(let kv):
             if kv.isEmpty { b += [0x7B, 0x7D]; return }
@@ -80,7 +111,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
                 Self.newline(&b, indent, level + 1)
                 Self.quote(k, into: &b)
                 b += [0x3A, 0x20]
-                v.write(into: &b, indent: indent, level: level + 1)
+                v.write(into: &b, indent: indent, level: level + 1, inlineArrays: inlineArrays)
             }
             Self.newline(&b, indent, level)
             b.append(0x7D)
@@ -113,13 +144,13 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         b.append(0x22)
     }
 
-    /// A JSON list written one item per line: valid JSON that diffs and greps like JSON Lines.
     /// A JSON object written one key per line (`{"<key>": <value>, ...}`).
     public static func objectLinesText(_ entries: [(String, OrderedJSON)]) -> String {
         if entries.isEmpty { return "{}\n" }
         return "{\n" + entries.map { OrderedJSON.object([$0]).text().dropFirst().dropLast() }.joined(separator: ",\n") + "\n}\n"
     }
 
+    /// A JSON list written one item per line: valid JSON that diffs and greps like JSON Lines.
     public static func listText(_ items: [OrderedJSON]) -> String {
         if items.isEmpty { return "[]\n" }
         var b: [UInt8] = [0x5B, 0x0A]
@@ -140,9 +171,11 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
     // MARK: parsing
 
-    /// Parses JSON text, keeping object key order. Errors name `path` and the line.
+    /// Parses UTF-8 JSON text (a leading byte-order mark is skipped), keeping object key order and
+    /// strings exactly as written. Errors name `path`, the line and the column.
     public static func parse(_ data: Data, path: String = "<json>") throws -> OrderedJSON {
         var p = Parser(bytes: [UInt8](data), path: path)
+        if p.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { p.pos = 3 }
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -155,7 +188,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         var p = Parser(bytes: [UInt8](data), path: path)
         var out: [(Int, OrderedJSON)] = []
         var lineNo = 0
-        var start = 0
+        var start = p.bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         let n = p.bytes.count
         while start < n {
             var stop = start
@@ -194,9 +227,13 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
         init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path; self.end = bytes.count }
 
+        /// An error at the current position: the file, its line, and the column in characters.
         func error(_ msg: String) -> HalluError {
-            let line = bytes[lineStart..<min(max(pos, lineStart), bytes.count)].reduce(lineBase) { $0 + ($1 == 0x0A ? 1 : 0) }
-            return HalluError.file(path, line: line, "malformed JSON: \(msg)")
+            var line = lineBase, column = 1
+            for b in bytes[lineStart..<min(max(pos, lineStart), bytes.count)] {
+                if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+            }
+            return HalluError.file(path, line: line, "malformed JSON: \(msg) (column \(column))")
         }
 
         mutating func skipSpace() {
@@ -257,7 +294,8 @@ public indirect enum OrderedJSON: Equatable, Sendable {
             case UInt8(ascii: "t"): try expect("true"); return .bool(true)
             case UInt8(ascii: "f"): try expect("false"); return .bool(false)
             case UInt8(ascii: "n"): try expect("null"); return .null
-            default: return try number()
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+            default: throw error("unexpected character '\(Character(UnicodeScalar(bytes[pos])))'")
             }
         }
 
@@ -271,27 +309,40 @@ public indirect enum OrderedJSON: Equatable, Sendable {
                 break
             }
             let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-            guard !text.isEmpty else { throw error("unexpected character '\(Character(UnicodeScalar(bytes[start])))'") }
             if !isFloat, let i = Int(text) { return .int(i) }
             guard let d = Double(text) else { throw error("bad number \(text)") }
             return .number(d)
         }
 
         mutating func hex4() throws -> UInt32 {
-            guard pos + 4 <= end, let v = UInt32(String(decoding: bytes[pos..<(pos + 4)], as: UTF8.self), radix: 16) else {
-                throw error("bad \\u escape")
+            guard pos + 4 <= end else { throw error("truncated \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[pos]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw error("bad \\u escape")
+                }
+                v = v * 16 + d
+                pos += 1
             }
-            pos += 4
             return v
         }
 
+        /// A string token; invalid UTF-8 is an error rather than silently replaced.
         mutating func string() throws -> String {
             pos += 1
             // Fast path: no escapes before the closing quote.
             let start = pos
             while pos < end {
                 let c = bytes[pos]
-                if c == 0x22 { pos += 1; return String(decoding: bytes[start..<(pos - 1)], as: UTF8.self) }
+                if c == 0x22 {
+                    pos += 1
+                    return try validated(bytes[start..<(pos - 1)])
+                }
                 if c == 0x5C || c < 0x20 { break }
                 pos += 1
             }
@@ -299,9 +350,9 @@ public indirect enum OrderedJSON: Equatable, Sendable {
             while true {
                 guard pos < end else { throw error("unterminated string") }
                 let c = bytes[pos]
-                pos += 1
-                if c == UInt8(ascii: "\"") { break }
+                if c == UInt8(ascii: "\"") { pos += 1; break }
                 if c < 0x20 { throw error("control character in string") }
+                pos += 1
                 if c != UInt8(ascii: "\\") { out.append(c); continue }
                 guard pos < end else { throw error("unterminated escape") }
                 let e = bytes[pos]
@@ -317,17 +368,28 @@ public indirect enum OrderedJSON: Equatable, Sendable {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try hex4()
-                    if code >= 0xD800 && code < 0xDC00, pos + 6 <= end,
+                    // A high surrogate pairs with a following low one; otherwise the next escape is
+                    // left to be read on its own.
+                    if (0xD800..<0xDC00).contains(code), pos + 1 < end,
                        bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                        let save = pos
                         pos += 2
                         let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low &- 0xDC00)
+                        if (0xDC00..<0xE000).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else { pos = save }
                     }
-                    out += Array(String(UnicodeScalar(code).map(Character.init) ?? "\u{FFFD}").utf8)
+                    // A lone surrogate cannot be represented; U+FFFD is what decoders substitute too.
+                    out += Array(String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
                 default: throw error("bad escape \\\(Character(UnicodeScalar(e)))")
                 }
             }
-            return String(decoding: out, as: UTF8.self)
+            return try validated(out[...])
+        }
+
+        private func validated(_ utf8: ArraySlice<UInt8>) throws -> String {
+            guard let s = String(validating: utf8, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+            return s
         }
     }
 }

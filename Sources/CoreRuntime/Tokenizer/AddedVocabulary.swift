@@ -24,7 +24,7 @@ public struct AddedToken: Equatable {
         self.special = special
     }
 
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("id", .int(id)), ("content", .string(content)), ("single_word", .bool(singleWord)),
                  ("lstrip", .bool(lstrip)), ("rstrip", .bool(rstrip)), ("normalized", .bool(normalized)),
                  ("special", .bool(special))])

@@ -254,17 +254,17 @@ final class BPEModel {
 
     // MARK: Saving
 
-    var json: TokenizerJSON {
-        var vocabEntries: [(String, TokenizerJSON)] = []
+    var json: OrderedJSON {
+        var vocabEntries: [(String, OrderedJSON)] = []
         vocabEntries.reserveCapacity(vocab.count)
         for (id, tok) in idToToken.enumerated() { if let tok { vocabEntries.append((tok, .int(id))) } }
         // "a b" strings are the widely read form; tokens containing a space need the pair form.
         let names = merges.map { (idToToken[$0.0] ?? "", idToToken[$0.1] ?? "") }
         let needPairs = names.contains { $0.0.unicodeScalars.contains(" ") || $0.1.unicodeScalars.contains(" ") }
-        let mergeJSON: [TokenizerJSON] = names.map {
+        let mergeJSON: [OrderedJSON] = names.map {
             needPairs ? .array([.string($0.0), .string($0.1)]) : .string($0.0 + " " + $0.1)
         }
-        func opt(_ s: String?) -> TokenizerJSON { s.map { .string($0) } ?? .null }
+        func opt(_ s: String?) -> OrderedJSON { s.map { .string($0) } ?? .null }
         return .object([
             ("type", .string("BPE")), ("dropout", .null), ("unk_token", opt(unkToken)),
             ("continuing_subword_prefix", opt(continuingSubwordPrefix)), ("end_of_word_suffix", opt(endOfWordSuffix)),
@@ -283,7 +283,7 @@ final class BPEModel {
             throw s.fail("unsupported model: no \"type\" and no \"merges\" (only BPE is supported)")
         }
         if let d = s.optional("dropout") {
-            if case let .double(p) = d, p > 0 { throw s.fail("BPE dropout \(p) is not supported (encoding must be deterministic)") }
+            if case let .number(p) = d, p > 0 { throw s.fail("BPE dropout \(p) is not supported (encoding must be deterministic)") }
             if case let .int(p) = d, p > 0 { throw s.fail("BPE dropout \(p) is not supported (encoding must be deterministic)") }
         }
         let vocab = try s.section("vocab").entries().map { ($0.0, try $0.1.asInt()) }

@@ -2,7 +2,7 @@
 /// list of token strings to a new list; the final list is concatenated.
 protocol TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String]
-    var json: TokenizerJSON { get }
+    var json: OrderedJSON { get }
 }
 
 enum TokenDecoders {
@@ -40,7 +40,7 @@ enum TokenDecoders {
 struct SequenceDecoder: TokenDecoder {
     let steps: [TokenDecoder]
     func decodeChain(_ tokens: [String]) -> [String] { steps.reduce(tokens) { $1.decodeChain($0) } }
-    var json: TokenizerJSON { .object([("type", .string("Sequence")), ("decoders", .array(steps.map(\.json)))]) }
+    var json: OrderedJSON { .object([("type", .string("Sequence")), ("decoders", .array(steps.map(\.json)))]) }
 }
 
 /// Maps byte-level scalars back to bytes and reads the bytes as UTF-8 (invalid sequences become U+FFFD).
@@ -64,7 +64,7 @@ struct ByteLevelDecoder: TokenDecoder {
         }
         return [String(decoding: bytes, as: UTF8.self)]
     }
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(addPrefixSpace)),
                  ("trim_offsets", .bool(trimOffsets)), ("use_regex", .bool(useRegex))])
     }
@@ -81,7 +81,7 @@ struct ReplaceDecoder: TokenDecoder {
             return a.string
         }
     }
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("Replace")), ("pattern", .object([("String", .string(pattern))])), ("content", .string(content))])
     }
 }
@@ -115,12 +115,12 @@ struct ByteFallbackDecoder: TokenDecoder {
         flush()
         return out
     }
-    var json: TokenizerJSON { .object([("type", .string("ByteFallback"))]) }
+    var json: OrderedJSON { .object([("type", .string("ByteFallback"))]) }
 }
 
 struct FuseDecoder: TokenDecoder {
     func decodeChain(_ tokens: [String]) -> [String] { [tokens.joined()] }
-    var json: TokenizerJSON { .object([("type", .string("Fuse"))]) }
+    var json: OrderedJSON { .object([("type", .string("Fuse"))]) }
 }
 
 /// Removes up to `start` leading and `stop` trailing occurrences of `content` from each token.
@@ -139,7 +139,7 @@ struct StripDecoder: TokenDecoder {
             return ExactKey(s[lo..<hi]).text
         }
     }
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("Strip")), ("content", .string(content)), ("start", .int(start)), ("stop", .int(stop))])
     }
 }
@@ -162,7 +162,7 @@ struct MetaspaceDecoder: TokenDecoder {
             return String(out)
         }
     }
-    var json: TokenizerJSON { pre.json }
+    var json: OrderedJSON { pre.json }
 }
 
 /// Classic BPE end-of-word suffix: the suffix becomes a space, except on the last token.
@@ -176,5 +176,5 @@ struct SuffixDecoder: TokenDecoder {
             return i + 1 == tokens.count ? body : body + " "
         }
     }
-    var json: TokenizerJSON { .object([("type", .string("BPEDecoder")), ("suffix", .string(suffix))]) }
+    var json: OrderedJSON { .object([("type", .string("BPEDecoder")), ("suffix", .string(suffix))]) }
 }

@@ -4,7 +4,7 @@ import Foundation
 protocol Normalizer {
     func normalize(_ text: inout AlignedText)
     /// The tokenizer.json form, for saving.
-    var json: TokenizerJSON { get }
+    var json: OrderedJSON { get }
 }
 
 /// Builds the normalizer a tokenizer.json section describes.
@@ -36,7 +36,7 @@ enum Normalizers {
 struct SequenceNormalizer: Normalizer {
     let steps: [Normalizer]
     func normalize(_ text: inout AlignedText) { for n in steps { n.normalize(&text) } }
-    var json: TokenizerJSON { .object([("type", .string("Sequence")), ("normalizers", .array(steps.map(\.json)))]) }
+    var json: OrderedJSON { .object([("type", .string("Sequence")), ("normalizers", .array(steps.map(\.json)))]) }
 }
 
 /// Puts a prefix in front of non-empty text (Llama's "▁" before the first word).
@@ -45,7 +45,7 @@ struct PrependNormalizer: Normalizer {
     func normalize(_ text: inout AlignedText) {
         if !text.isEmpty { text.prepend(prefix) }
     }
-    var json: TokenizerJSON { .object([("type", .string("Prepend")), ("prepend", .string(ExactKey(prefix).text))]) }
+    var json: OrderedJSON { .object([("type", .string("Prepend")), ("prepend", .string(ExactKey(prefix).text))]) }
 }
 
 struct ReplaceNormalizer: Normalizer {
@@ -59,7 +59,7 @@ struct ReplaceNormalizer: Normalizer {
             if !ranges.isEmpty { text.rewrite(ranges, with: Array(repeating: content, count: ranges.count)) }
         }
     }
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("Replace")), ("pattern", pattern.json), ("content", .string(ExactKey(content).text))])
     }
 }
@@ -94,7 +94,7 @@ struct UnicodeFormNormalizer: Normalizer {
         if !ranges.isEmpty { text.rewrite(ranges, with: outputs) }
     }
 
-    var json: TokenizerJSON { .object([("type", .string(form))]) }
+    var json: OrderedJSON { .object([("type", .string(form))]) }
 }
 
 struct LowercaseNormalizer: Normalizer {
@@ -104,7 +104,7 @@ struct LowercaseNormalizer: Normalizer {
             return Array(s.properties.lowercaseMapping.unicodeScalars)
         }
     }
-    var json: TokenizerJSON { .object([("type", .string("Lowercase"))]) }
+    var json: OrderedJSON { .object([("type", .string("Lowercase"))]) }
 }
 
 struct StripNormalizer: Normalizer {
@@ -116,7 +116,7 @@ struct StripNormalizer: Normalizer {
         if right { while hi > lo, text.scalars[hi - 1].properties.isWhitespace { hi -= 1 } }
         if lo != 0 || hi != text.count { text = text.slice(lo..<hi) }
     }
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("Strip")), ("strip_left", .bool(left)), ("strip_right", .bool(right))])
     }
 }
@@ -126,5 +126,5 @@ struct StripAccentsNormalizer: Normalizer {
     func normalize(_ text: inout AlignedText) {
         text.mapScalars { $0.properties.generalCategory == .nonspacingMark ? [] : [$0] }
     }
-    var json: TokenizerJSON { .object([("type", .string("StripAccents"))]) }
+    var json: OrderedJSON { .object([("type", .string("StripAccents"))]) }
 }

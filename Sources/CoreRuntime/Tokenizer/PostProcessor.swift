@@ -16,7 +16,7 @@ protocol PostProcessor {
     func process(_ run: TokenRun) -> TokenRun
     /// How many ids `process` adds to a single sequence.
     var addedCount: Int { get }
-    var json: TokenizerJSON { get }
+    var json: OrderedJSON { get }
 }
 
 enum PostProcessors {
@@ -44,7 +44,7 @@ enum PostProcessors {
 struct TemplatePostProcessor: PostProcessor {
     /// nil stands for the sequence itself.
     let single: [[Int]?]
-    let json: TokenizerJSON
+    let json: OrderedJSON
 
     init(_ s: JSONSection) throws {
         var specials: [String: [Int]] = [:]
@@ -73,10 +73,10 @@ struct TemplatePostProcessor: PostProcessor {
 
     /// "<bos> $A" (with `bos` nil: just "$A"), in the layout HF writes.
     init(bosToken: String?, bosId: Int?) {
-        func special(_ t: String, _ type: Int) -> TokenizerJSON {
+        func special(_ t: String, _ type: Int) -> OrderedJSON {
             .object([("SpecialToken", .object([("id", .string(t)), ("type_id", .int(type))]))])
         }
-        func seq(_ n: String, _ type: Int) -> TokenizerJSON {
+        func seq(_ n: String, _ type: Int) -> OrderedJSON {
             .object([("Sequence", .object([("id", .string(n)), ("type_id", .int(type))]))])
         }
         if let b = bosToken, let id = bosId {
@@ -122,7 +122,7 @@ struct TemplatePostProcessor: PostProcessor {
 struct WrapPostProcessor: PostProcessor {
     let prefix: [Int]
     let suffix: [Int]
-    let json: TokenizerJSON
+    let json: OrderedJSON
     var addedCount: Int { prefix.count + suffix.count }
     func process(_ run: TokenRun) -> TokenRun {
         var out = TokenRun()
@@ -137,7 +137,7 @@ struct WrapPostProcessor: PostProcessor {
 
 /// Post-processors that only adjust offsets in HF (ByteLevel): ids pass unchanged.
 struct PassThroughPostProcessor: PostProcessor {
-    let json: TokenizerJSON
+    let json: OrderedJSON
     var addedCount: Int { 0 }
     func process(_ run: TokenRun) -> TokenRun { run }
 }
@@ -146,5 +146,5 @@ struct SequencePostProcessor: PostProcessor {
     let steps: [PostProcessor]
     var addedCount: Int { steps.reduce(0) { $0 + $1.addedCount } }
     func process(_ run: TokenRun) -> TokenRun { steps.reduce(run) { $1.process($0) } }
-    var json: TokenizerJSON { .object([("type", .string("Sequence")), ("processors", .array(steps.map(\.json)))]) }
+    var json: OrderedJSON { .object([("type", .string("Sequence")), ("processors", .array(steps.map(\.json)))]) }
 }

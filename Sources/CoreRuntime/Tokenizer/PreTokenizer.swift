@@ -1,7 +1,7 @@
 /// Second stage: cuts normalized text into words; the BPE model never merges across words.
 protocol PreTokenizer {
     func split(_ text: AlignedText) -> [AlignedText]
-    var json: TokenizerJSON { get }
+    var json: OrderedJSON { get }
 }
 
 enum PreTokenizers {
@@ -33,7 +33,7 @@ struct SequencePreTokenizer: PreTokenizer {
         for step in steps { pieces = pieces.flatMap(step.split) }
         return pieces
     }
-    var json: TokenizerJSON { .object([("type", .string("Sequence")), ("pretokenizers", .array(steps.map(\.json)))]) }
+    var json: OrderedJSON { .object([("type", .string("Sequence")), ("pretokenizers", .array(steps.map(\.json)))]) }
 }
 
 /// GPT-2's pre-tokenizer: the regex split, then every UTF-8 byte becomes one alphabet scalar.
@@ -75,7 +75,7 @@ struct ByteLevelPreTokenizer: PreTokenizer {
         return out
     }
 
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("ByteLevel")), ("add_prefix_space", .bool(addPrefixSpace)),
                  ("trim_offsets", .bool(trimOffsets)), ("use_regex", .bool(useRegex))])
     }
@@ -132,8 +132,8 @@ struct MetaspacePreTokenizer: PreTokenizer {
         return out
     }
 
-    var json: TokenizerJSON {
-        var e: [(String, TokenizerJSON)] = [("type", .string("Metaspace")), ("replacement", .string(String(replacement)))]
+    var json: OrderedJSON {
+        var e: [(String, OrderedJSON)] = [("type", .string("Metaspace")), ("replacement", .string(String(replacement)))]
         if legacyKey {
             e.append(("add_prefix_space", .bool(prepend != .never)))
         } else {
@@ -213,7 +213,7 @@ struct SplitPreTokenizer: PreTokenizer {
         return ranges.filter { !$0.isEmpty }.map { text.slice($0) }
     }
 
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([("type", .string("Split")), ("pattern", pattern.json), ("behavior", .string(behavior.rawValue)),
                  ("invert", .bool(invert))])
     }
@@ -232,5 +232,5 @@ struct WhitespaceSplitPreTokenizer: PreTokenizer {
         if let b = begin { out.append(text.slice(b..<text.count)) }
         return out
     }
-    var json: TokenizerJSON { .object([("type", .string("WhitespaceSplit"))]) }
+    var json: OrderedJSON { .object([("type", .string("WhitespaceSplit"))]) }
 }

@@ -73,7 +73,7 @@ enum TextPattern {
         }
     }
 
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         switch self {
         case let .literal(p): return .object([("String", .string(ExactKey(p).text))])
         case let .regex(r): return .object([("Regex", .string(r.source))])

@@ -25,8 +25,8 @@ public final class Tokenizer {
     let decoder: TokenDecoder?
     let added: AddedVocabulary
     /// Sections this implementation keeps but does not interpret, written back unchanged on save.
-    private let paddingJSON: TokenizerJSON
-    private let truncationJSON: TokenizerJSON
+    private let paddingJSON: OrderedJSON
+    private let truncationJSON: OrderedJSON
     private let truncation: (maxLength: Int, left: Bool)?
 
     /// Id of the beginning-of-sequence token, if the tokenizer has one.
@@ -46,8 +46,8 @@ public final class Tokenizer {
     }
 
     init(normalizer: Normalizer?, preTokenizer: PreTokenizer?, model: BPEModel, postProcessor: PostProcessor?,
-         decoder: TokenDecoder?, addedTokens: [AddedToken], padding: TokenizerJSON = .null,
-         truncation: TokenizerJSON = .null, file: String = "<memory>") throws {
+         decoder: TokenDecoder?, addedTokens: [AddedToken], padding: OrderedJSON = .null,
+         truncation: OrderedJSON = .null, file: String = "<memory>") throws {
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.model = model
@@ -88,21 +88,21 @@ public final class Tokenizer {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             file = URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json").path
         }
-        let json = try TokenizerJSON.parse(try JSONFiles.readData(file), path: file)
+        let json = try OrderedJSON.parse(try JSONFiles.readData(file), path: file)
         let tok = try Tokenizer(json: json, file: file)
         let configPath = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
         if FileManager.default.fileExists(atPath: configPath) {
-            try tok.applyConfig(TokenizerJSON.parse(try JSONFiles.readData(configPath), path: configPath), file: configPath)
+            try tok.applyConfig(OrderedJSON.parse(try JSONFiles.readData(configPath), path: configPath), file: configPath)
         }
         return tok
     }
 
     /// Parses tokenizer.json content; `file` is only used in error messages.
     public static func load(data: Data, file: String = "<tokenizer.json>") throws -> Tokenizer {
-        try Tokenizer(json: TokenizerJSON.parse(data, path: file), file: file)
+        try Tokenizer(json: OrderedJSON.parse(data, path: file), file: file)
     }
 
-    convenience init(json: TokenizerJSON, file: String) throws {
+    convenience init(json: OrderedJSON, file: String) throws {
         let root = JSONSection(value: json, file: file, keyPath: "")
         guard case .object = json else { throw HalluError.file(file, "expected a JSON object at the top level") }
         let model = try BPEModel.load(try root.section("model"))
@@ -119,7 +119,7 @@ public final class Tokenizer {
             file: file)
     }
 
-    private func applyConfig(_ json: TokenizerJSON, file: String) throws {
+    private func applyConfig(_ json: OrderedJSON, file: String) throws {
         let c = JSONSection(value: json, file: file, keyPath: "")
         func named(_ key: String) throws -> Int?? {
             guard let v = c.optional(key) else { return .none }
@@ -139,7 +139,7 @@ public final class Tokenizer {
     }
 
     /// The tokenizer.json content, in the layout HF writes.
-    var json: TokenizerJSON {
+    var json: OrderedJSON {
         .object([
             ("version", .string("1.0")),
             ("truncation", truncationJSON),
@@ -161,17 +161,21 @@ public final class Tokenizer {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             url = url.appendingPathComponent("tokenizer.json")
         }
-        try AtomicFile.write(json.serialized(), to: url)
+        try AtomicFile.write(Self.fileText(json), to: url)
     }
 
     /// Writes a tokenizer_config.json naming the special tokens, as HF checkpoints carry beside tokenizer.json.
     public func saveConfig(_ path: String) throws {
-        var e: [(String, TokenizerJSON)] = [("tokenizer_class", .string("PreTrainedTokenizerFast"))]
+        var e: [(String, OrderedJSON)] = [("tokenizer_class", .string("PreTrainedTokenizerFast"))]
         for (key, id) in [("bos_token", bosId), ("eos_token", eosId), ("pad_token", padId), ("unk_token", unkId)] {
             if let id, let t = token(of: id) { e.append((key, .string(t))) }
         }
-        try AtomicFile.write(TokenizerJSON.object(e).serialized(), to: URL(fileURLWithPath: path))
+        try AtomicFile.write(Self.fileText(.object(e)), to: URL(fileURLWithPath: path))
     }
+
+    /// The text of a tokenizer file: two-space indentation, with merges and other short arrays of
+    /// plain values on one line so a large vocabulary stays readable.
+    static func fileText(_ json: OrderedJSON) -> String { json.pretty(indent: 2, inlineArrays: 16) + "\n" }
 
     // MARK: Vocabulary
 
