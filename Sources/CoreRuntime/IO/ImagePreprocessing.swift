@@ -23,7 +23,8 @@ extension ImageProcessorConfig {
             let (h, w) = try resizeTarget(height: img.height, width: img.width)
             let filter = ResampleFilter(pilCode: resample) ?? .bicubic
             if h != img.height || w != img.width {
-                try Limits.imagePixels.check(try CheckedSize.multiply(h, w, "\(path): resize"), "\(path): resizing to \(w)x\(h)")
+                let what = "\(path): resizing to \(w)x\(h) (size in preprocessor_config.json)"
+                try Limits.imagePixels.check(try CheckedSize.multiply(h, w, what), what)
                 img = try img.resized(width: w, height: h, filter: filter)
             }
         }
@@ -50,7 +51,8 @@ extension ImageProcessorConfig {
             let short = min(width, height), long = max(width, height)
             let newLong = Int(Double(edge) * Double(long) / Double(short))
             guard newLong <= Self.maxSide else {
-                throw HalluError("resizing a \(width)x\(height) image to a shortest edge of \(edge) gives a side of \(newLong) pixels")
+                throw HalluError("resizing a \(width)x\(height) image to a shortest edge of \(edge) (size in preprocessor_config.json) "
+                    + "gives a side of \(newLong) pixels, more than \(Self.maxSide)")
             }
             return width <= height ? (newLong, edge) : (edge, newLong)
         }

@@ -133,7 +133,7 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             let type = try p.optional("rope_type", default: "default")
             if type != "default" { throw p.invalid("rope_type", "unsupported rope type \"\(type)\" (only \"default\")") }
             if let t: Double = try p.optional("rope_theta") {
-                if !(t > 0 && t.isFinite) { throw p.invalid("rope_theta", "must be positive, found \(t)") }
+                if !isRotaryBase(t) { throw p.invalid("rope_theta", "must be a positive number a 32-bit float holds (not 0 or infinity), found \(t)") }
                 return t
             }
         }
@@ -143,9 +143,13 @@ public struct LlavaTextConfig: Codable, Equatable, Sendable {
             if type != "default" { throw p.invalid("rope_type", "unsupported rope scaling \"\(type)\"") }
         }
         let t = try c.optional("rope_theta", default: 10_000.0)
-        if !(t > 0 && t.isFinite) { throw c.invalid("rope_theta", "must be positive, found \(t)") }
+        if !isRotaryBase(t) { throw c.invalid("rope_theta", "must be a positive number a 32-bit float holds (not 0 or infinity), found \(t)") }
         return t
     }
+
+    /// The rotary tables are computed in Float: a base that is positive as a Double but rounds to
+    /// 0, a subnormal or infinity as a Float would give infinite frequencies.
+    private static func isRotaryBase(_ t: Double) -> Bool { t > 0 && Float(t).isNormal }
 
     /// Writes both spellings of the rotary base so transformers 4.x and 5.x read the same value.
     public func encode(to encoder: Encoder) throws {
