@@ -16,13 +16,18 @@ public enum RunReport {
     public static func table(_ s: RunSummary, evaluators: [Evaluator] = Evaluators.builtIn()) -> String {
         guard let t = s.trained else { return "trained \(s.method) for \(s.steps) steps (evaluation skipped)" }
         var out = "\n\(s.method) (seed \(s.seed), \(s.steps) steps, \(Int(s.seconds)) s)\n"
-        out += "metric".padding(toLength: 22, withPad: " ", startingAt: 0) + "baseline   " + s.method.padding(toLength: 11, withPad: " ", startingAt: 0) + "change\n"
-        let base = s.baseline.map { Dictionary(rows($0, evaluators).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
-        for (name, v, _, decimals) in rows(t, evaluators) {
+        let lines = Self.rows(t, evaluators)
+        // Columns widen to fit the longest metric and the method's name; nothing is cut.
+        let nameWidth = max(22, (lines.map(\.0.count).max() ?? 0) + 2), valueWidth = max(9, s.method.count)
+        func right(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        out += "metric".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + right("baseline", 9) + "  "
+            + right(s.method, valueWidth) + "  " + right("change", 8) + "\n"
+        let base = s.baseline.map { Dictionary(Self.rows($0, evaluators).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
+        for (name, v, _, decimals) in lines {
             let b = base[name]
-            let fmt = "%9.\(decimals)f"
-            out += name.padding(toLength: 22, withPad: " ", startingAt: 0)
-                + (b.map { String(format: fmt, $0) } ?? "        -") + "  " + String(format: fmt, v)
+            out += name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                + (b.map { String(format: "%9.\(decimals)f", $0) } ?? right("-", 9))
+                + "  " + String(format: "%\(valueWidth).\(decimals)f", v)
                 + (b.map { String(format: "  %+8.3f", v - $0) } ?? "") + "\n"
         }
         for (who, m) in [("baseline", s.baseline), (s.method, s.trained)] {
