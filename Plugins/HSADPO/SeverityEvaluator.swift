@@ -68,10 +68,9 @@ public final class SeverityEvaluator: Evaluator {
             usage: "hallu eval severity --responses FILE --world DIR [--json]",
             flags: [EvaluatorCommand.Flag("responses", value: "FILE", help: "severity: descriptions with their image (e.g. a run's eval/chair_captions.jsonl)"),
                     EvaluatorCommand.Flag("world", value: "DIR", help: "severity: the scene world whose scenes.jsonl judges them")],
-            run: { values in
-                guard let responses = values["responses"]?.last else { throw HalluError("hallu eval severity: --responses is required") }
-                guard let world = values["world"]?.last else { throw HalluError("hallu eval severity: --world is required") }
-                let dir = URL(fileURLWithPath: world).standardizedFileURL
+            run: { arguments in
+                let responses = try arguments.required("responses")
+                let dir = URL(fileURLWithPath: try arguments.required("world")).standardizedFileURL
                 let truth = try SceneTruth.load(folder: dir)
                 var images: [String] = [], texts: [String] = []
                 for r in try DataRecord.readAll(responses) {

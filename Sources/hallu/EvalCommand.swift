@@ -184,7 +184,7 @@ struct EvalCommand: Command {
                             "allow-nonfinite-weights"], run: { a, _ in try model(a) })]
             + pluginCommands.map { e, c in
                 Subcommand(name: e.name, usage: c.usage, flags: c.flags.map(\.name) + ["plugin", "json"], run: { a, _ in
-                    let (report, text) = try c.run(a.values.filter { key, _ in c.flags.contains { $0.name == key } })
+                    let (report, text) = try c.run(EvaluatorArguments(command: e.name, values: a.values.filter { key, _ in c.flags.contains { $0.name == key } }))
                     if a.flag("json") { print(report.pretty()) } else { print(text) }
                     return 0
                 })

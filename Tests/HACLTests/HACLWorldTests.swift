@@ -14,17 +14,10 @@ private let pinned: [UInt64] = [0xD83A_6905_DE01_7378, 0xF635_45D8_D081_7857, 0x
 }
 
 @Test func haclWorldFileReadsBackAsContrastiveExamples() throws {
-    var c = WorldConfig()
-    c.trainImages = 50
-    c.evalImages = 10
-    c.seed = 7
-    let dir = TestPaths.tempDir("hacl-world")
-    try SceneWorld.synth(config: c, outDir: dir, exports: [HACLData.worldExport])
-    let registry = PluginRegistry()
-    try registry.register(HACLPlugin.plugin)
-    let ds = try Dataset.load(dir.path, catalog: registry.data)
+    let (dir, catalog) = try pluginWorld(HACLPlugin.plugin, export: HACLData.worldExport, trainImages: 50, evalImages: 10, seed: 7)
+    let ds = try Dataset.load(dir.path, catalog: catalog)
     #expect(ds.files.map(\.file) == ["llava_train.json", "hacl.json"])
-    #expect(ds.contrastive.count == c.trainImages)
+    #expect(ds.contrastive.count == 50)
     #expect(ds.contrastive.allSatisfy { $0.prompt == HACLData.defaultPrompt && $0.hallucinatedCaptions.count == 1 && $0.caption != $0.hallucinatedCaptions[0] })
     #expect(ds.contrastive.allSatisfy { FileManager.default.fileExists(atPath: $0.image!) })
 }

@@ -14,19 +14,12 @@ private let pinned: [UInt64] = [0x8D76_67D8_6C22_9DB3, 0x4CA6_A166_9D87_5E53, 0x
 }
 
 @Test func hadpoWorldFilesReadBackAsHADPOsTrainingList() throws {
-    var c = WorldConfig()
-    c.trainImages = 120
-    c.evalImages = 20
-    c.seed = 7
-    let dir = TestPaths.tempDir("hadpo-world")
-    try SceneWorld.synth(config: c, outDir: dir, exports: [HADPOData.worldExport])
-    let registry = PluginRegistry()
-    try registry.register(HADPOPlugin.plugin)
-    let ds = try Dataset.load(dir.path, catalog: registry.data)
+    let (dir, catalog) = try pluginWorld(HADPOPlugin.plugin, export: HADPOData.worldExport, trainImages: 120, evalImages: 20, seed: 7)
+    let ds = try Dataset.load(dir.path, catalog: catalog)
     #expect(ds.files.map(\.file) == ["llava_train.json", "desc_data.json", "pope_data.json"])
     let wrongPope = try DataRecord.readAll(dir.appendingPathComponent("pope_data.json").path).filter { (try? $0.bool("correct")) == false }.count
     let pairs = ds.preferences(from: HADPOData.formatName)
-    #expect(pairs.count == wrongPope + 2 * c.trainImages && pairs.count == ds.preferences.count)
+    #expect(pairs.count == wrongPope + 2 * 120 && pairs.count == ds.preferences.count)
     // Image ids resolve through scenes.jsonl.
     #expect(pairs.allSatisfy { $0.image!.hasSuffix(String(repeating: "0", count: 6 - $0.id.count) + $0.id + ".png") })
     #expect(pairs.allSatisfy { FileManager.default.fileExists(atPath: $0.image!) })

@@ -4,22 +4,10 @@ import Testing
 import HalluTestSupport
 @testable import HSADPO
 
-/// A small scene world for the pipeline tests (generated once per test process).
-let pipelineWorld: URL = {
-    var c = WorldConfig()
-    c.trainImages = 60
-    c.evalImages = 8
-    c.seed = 11
-    let dir = TestPaths.tempDir("hsapipe-world")
-    _ = try! SceneWorld.synth(config: c, outDir: dir, exports: [HSADPOData.worldExport])
-    return dir
-}()
-
-/// The core's formats and the plugin's.
-let hsaCatalog: DataCatalog = {
-    let registry = PluginRegistry()
-    try! registry.register(HSADPOPlugin.plugin)
-    return registry.data
+/// A small scene world for the pipeline tests (generated once per test process), and the core's
+/// formats with the plugin's.
+let (pipelineWorld, hsaCatalog): (URL, DataCatalog) = {
+    try! pluginWorld(HSADPOPlugin.plugin, export: HSADPOData.worldExport, trainImages: 60, evalImages: 8, seed: 11)
 }()
 
 /// The world's labelled detection records and its ground truth.

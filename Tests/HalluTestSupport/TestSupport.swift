@@ -59,6 +59,18 @@ public func message(_ body: () throws -> Void) -> String {
     return ""
 }
 
+/// Sets each (key, value) over `defaults` and lists the cases `parse` did not refuse with a
+/// `HalluError` naming the setting as `--set` spells it (`method.key`); empty when all were.
+public func settingsNotRefused(_ cases: [(String, String)], over defaults: [String: String], method: String,
+                               _ parse: ([String: String]) throws -> Void) -> [String] {
+    cases.compactMap { key, bad in
+        var values = defaults
+        values[key] = bad
+        let m = message { try parse(values) }
+        return m.contains("\(method).\(key)") ? nil : "\(key)=\(bad): \(m.isEmpty ? "accepted" : m)"
+    }
+}
+
 /// Golden JSON read with exact numbers. Foundation's JSONSerialization on Linux can be one unit in
 /// the last place off when it parses a double; goldens compared bit for bit go through `OrderedJSON`,
 /// whose numbers are `Double(text)`, and come back as Foundation-style values.

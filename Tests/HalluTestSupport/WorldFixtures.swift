@@ -66,3 +66,18 @@ public func worldExportDigests(_ export: WorldExport) throws -> [UInt64] {
         return digest(try filesBelow(dir, only: Set(export.files)))
     }
 }
+
+/// A small world written with `plugin`'s export, and the catalog of a registry holding the plugin:
+/// what a plugin's world tests read back through the plugin's own formats.
+public func pluginWorld(_ plugin: HalluPlugin, export: WorldExport, trainImages: Int, evalImages: Int, seed: UInt64)
+    throws -> (dir: URL, catalog: DataCatalog) {
+    var c = WorldConfig()
+    c.trainImages = trainImages
+    c.evalImages = evalImages
+    c.seed = seed
+    let dir = TestPaths.tempDir("\(export.name)-world")
+    try SceneWorld.synth(config: c, outDir: dir, exports: [export])
+    let registry = PluginRegistry()
+    try registry.register(plugin)
+    return (dir, registry.data)
+}

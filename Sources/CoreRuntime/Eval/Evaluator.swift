@@ -42,11 +42,36 @@ public struct EvaluatorCommand {
     public var usage: String
     public var flags: [Flag]
     /// Scores files: the report, printed as JSON with `--json`, and its text for the terminal.
-    public var run: (_ values: [String: [String]]) throws -> (report: OrderedJSON, text: String)
+    public var run: (_ arguments: EvaluatorArguments) throws -> (report: OrderedJSON, text: String)
 
-    public init(usage: String, flags: [Flag], run: @escaping (_ values: [String: [String]]) throws -> (report: OrderedJSON, text: String)) {
+    public init(usage: String, flags: [Flag], run: @escaping (_ arguments: EvaluatorArguments) throws -> (report: OrderedJSON, text: String)) {
         self.usage = usage; self.flags = flags; self.run = run
     }
+}
+
+/// The flags `hallu eval <name>` was given (only those its command declares), with errors that
+/// name the command and the flag.
+public struct EvaluatorArguments {
+    /// The evaluator's name (the subcommand).
+    public let command: String
+    /// Every value of each flag given, in command-line order.
+    public let values: [String: [String]]
+
+    public init(command: String, values: [String: [String]]) {
+        self.command = command; self.values = values
+    }
+
+    /// The value of a flag that must be given (its last value when repeated).
+    public func required(_ flag: String) throws -> String {
+        guard let v = values[flag]?.last, !v.isEmpty else { throw HalluError("hallu eval \(command): --\(flag) is required") }
+        return v
+    }
+
+    /// The value of a flag (its last value when repeated), nil when it was not given.
+    public func optional(_ flag: String) -> String? { values[flag]?.last }
+
+    /// Every value of a repeatable flag.
+    public func all(_ flag: String) -> [String] { values[flag] ?? [] }
 }
 
 /// Scores a model on a data folder's eval files. CHAIR, POPE and SHR are the core's evaluators; a

@@ -313,38 +313,15 @@ final class BPEModel {
     }
 }
 
-/// Min-heap of (rank, position) for the merge loop.
+/// Min-heap of (rank, position) for the merge loop, packed in one integer: lowest rank first, then
+/// the leftmost position.
 struct MergeHeap {
-    private var items: [UInt64] = []
+    private var heap = MinHeap<UInt64>()
 
-    mutating func push(rank: UInt32, pos: Int32) {
-        items.append(UInt64(rank) << 32 | UInt64(UInt32(pos)))
-        var c = items.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if items[p] <= items[c] { break }
-            items.swapAt(p, c)
-            c = p
-        }
-    }
+    mutating func push(rank: UInt32, pos: Int32) { heap.push(UInt64(rank) << 32 | UInt64(UInt32(pos))) }
 
     mutating func pop() -> (UInt32, Int32)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var p = 0
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var m = p
-                if l < items.count && items[l] < items[m] { m = l }
-                if r < items.count && items[r] < items[m] { m = r }
-                if m == p { break }
-                items.swapAt(p, m)
-                p = m
-            }
-        }
-        return (UInt32(top >> 32), Int32(bitPattern: UInt32(top & 0xFFFF_FFFF)))
+        heap.pop().map { (UInt32($0 >> 32), Int32(bitPattern: UInt32($0 & 0xFFFF_FFFF))) }
     }
 }
 

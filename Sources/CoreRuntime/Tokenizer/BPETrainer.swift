@@ -96,43 +96,17 @@ struct BPETrainer {
     }
 }
 
-/// Max-heap of (count, pair): higher count first, then the smaller pair.
+/// Heap of (count, pair): higher count first, then the smaller pair.
 struct PairHeap {
-    private var items: [(count: Int, pair: UInt64)] = []
-
-    @inline(__always) private static func before(_ x: (count: Int, pair: UInt64), _ y: (count: Int, pair: UInt64)) -> Bool {
-        x.count != y.count ? x.count > y.count : x.pair < y.pair
+    private struct Entry: Comparable {
+        let count: Int, pair: UInt64
+        static func < (x: Entry, y: Entry) -> Bool { x.count != y.count ? x.count > y.count : x.pair < y.pair }
     }
+    private var heap = MinHeap<Entry>()
 
-    mutating func push(count: Int, pair: UInt64) {
-        items.append((count, pair))
-        var c = items.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if !PairHeap.before(items[c], items[p]) { break }
-            items.swapAt(p, c)
-            c = p
-        }
-    }
+    mutating func push(count: Int, pair: UInt64) { heap.push(Entry(count: count, pair: pair)) }
 
-    mutating func pop() -> (count: Int, pair: UInt64)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var p = 0
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var m = p
-                if l < items.count && PairHeap.before(items[l], items[m]) { m = l }
-                if r < items.count && PairHeap.before(items[r], items[m]) { m = r }
-                if m == p { break }
-                items.swapAt(p, m)
-                p = m
-            }
-        }
-        return top
-    }
+    mutating func pop() -> (count: Int, pair: UInt64)? { heap.pop().map { ($0.count, $0.pair) } }
 }
 
 extension Tokenizer {

@@ -90,10 +90,7 @@ final class DecodingSession {
         let e = try model.languageModel.embedTokens(Array((0..<streams).map { _ in tokens }.joined())).reshaped([p, 1, -1])
         let positions = nextPosition
         nextPosition = nextPosition.map { $0 + 1 }
-        var grown = [Bool](repeating: true, count: p * (slots + 1))
-        for r in 0..<p { for j in 0..<slots { grown[r * (slots + 1) + j] = mask[r * slots + j] } }
-        mask = grown
-        slots += 1
+        addSlot(rows: p)
         passes += p
         return try forward(e, positions: positions, queries: 1)
     }
@@ -176,15 +173,20 @@ final class DecodingSession {
         }
         let p = physicalRows
         nextPosition = nextPosition.map { $0 + 1 }
-        var grown = [Bool](repeating: true, count: p * (slots + 1))
-        for r in 0..<p { for j in 0..<slots { grown[r * (slots + 1) + j] = mask[r * slots + j] } }
-        mask = grown
-        slots += 1
+        addSlot(rows: p)
         let first = passes[0].output
         return Output(logits: try gather(source) { passes[$0].output.logits },
                       hidden: try first.hidden.keys.reduce(into: [:]) { d, l in d[l] = try gather(source) { passes[$0].output.hidden[l]! } },
                       attention: try first.attention.keys.reduce(into: [:]) { d, l in d[l] = try gather(source) { passes[$0].output.attention[l]! } },
                       mask: mask, slots: slots, queries: 1)
+    }
+
+    /// Widens the attention mask by one slot, the token just appended, which every row sees.
+    private func addSlot(rows p: Int) {
+        var grown = [Bool](repeating: true, count: p * (slots + 1))
+        for r in 0..<p { for j in 0..<slots { grown[r * (slots + 1) + j] = mask[r * slots + j] } }
+        mask = grown
+        slots += 1
     }
 
     /// Rows `(pass, physical row)` of per-pass tensors, stacked along the first axis.

@@ -65,9 +65,8 @@ public final class MentionsEvaluator: Evaluator {
             usage: "hallu eval mentions --captions FILE --truth FILE [--json]",
             flags: [EvaluatorCommand.Flag("captions", value: "FILE", help: "mentions: descriptions with image_id and text (JSON list or JSON Lines)"),
                     EvaluatorCommand.Flag("truth", value: "FILE", help: "mentions: the objects of each image (chair_gt_objects.json)")],
-            run: { values in
-                guard let captions = values["captions"]?.last else { throw HalluError("hallu eval mentions: --captions is required") }
-                guard let truthFile = values["truth"]?.last else { throw HalluError("hallu eval mentions: --truth is required") }
+            run: { arguments in
+                let captions = try arguments.required("captions"), truthFile = try arguments.required("truth")
                 let truth = try CHAIRGroundTruth.load(path: truthFile)
                 let described = try DataRecord.readAll(captions).map { r -> (text: String, shown: Set<String>) in
                     let id = try r.id("image_id")
