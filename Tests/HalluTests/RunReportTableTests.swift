@@ -1,4 +1,4 @@
-import CoreRuntime
+@testable import CoreRuntime
 import Testing
 
 /// The terminal table at the end of `hallu run` names long methods and metrics in full.

@@ -105,8 +105,8 @@ func tokenizerSaveKeepsHFFile(folder: String) throws {
     let tok = try Tokenizer.load(src)
     let out = TestPaths.tempDir("toksave").appendingPathComponent("tokenizer.json").path
     try tok.save(out)
-    let original = try TokenizerJSON.parse(Data(contentsOf: URL(fileURLWithPath: src)), path: src)
-    let saved = try TokenizerJSON.parse(Data(contentsOf: URL(fileURLWithPath: out)), path: out)
+    let original = try OrderedJSON.parse(Data(contentsOf: URL(fileURLWithPath: src)), path: src)
+    let saved = try OrderedJSON.parse(Data(contentsOf: URL(fileURLWithPath: out)), path: out)
     for key in ["added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "truncation", "padding"] {
         #expect(original[key] == saved[key], "\(folder): \(key) changed on save")
     }

@@ -46,7 +46,7 @@ private let specials = ["<unk>", "<s>", "</s>", "<pad>"]
     let corpus = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "naïve café 猫 🐱"]
     let a = Tokenizer.train(corpus: corpus, vocabSize: 300, specialTokens: ["<s>", "</s>"])
     let b = Tokenizer.train(corpus: corpus, vocabSize: 300, specialTokens: ["<s>", "</s>"])
-    #expect(a.json.serialized() == b.json.serialized())
+    #expect(Tokenizer.fileText(a.json) == Tokenizer.fileText(b.json))
     #expect(a.vocabSize <= 300 && a.vocabSize > 258)
     for text in corpus + ["unseen wörds ✓ and </s> inside", "  spaces\n\nand tabs\t"] {
         let ids = a.encode(text)
