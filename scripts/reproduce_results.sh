@@ -18,6 +18,7 @@ common="--steps $STEPS --eval-images $EVAL --threads 1 --runs-dir $OUT"
 cells=(
   "sft|--set lr=3e-4 --set batch_size=16"
   "selective-eos|--set lr=3e-4 --set batch_size=16"
+  "selective-eos-lr1e-4|--method selective-eos --set lr=1e-4 --set batch_size=16"
   "scoring-eos|--set lr=3e-4 --set batch_size=16"
   "ha-dpo|--set lr=1e-5 --set batch_size=8"
   "hsadpo|--set lr=1e-5 --set batch_size=8"
