@@ -165,7 +165,11 @@ enum RealBench {
                                            hallu: num(h[key]), reference: t.decode[batch], referenceName: ref, peakRssMB: hPeak))
             }
             if let mine = h["decode_ids"] as? [Int] {
-                log("decode \(short): greedy ids at batch 1 \(mine == t.decodeIds ? "match" : "DIFFER from") transformers' (\(mine.prefix(8)) vs \(t.decodeIds.prefix(8)))")
+                // Where the two sequences part, if they do: BF16 arithmetic and float32 accumulation
+                // of BF16 weights round differently, so a late divergence is expected there.
+                let agree = zip(mine, t.decodeIds).prefix { $0 == $1 }.count
+                let verdict = mine == t.decodeIds ? "match" : "differ from token \(agree + 1) of \(max(mine.count, t.decodeIds.count)) on, against"
+                log("decode \(short): greedy ids at batch 1 \(verdict) transformers' (\(mine) vs \(t.decodeIds))")
             }
             // The F32 reference decodes against hallu's BF16 too (the issue's cross-precision ratio).
             if dtype == "bfloat16", let f32 = results.first(where: { $0.name.hasPrefix("decode f32") && $0.name.contains("batch 1,") }),
