@@ -13,7 +13,7 @@ struct BenchCommand: Command {
                  Flag(name: "method", value: "M", help: "e2e: the method of the timed job", defaultText: BenchCommand.defaultJob),
                  Flag(name: "checkpoint", value: "DIR", help: "real: measure this checkpoint folder in this process and print its JSON"),
                  Flag(name: "new-tokens", value: "N", help: "with --checkpoint: tokens decoded per measurement", defaultText: "16"),
-                 Flag(name: "iterations", value: "N", help: "timed repetitions (median): with --checkpoint (default 2), or of every model case"),
+                 Flag(name: "iterations", value: "N", help: "timed repetitions (median): with --checkpoint (default 2), of every model case, or decode's paired rounds (default 15)"),
                  Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only"),
                  Flag(name: "cases", value: "LIST", help: "model: only these cases, comma-separated (\(Bench.modelCases.joined(separator: ", ")))"),
                  Flag(name: "no-reference", value: nil, help: "model: measure hallu alone (no PyTorch)"),
