@@ -57,21 +57,15 @@ final class DecodingSession {
         let pixels = images.isEmpty ? nil : images.count == 1 ? images[0] : try Tensor.concat(images, axis: 0)
         var (x, layout) = try model.embed(LlavaInputs(ids: inputs.flatMap(\.ids), pixels: pixels), leftPad: true)
         rows = n
+        slots = layout.length
+        mask = layout.keyMask
         if extra > 0 {
             let tokens = Array((0..<streams).map { _ in generated.joined() }.joined())
             let e = try model.languageModel.embedTokens(tokens).reshaped([physicalRows, extra, -1])
             x = try Tensor.concat([x, e], axis: 1)
-            var grown: [Bool] = []
-            for r in 0..<physicalRows {
-                grown += layout.keyMask[(r * layout.length)..<((r + 1) * layout.length)]
-                grown += Array(repeating: true, count: extra)
-            }
-            layout.keyMask = grown
-            layout.length += extra
+            widenMask(by: extra)
             layout.lengths = layout.lengths.map { $0 + extra }
         }
-        slots = layout.length
-        mask = layout.keyMask
         var positions: [Int] = []
         positions.reserveCapacity(physicalRows * slots)
         for r in 0..<physicalRows {
@@ -90,7 +84,7 @@ final class DecodingSession {
         let e = try model.languageModel.embedTokens(Array((0..<streams).map { _ in tokens }.joined())).reshaped([p, 1, -1])
         let positions = nextPosition
         nextPosition = nextPosition.map { $0 + 1 }
-        addSlot(rows: p)
+        widenMask(by: 1)
         passes += p
         return try forward(e, positions: positions, queries: 1)
     }
@@ -171,9 +165,8 @@ final class DecodingSession {
             let v = try gather(source) { passes[$0].cached[layer].values }
             _ = try cache.append(layer: layer, keys: k, values: v)
         }
-        let p = physicalRows
         nextPosition = nextPosition.map { $0 + 1 }
-        addSlot(rows: p)
+        widenMask(by: 1)
         let first = passes[0].output
         return Output(logits: try gather(source) { passes[$0].output.logits },
                       hidden: try first.hidden.keys.reduce(into: [:]) { d, l in d[l] = try gather(source) { passes[$0].output.hidden[l]! } },
@@ -181,12 +174,14 @@ final class DecodingSession {
                       mask: mask, slots: slots, queries: 1)
     }
 
-    /// Widens the attention mask by one slot, the token just appended, which every row sees.
-    private func addSlot(rows p: Int) {
-        var grown = [Bool](repeating: true, count: p * (slots + 1))
-        for r in 0..<p { for j in 0..<slots { grown[r * (slots + 1) + j] = mask[r * slots + j] } }
+    /// Widens every physical row's attention mask by `k` slots at the end: tokens just appended,
+    /// which every row sees.
+    private func widenMask(by k: Int) {
+        let p = physicalRows
+        var grown = [Bool](repeating: true, count: p * (slots + k))
+        for r in 0..<p { for j in 0..<slots { grown[r * (slots + k) + j] = mask[r * slots + j] } }
         mask = grown
-        slots += 1
+        slots += k
     }
 
     /// Rows `(pass, physical row)` of per-pass tensors, stacked along the first axis.
