@@ -10,7 +10,9 @@ import Foundation
 /// 3. The built-in SIMD GEMM (`GEMM`).
 ///
 /// Products with at most `GEMM.skinnyRows` rows (decoding steps) always use the built-in
-/// unpacked kernel: a packing library would copy the whole weight for a few rows.
+/// unpacked kernel: a packing library would copy the whole weight for a few rows. Products with a
+/// short inner dimension (`builtinMaxK`) and an untransposed A also use the built-in kernel
+/// (`usesBuiltin`), which is faster than OpenBLAS there and writes C in one pass.
 ///
 /// A library that lets hallu set its thread count (OpenBLAS) runs single-threaded, and hallu splits
 /// each product across its own `Parallel` pool: one set of threads for every kernel, instead of
@@ -116,7 +118,7 @@ public enum BLAS {
             GEMM.skinny(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        if let e = backend.external, k > 0 {
+        if let e = backend.external, k > 0, !usesBuiltin(transA: transA, k: k) {
             guard e.setThreads != nil else {
                 e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
                         alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -132,6 +134,18 @@ public enum BLAS {
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
+
+    /// The longest inner dimension for which an external library's product is replaced by the
+    /// built-in one. `hallu bench kernels` at the `small` preset's shapes on a 2-core Zen 3 with
+    /// OpenBLAS 0.3.21: the built-in kernel leads at k 64-256 (by 10-30%) and is level at k 512;
+    /// OpenBLAS leads at k 1000 and in products with a transposed A (weight gradients, whose k is
+    /// the number of tokens). Below this k, OpenBLAS also spends a separate pass zeroing C.
+    static let builtinMaxK = 512
+
+    /// Whether a product goes to the built-in kernel although an external library is loaded. The
+    /// choice depends on the shape alone, so a product is computed the same way on every run.
+    @inline(__always)
+    static func usesBuiltin(transA: Bool, k: Int) -> Bool { !transA && k <= builtinMaxK }
 
     /// Products below this many multiply-adds (m*n*k) run on one thread (OpenBLAS also keeps them
     /// single-threaded when it threads itself), so batches of them can run side by side on hallu's
@@ -195,7 +209,7 @@ public enum BLAS {
                         threads: 1)
             return
         }
-        if let e = backend.external, k > 0, e.setThreads != nil || m * n * k < smallProduct {
+        if let e = backend.external, k > 0, !usesBuiltin(transA: transA, k: k), e.setThreads != nil || m * n * k < smallProduct {
             e.sgemm(rowMajor, transA ? trans : noTrans, transB ? trans : noTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         } else {
