@@ -129,3 +129,22 @@ func halfWeightsGreedyIdsMatchTransformers(_ name: String) throws {
     let fresh = try #require(again.namedParameters().first { $0.0 == name }).1
     #expect(fresh.values == original)
 }
+
+/// The memory check at load counts a 16-bit checkpoint at what loading keeps: the linear layers'
+/// and the token embedding's 2 bytes with `.stored`, 4 bytes for everything once widened.
+@Test(arguments: HalfGolden.names)
+func loadMemoryCheckCountsSixteenBitWeightsAtTwoBytes(_ name: String) throws {
+    let dir = TestPaths.fixtures.appendingPathComponent("half/\(name)/model")
+    let folder = CheckpointFolder(dir)
+    let config = try folder.loadConfig()
+    let weights = try folder.openWeights(checkedAgainst: config)
+    let model = try LlavaModel.load(dir, precision: .stored)
+    #expect(LlavaModel.residentBytes(weights, precision: .float32) == 4 * model.parameterCount)
+    // Two-dimensional 16-bit tensors outside the linear layers and the token embedding (the
+    // vision tower's position embedding) are widened but counted at 2 bytes.
+    let stored = LlavaModel.residentBytes(weights, precision: .stored)
+    let widened = model.namedParameters().filter { $0.1.shape.count == 2 && $0.1.storage.halfElements == nil }
+        .reduce(0) { $0 + 2 * $1.1.count }
+    #expect(stored + widened == model.parameterBytes, "\(name)")
+    #expect(stored < 3 * model.parameterCount)
+}
