@@ -41,12 +41,8 @@ public final class DoLaMethod: DecodingMethod {
                 throw HalluError("dola.layers: expected low, high or comma-separated layer indices such as 0,2, got \"\(layerSpec)\"")
             }
         }
-        relativeTop = try v.float("relative_top")
-        guard relativeTop > 0, relativeTop <= 1 else { throw HalluError("dola.relative_top: must be in (0, 1], got \(v.string("relative_top")!)") }
-        repetitionPenalty = try v.float("repetition_penalty")
-        guard repetitionPenalty.isFinite, repetitionPenalty >= 1, repetitionPenalty <= 100 else {
-            throw HalluError("dola.repetition_penalty: must be in [1, 100], got \(v.string("repetition_penalty")!)")
-        }
+        relativeTop = try v.float("relative_top", above: 0, atMost: 1)
+        repetitionPenalty = try v.float("repetition_penalty", atLeast: 1, atMost: 100)
     }
 
     /// transformers' candidate layers for a decoder of `n` layers.

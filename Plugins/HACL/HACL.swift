@@ -42,16 +42,14 @@ public final class HACLMethod: Method {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: values)
-        let weight = try v.float("weight")
-        guard weight.isFinite && weight >= 0 else { throw HalluError("hacl.weight: expected a non-negative number, got \(weight)") }
+        let weight = try v.float("weight", atLeast: 0)
         let rule = v.string("negatives") ?? "all"
         guard let negatives = HACLNegatives(rawValue: rule) else {
             throw HalluError("hacl.negatives: expected one of \(HACLNegatives.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(rule)\"")
         }
         objective = HACLObjective(weight: weight, contrastiveOnly: try v.bool("contrastive_only"), negatives: negatives)
-        holdout = try v.int("holdout")
-        fallbackCount = try v.int("eval_examples")
-        guard holdout >= 0, fallbackCount >= 0 else { throw HalluError("hacl.holdout and hacl.eval_examples must not be negative") }
+        holdout = try v.int("holdout", in: 0...1_000_000_000)
+        fallbackCount = try v.int("eval_examples", in: 0...1_000_000_000)
     }
 
     public func transformData(_ data: TrainingData, _ context: TrainContext) throws -> TrainingData {

@@ -71,27 +71,19 @@ public struct HSAPipelineSettings: Equatable, Sendable {
             }
             return raw
         }
-        func positive(_ name: String) throws -> Int {
-            let v = try o.int(name)
-            guard v > 0 else { throw HalluError("\(method).\(name) must be positive, got \(v)") }
-            return v
-        }
         enabled = try o.bool("pipeline")
-        images = try positive("pipeline_images")
+        images = try o.int("pipeline_images", in: 1...10_000_000)
         prompt = o.string("pipeline_prompt") ?? prompt
-        temperature = try o.float("pipeline_temperature")
-        guard temperature.isFinite, temperature >= 0 else { throw HalluError("\(method).pipeline_temperature must be >= 0, got \(temperature)") }
-        maxNewTokens = try positive("pipeline_max_new_tokens")
-        batchSize = try positive("pipeline_batch_size")
+        temperature = try o.float("pipeline_temperature", atLeast: 0, atMost: 100)
+        maxNewTokens = try o.int("pipeline_max_new_tokens", in: 1...65_536)
+        batchSize = try o.int("pipeline_batch_size", in: 1...65_536)
         detector = try name("detector", Detectors.names)
         rewrite = try name("rewrite", Rewriters.names)
         score = try choice("score", SeverityScore.self)
-        heldout = try o.int("detector_heldout")
-        guard heldout >= 0 else { throw HalluError("\(method).detector_heldout must be >= 0, got \(heldout)") }
-        detectorTraining.steps = try positive("detector_steps")
-        detectorTraining.lr = try o.double("detector_lr")
-        guard detectorTraining.lr.isFinite, detectorTraining.lr > 0 else { throw HalluError("\(method).detector_lr must be positive") }
-        detectorTraining.batchSize = try positive("detector_batch_size")
+        heldout = try o.int("detector_heldout", in: 0...10_000_000)
+        detectorTraining.steps = try o.int("detector_steps", in: 1...100_000_000)
+        detectorTraining.lr = try o.double("detector_lr", above: 0)
+        detectorTraining.batchSize = try o.int("detector_batch_size", in: 1...65_536)
         granularity = try choice("detector_granularity", DetectorGranularity.self)
         detectorModel = o.string("detector_model").flatMap { $0.isEmpty ? nil : $0 }
         judgeURL = o.string("judge_url").flatMap { $0.isEmpty ? nil : $0 }

@@ -28,10 +28,8 @@ public final class M3IDMethod: DecodingMethod {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: try OptionValues.resolve(options, overrides: values, method: id))
-        lambda = try v.double("lambda")
-        guard lambda.isFinite, lambda > 0, lambda <= 10 else { throw HalluError("m3id.lambda: must be in (0, 10], got \(v.string("lambda")!)") }
-        alpha = try v.float("alpha")
-        guard alpha > 0, alpha <= 1 else { throw HalluError("m3id.alpha: must be in (0, 1], got \(v.string("alpha")!)") }
+        lambda = try v.double("lambda", above: 0, atMost: 10)
+        alpha = try v.float("alpha", above: 0, atMost: 1)
     }
 
     public func begin(_ context: DecodingContext) throws -> DecodingNeeds {

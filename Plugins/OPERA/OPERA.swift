@@ -48,14 +48,10 @@ public final class OPERAMethod: DecodingMethod {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: try OptionValues.resolve(options, overrides: values, method: id))
-        scaleFactor = try v.float("scale_factor")
-        guard scaleFactor.isFinite, scaleFactor > 0 else { throw HalluError("opera.scale_factor: must be a finite number above 0, got \(v.string("scale_factor")!)") }
-        threshold = try v.int("threshold")
-        guard threshold >= 0, threshold <= 1_000_000 else { throw HalluError("opera.threshold: must be in 0...1000000, got \(threshold)") }
-        candidates = try v.int("num_attn_candidates")
-        guard candidates >= 1, candidates <= 1024 else { throw HalluError("opera.num_attn_candidates: must be in 1...1024, got \(candidates)") }
-        penaltyWeight = try v.float("penalty_weights")
-        guard penaltyWeight.isFinite, penaltyWeight >= 0 else { throw HalluError("opera.penalty_weights: must be a finite number >= 0, got \(v.string("penalty_weights")!)") }
+        scaleFactor = try v.float("scale_factor", above: 0)
+        threshold = try v.int("threshold", in: 0...1_000_000)
+        candidates = try v.int("num_attn_candidates", in: 1...1024)
+        penaltyWeight = try v.float("penalty_weights", atLeast: 0)
     }
 
     public func begin(_ context: DecodingContext) throws -> DecodingNeeds {

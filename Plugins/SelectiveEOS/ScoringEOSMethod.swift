@@ -54,8 +54,7 @@ public final class ScoringEOSMethod: Method {
         kind = try EOSScoreKind.parse(o.string("score") ?? "")
         switch o.string("rule") ?? "" {
         case "drop_top_fraction":
-            let f = try o.double("drop_fraction")
-            guard f >= 0 && f <= 1 else { throw HalluError("\(id).drop_fraction: \(f) is outside [0, 1]") }
+            let f = try o.double("drop_fraction", atLeast: 0, atMost: 1)
             rule = .dropTopFraction(f)
         case "threshold":
             guard let t = o.string("threshold"), !t.isEmpty else { throw HalluError("\(id).threshold: rule=threshold needs a threshold value") }
@@ -66,8 +65,7 @@ public final class ScoringEOSMethod: Method {
             let hint = Suggest.nearest(other, in: ["drop_top_fraction", "threshold"]).map { " (did you mean \"\($0)\"?)" } ?? ""
             throw HalluError("\(id).rule: unknown rule \"\(other)\"\(hint); known: drop_top_fraction, threshold")
         }
-        batchSize = try o.int("score_batch_size")
-        guard batchSize > 0 else { throw HalluError("\(id).score_batch_size: must be positive, got \(batchSize)") }
+        batchSize = try o.int("score_batch_size", in: 1...65_536)
     }
 
     /// Scores with the model as it is now (before any training step), keeps what the rule keeps,

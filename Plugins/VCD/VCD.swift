@@ -31,12 +31,9 @@ public final class VCDMethod: DecodingMethod {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: try OptionValues.resolve(options, overrides: values, method: id))
-        alpha = try v.float("alpha")
-        guard alpha.isFinite, alpha >= 0 else { throw HalluError("vcd.alpha: must be a finite number >= 0, got \(v.string("alpha")!)") }
-        beta = try v.float("beta")
-        guard beta > 0, beta <= 1 else { throw HalluError("vcd.beta: must be in (0, 1], got \(v.string("beta")!)") }
-        noiseStep = try v.int("noise_step")
-        guard (0..<VCDNoise.steps).contains(noiseStep) else { throw HalluError("vcd.noise_step: must be in 0...\(VCDNoise.steps - 1), got \(noiseStep)") }
+        alpha = try v.float("alpha", atLeast: 0)
+        beta = try v.float("beta", above: 0, atMost: 1)
+        noiseStep = try v.int("noise_step", in: 0...(VCDNoise.steps - 1))
         guard let seed = UInt64(v.string("noise_seed")!) else {
             throw HalluError("vcd.noise_seed: expected a non-negative integer, got \"\(v.string("noise_seed")!)\"")
         }

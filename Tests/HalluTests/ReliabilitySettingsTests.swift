@@ -45,6 +45,28 @@ private func runArgs(_ runs: URL, name: String = "x") throws -> [String] {
     }
 }
 
+@Test func methodOptionBoundsNameTheOptionAndTheInterval() throws {
+    let o = OptionValues(method: "m", values: ["a": "0.5", "b": "2", "c": "nan", "d": "1e39", "e": "-inf", "n": "7", "x": "fast"])
+    func message(_ f: () throws -> Any) -> String {
+        do { _ = try f(); return "no error" } catch { return "\(error)" }
+    }
+    #expect(try o.double("a", above: 0, atMost: 1) == 0.5)
+    #expect(try o.float("b", atLeast: 2) == 2)
+    #expect(try o.int("n", in: 0...7) == 7)
+    #expect(message { try o.float("b", above: 0, atMost: 1) } == "m.b: must be a finite number in (0, 1], got 2")
+    #expect(message { try o.double("a", atLeast: 1, below: 1.5) } == "m.a: must be a finite number in [1, 1.5), got 0.5")
+    #expect(message { try o.double("c", atLeast: 0) } == "m.c: must be a finite number >= 0, got nan")
+    #expect(message { try o.double("e") } == "no error")
+    #expect(message { try o.double("e", atMost: 0) } == "m.e: must be a finite number <= 0, got -inf")
+    #expect(message { try o.double("a", above: 1) } == "m.a: must be a finite number above 1, got 0.5")
+    #expect(message { try o.double("b", below: 1) } == "m.b: must be a finite number below 1, got 2")
+    #expect(message { try o.float("d", atLeast: 0) } == "m.d: 1e39 is too large")
+    #expect(message { try o.int("n", in: 0...6) } == "m.n: must be an integer in [0, 6], got 7")
+    #expect(message { try o.int("n", in: 8...Int.max) } == "m.n: must be an integer >= 8, got 7")
+    #expect(message { try o.int("a", in: 0...1) }.contains("m.a: expected an integer"))
+    #expect(message { try o.double("x", atLeast: 0) }.contains("m.x: expected a number"))
+}
+
 @Test func configFileValuesAreRangeCheckedNamingFileAndKey() throws {
     let dir = TestPaths.tempDir("runcfg")
     func load(_ json: String) throws -> RunConfig {

@@ -33,15 +33,10 @@ public struct DPOSettings: Equatable {
     /// Parses and checks the shared options from resolved values.
     public init(_ values: [String: String], method: String) throws {
         let o = OptionValues(method: method, values: values)
-        beta = try o.float("beta")
-        gamma = try o.float("gamma")
+        beta = try o.float("beta", above: 0)
+        gamma = try o.float("gamma", atLeast: 0)
         precomputeReference = try o.bool("precompute_reference")
-        if values["label_smoothing"] != nil { labelSmoothing = try o.float("label_smoothing") }
-        guard beta.isFinite, beta > 0 else { throw HalluError("\(method).beta must be a positive number, got \(beta)") }
-        guard gamma.isFinite, gamma >= 0 else { throw HalluError("\(method).gamma must be >= 0, got \(gamma)") }
-        guard labelSmoothing >= 0, labelSmoothing < 0.5 else {
-            throw HalluError("\(method).label_smoothing must be in [0, 0.5), got \(labelSmoothing)")
-        }
+        if values["label_smoothing"] != nil { labelSmoothing = try o.float("label_smoothing", atLeast: 0, below: 0.5) }
     }
 
     /// Work every DPO-style method does before training: create the reference (so that a frozen copy

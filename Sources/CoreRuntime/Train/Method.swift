@@ -100,6 +100,53 @@ public struct OptionValues {
         guard let s = values[name], let v = Int(s) else { throw HalluError("\(method).\(name): expected an integer, got \"\(values[name] ?? "")\"") }
         return v
     }
+    /// A finite number within the given bounds (`atLeast` or `above` below it, `atMost` or
+    /// `below` above it). NaN, infinities and values outside are an error that names the option
+    /// and the interval, e.g. `vcd.beta: must be a finite number in (0, 1], got 2`.
+    public func double(_ name: String, atLeast: Double? = nil, above: Double? = nil,
+                       atMost: Double? = nil, below: Double? = nil) throws -> Double {
+        let v = try double(name)
+        let inside = v.isFinite && atLeast.map { v >= $0 } ?? true && above.map { v > $0 } ?? true
+            && atMost.map { v <= $0 } ?? true && below.map { v < $0 } ?? true
+        guard inside else {
+            let lower = atLeast.map { ("[", $0) } ?? above.map { ("(", $0) }
+            let upper = atMost.map { ($0, "]") } ?? below.map { ($0, ")") }
+            throw outside(name, "a finite number", lower: lower, upper: upper)
+        }
+        return v
+    }
+
+    /// `double(_:atLeast:above:atMost:below:)` as a Float; a value too large for a Float is refused.
+    public func float(_ name: String, atLeast: Float? = nil, above: Float? = nil,
+                      atMost: Float? = nil, below: Float? = nil) throws -> Float {
+        let v = Float(try double(name, atLeast: atLeast.map(Double.init), above: above.map(Double.init),
+                                 atMost: atMost.map(Double.init), below: below.map(Double.init)))
+        guard v.isFinite else { throw HalluError("\(method).\(name): \(values[name]!) is too large") }
+        return v
+    }
+
+    /// An integer in `range`, e.g. `opera.threshold: must be an integer in [0, 1000000], got -1`.
+    public func int(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+        let v = try int(name)
+        guard range.contains(v) else {
+            throw outside(name, "an integer", lower: ("[", Double(range.lowerBound)),
+                          upper: range.upperBound == .max ? nil : (Double(range.upperBound), "]"))
+        }
+        return v
+    }
+
+    private func outside(_ name: String, _ what: String, lower: (String, Double)?, upper: (Double, String)?) -> HalluError {
+        func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
+        let interval: String
+        switch (lower, upper) {
+        case let (l?, u?): interval = " in \(l.0)\(number(l.1)), \(number(u.0))\(u.1)"
+        case let (l?, nil): interval = l.0 == "[" ? " >= \(number(l.1))" : " above \(number(l.1))"
+        case let (nil, u?): interval = u.1 == "]" ? " <= \(number(u.0))" : " below \(number(u.0))"
+        case (nil, nil): interval = ""
+        }
+        return HalluError("\(method).\(name): must be \(what)\(interval), got \(values[name] ?? "")")
+    }
+
     public func bool(_ name: String) throws -> Bool {
         switch values[name]?.lowercased() {
         case "true", "1", "yes", "on": return true

@@ -12,7 +12,7 @@ public final class EagerEOS: DecodingMethod {
     public var summary: String { "end the answer where EOS is within margin of the best token (after min_tokens)" }
     public var options: [MethodOption] {
         [MethodOption("margin", "2.0", "how far below the best logit EOS may be and still win; at least 0"),
-         MethodOption("min_tokens", "8", "tokens a row generates before the hook acts; at least 0")]
+         MethodOption("min_tokens", "8", "tokens a row generates before the hook acts; 0 to 65536")]
     }
     public private(set) var margin: Float = 2
     public private(set) var minTokens = 8
@@ -20,10 +20,8 @@ public final class EagerEOS: DecodingMethod {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: try OptionValues.resolve(options, overrides: values, method: id))
-        margin = try v.float("margin")
-        guard margin.isFinite, margin >= 0, margin <= 100 else { throw HalluError("eager-eos.margin: must be in [0, 100], got \(v.string("margin")!)") }
-        minTokens = try v.int("min_tokens")
-        guard minTokens >= 0 else { throw HalluError("eager-eos.min_tokens: must be at least 0, got \(minTokens)") }
+        margin = try v.float("margin", atLeast: 0, atMost: 100)
+        minTokens = try v.int("min_tokens", in: 0...65_536)
     }
 
     /// Reads nothing beyond the main logits: no extra streams, layers or attention.

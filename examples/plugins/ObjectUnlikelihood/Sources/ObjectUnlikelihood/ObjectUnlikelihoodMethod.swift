@@ -26,8 +26,7 @@ public final class ObjectUnlikelihoodMethod: Method {
 
     public func configure(_ values: [String: String]) throws {
         let v = OptionValues(method: id, values: values)
-        alpha = try v.float("alpha")
-        guard alpha.isFinite, alpha >= 0, alpha <= 100 else { throw HalluError("object-ul.alpha: must be in [0, 100], got \(v.string("alpha")!)") }
+        alpha = try v.float("alpha", atLeast: 0, atMost: 100)   // "object-ul.alpha: must be a finite number in [0, 100], got ..."
     }
 
     public func loss(_ batch: Batch, _ context: TrainContext) throws -> LossOutput {
