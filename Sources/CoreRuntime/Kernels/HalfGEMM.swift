@@ -89,12 +89,94 @@ enum HalfGEMM {
     /// Columns split across threads as `GEMM.skinny` splits them.
     private static func skinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>,
                                format: StorageFormat, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        GEMM.skinnyColumns(m: m, n: n, k: k) { cols in
-            if format == .bf16 {
-                skinnyDot(m: m, cols: cols, k: k, a: a, lda: lda, w: w, format: .bf16, beta: beta, c: c, ldc: ldc)
-            } else {
+        if format == .bf16 {
+            let pairs = PairedRows(m: m, k: k, a: a, lda: lda)
+            defer { pairs.deallocate() }
+            GEMM.skinnyColumns(m: m, n: n, k: k) { cols in
+                skinnyDotBF16(m: m, cols: cols, k: k, a: a, lda: lda, x: pairs, w: w, beta: beta, c: c, ldc: ldc)
+            }
+        } else {
+            GEMM.skinnyColumns(m: m, n: n, k: k) { cols in
                 skinnyDot(m: m, cols: cols, k: k, a: a, lda: lda, w: w, format: .f16, beta: beta, c: c, ldc: ldc)
             }
+        }
+    }
+
+    /// The rows of `a` with each block of 16 columns reordered as its 8 even then its 8 odd
+    /// columns: the order in which `skinnyDotBF16` reads a block of 16 bfloat16 weights.
+    private struct PairedRows {
+        let k16: Int
+        let base: UnsafeMutablePointer<Float>
+
+        init(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+            k16 = k & ~15
+            base = .allocate(capacity: max(1, m * k16))
+            for i in 0..<m {
+                let src = a + i * lda, dst = base + i * k16
+                var p = 0
+                while p < k16 {
+                    for q in 0..<8 { dst[p + q] = src[p + 2 * q]; dst[p + 8 + q] = src[p + 2 * q + 1] }
+                    p += 16
+                }
+            }
+        }
+
+        func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(base + i * k16) }
+        func deallocate() { base.deallocate() }
+    }
+
+    /// `skinnyDot` for bfloat16 without a per-lane conversion: 16 weights are read as eight 32-bit
+    /// lanes, each holding an even element (low half) and an odd one (high half). `lane << 16` is
+    /// the even element as a float32 and `lane & 0xFFFF0000` the odd one, both exact, and the
+    /// activations come in the same order (`PairedRows`). (Widening through
+    /// `SIMD8<UInt32>(truncatingIfNeeded:)` was left as an out-of-line call in this loop by the
+    /// optimiser, which halved decoding speed.)
+    @inline(__always)
+    private static func skinnyDotBF16(m: Int, cols: Range<Int>, k: Int, a: UnsafePointer<Float>, lda: Int, x: PairedRows,
+                                      w: UnsafePointer<UInt16>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let k16 = x.k16
+        let high = SIMD8<UInt32>(repeating: 0xFFFF_0000)
+        @inline(__always) func product(_ s: SIMD8<Float>, _ xe: SIMD8<Float>, _ xo: SIMD8<Float>, _ wp: UnsafePointer<UInt16>) -> SIMD8<Float> {
+            let u = UnsafeRawPointer(wp).loadUnaligned(as: SIMD8<UInt32>.self)
+            return s.addingProduct(xe, unsafeBitCast(u &<< 16, to: SIMD8<Float>.self))
+                .addingProduct(xo, unsafeBitCast(u & high, to: SIMD8<Float>.self))
+        }
+        var j = cols.lowerBound
+        while j < cols.upperBound {
+            let nb = min(4, cols.upperBound - j)
+            let w0 = w + j * k
+            let w1 = nb > 1 ? w0 + k : w0, w2 = nb > 2 ? w0 + 2 * k : w0, w3 = nb > 3 ? w0 + 3 * k : w0
+            var i = 0
+            while i < m {
+                let pair = i + 1 < m
+                let a0 = a + i * lda, a1 = pair ? a0 + lda : a0
+                let x0 = x.row(i), x1 = pair ? x.row(i + 1) : x0
+                var s00 = SIMD8<Float>(), s01 = SIMD8<Float>(), s02 = SIMD8<Float>(), s03 = SIMD8<Float>()
+                var s10 = SIMD8<Float>(), s11 = SIMD8<Float>(), s12 = SIMD8<Float>(), s13 = SIMD8<Float>()
+                var p = 0
+                while p < k16 {
+                    let e0 = GEMM.load8(x0 + p), o0 = GEMM.load8(x0 + p + 8)
+                    let e1 = GEMM.load8(x1 + p), o1 = GEMM.load8(x1 + p + 8)
+                    s00 = product(s00, e0, o0, w0 + p); s10 = product(s10, e1, o1, w0 + p)
+                    s01 = product(s01, e0, o0, w1 + p); s11 = product(s11, e1, o1, w1 + p)
+                    s02 = product(s02, e0, o0, w2 + p); s12 = product(s12, e1, o1, w2 + p)
+                    s03 = product(s03, e0, o0, w3 + p); s13 = product(s13, e1, o1, w3 + p)
+                    p += 16
+                }
+                var r0 = GEMM.hsum4(s00, s01, s02, s03), r1 = GEMM.hsum4(s10, s11, s12, s13)
+                while p < k {
+                    let v = SIMD4<Float>(HalfPrecision.float(fromBFloat16: w0[p]), HalfPrecision.float(fromBFloat16: w1[p]),
+                                         HalfPrecision.float(fromBFloat16: w2[p]), HalfPrecision.float(fromBFloat16: w3[p]))
+                    r0 = r0.addingProduct(a0[p], v); r1 = r1.addingProduct(a1[p], v)
+                    p += 1
+                }
+                for q in 0..<nb {
+                    GEMM.store(c + i * ldc + j + q, r0[q], alpha: 1, beta: beta)
+                    if pair { GEMM.store(c + (i + 1) * ldc + j + q, r1[q], alpha: 1, beta: beta) }
+                }
+                i += 2
+            }
+            j += 4
         }
     }
 
