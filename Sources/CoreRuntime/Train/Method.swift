@@ -102,7 +102,7 @@ public struct OptionValues {
     }
     /// A finite number within the given bounds (`atLeast` or `above` below it, `atMost` or
     /// `below` above it). NaN, infinities and values outside are an error that names the option
-    /// and the interval, e.g. `vcd.beta: must be a finite number in (0, 1], got 2`.
+    /// and the interval, e.g. `method.rate: must be a finite number in (0, 1], got 2`.
     public func double(_ name: String, atLeast: Double? = nil, above: Double? = nil,
                        atMost: Double? = nil, below: Double? = nil) throws -> Double {
         let v = try double(name)
@@ -125,7 +125,7 @@ public struct OptionValues {
         return v
     }
 
-    /// An integer in `range`, e.g. `opera.threshold: must be an integer in [0, 1000000], got -1`.
+    /// An integer in `range`, e.g. `method.window: must be an integer in [0, 1000000], got -1`.
     public func int(_ name: String, in range: ClosedRange<Int>) throws -> Int {
         let v = try int(name)
         guard range.contains(v) else {
