@@ -58,10 +58,72 @@ extension Kernels {
         }
     }
 
+    /// The independent problems of an attention call: one per batch row, or, with packed
+    /// sequences, one per sequence laid end to end along the length axis of a batch of one (each
+    /// attends only within itself). Offsets are in elements from the start of q (and the output),
+    /// of k and v, of the probabilities (head 0; head h follows at h·tq·tk) and of the key padding.
+    struct AttentionItems {
+        let qBase: [Int], kvBase: [Int], probsBase: [Int], padBase: [Int]
+        let queryLength: [Int], keyLength: [Int]
+        /// Elements of the probabilities of every item and head.
+        let probsCount: Int
+        /// The largest tq·tk of an item (one head's scores).
+        let maxScores: Int
+
+        var count: Int { qBase.count }
+
+        init(_ s: AttentionShape, _ st: AttentionStrides, layout: HeadLayout, sequences: [Int]?) throws {
+            let (bN, hN, tq, tk) = (s.batch, s.heads, s.queryLength, s.keyLength)
+            guard let sequences else {
+                let scores = try CheckedSize.product([tq, tk], "attention scores")
+                probsCount = try CheckedSize.product([bN, hN, scores], "attention probabilities")
+                qBase = (0..<bN).map { $0 * st.qBatch }; kvBase = (0..<bN).map { $0 * st.kvBatch }
+                probsBase = (0..<bN).map { $0 * hN * scores }; padBase = (0..<bN).map { $0 * tk }
+                queryLength = Array(repeating: tq, count: bN); keyLength = Array(repeating: tk, count: bN)
+                maxScores = scores
+                return
+            }
+            guard bN == 1, layout == .bthd, tq == tk else {
+                throw HalluError("attention: packed sequences need a batch of one in the [B, T, H, D] layout with as many "
+                    + "queries as keys (got batch \(bN), \(tq) queries, \(tk) keys)")
+            }
+            // Σ heads·n² <= heads·tq², so checking that bounds every sum below.
+            _ = try CheckedSize.product([tq, tq, hN], "attention probabilities")
+            var q: [Int] = [], kv: [Int] = [], pb: [Int] = []
+            var start = 0, probs = 0, largest = 0
+            for n in sequences {
+                guard n > 0, n <= tq - start else {
+                    throw HalluError("attention: packed sequence lengths \(sequences) do not add up to the \(tq) positions")
+                }
+                q.append(start * st.qRow); kv.append(start * st.kvRow); pb.append(probs)
+                let scores = n * n
+                probs += hN * scores; largest = max(largest, scores)
+                start += n
+            }
+            guard start == tq else {
+                throw HalluError("attention: packed sequence lengths \(sequences) do not add up to the \(tq) positions")
+            }
+            qBase = q; kvBase = kv; probsBase = pb; padBase = Array(repeating: 0, count: q.count)
+            queryLength = sequences; keyLength = sequences
+            probsCount = probs; maxScores = largest
+        }
+    }
+
+    /// Elements of the probabilities `attentionForward` writes: `batch·heads·queryLength·keyLength`,
+    /// or with packed sequences `heads·Σ n²`.
+    public static func attentionProbabilityCount(_ s: AttentionShape, sequences: [Int]?) throws -> Int {
+        let layout: HeadLayout = sequences == nil ? .bhtd : .bthd
+        return try AttentionItems(s, AttentionStrides(s, layout: layout, kvCapacity: s.keyLength), layout: layout,
+                                  sequences: sequences).probsCount
+    }
+
     /// Work units (one (batch, head) pair each) per parallel chunk: small problems (a decoding
     /// step) stay on one thread.
-    static func attentionMinChunk(_ s: AttentionShape) -> Int {
-        max(1, (1 << 16) / max(1, s.queryLength * s.keyLength * s.headDim))
+    static func attentionMinChunk(_ s: AttentionShape, items: Int) -> Int {
+        // Packed sequences (more items than batch rows) average (length / items)^2 scores each.
+        let scores = items == s.batch ? s.queryLength * s.keyLength
+            : max(1, s.queryLength / max(1, items)) * max(1, s.keyLength / max(1, items))
+        return max(1, (1 << 16) / max(1, scores * s.headDim))
     }
 
     /// Fused attention forward: P = softmax(scale · q kᵀ + mask), out = P v, per (batch, head),
@@ -77,39 +139,50 @@ extension Kernels {
     ///   - out: `[batch, heads, queryLength, headDim]` (or `[batch, queryLength, heads, headDim]`).
     ///   - probs: receives P `[batch, heads, queryLength, keyLength]` (needed by
     ///     `attentionBackward`; also usable as attention weights), or nil to use scratch memory. A
-    ///     query row with no visible key gets P = 0 and out = 0.
+    ///     query row with no visible key gets P = 0 and out = 0. With packed sequences, P holds
+    ///     `[heads, n, n]` for each sequence of length n in turn (`attentionProbabilityCount`).
+    ///   - sequences: lengths of sequences packed end to end along the length axis of a batch of
+    ///     one (`.bthd`, no key padding, as many queries as keys); each attends only within itself,
+    ///     as if it were a batch row of its own without padding. nil for ordinary batch rows.
+    ///   - out: with `probs`, nil computes only the probabilities (backward's recomputation).
     public static func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                         shape: AttentionShape, scale: Float? = nil, causal: Bool,
                                         keyPadding: UnsafePointer<UInt8>?, layout: HeadLayout = .bhtd,
-                                        kvCapacity: Int? = nil, out: UnsafeMutablePointer<Float>,
-                                        probs: UnsafeMutablePointer<Float>?) throws {
+                                        kvCapacity: Int? = nil, sequences: [Int]? = nil,
+                                        out: UnsafeMutablePointer<Float>?, probs: UnsafeMutablePointer<Float>?) throws {
         try shape.validate()
         let (bN, hN, tq, tk, d) = (shape.batch, shape.heads, shape.queryLength, shape.keyLength, shape.headDim)
         let cap = kvCapacity ?? tk
         guard cap >= tk else { throw HalluError("attention: key capacity \(cap) is below the key length \(tk)") }
+        guard out != nil || probs != nil else { return }
+        if sequences != nil && keyPadding != nil {
+            throw HalluError("attention: packed sequences take no key padding")
+        }
         let st = AttentionStrides(shape, layout: layout, kvCapacity: cap)
         let rep = shape.groupSize
         if bN == 0 || tq == 0 { return }
         if tk == 0 {
+            guard let out else { return }
             for b in 0..<bN { for h in 0..<hN { for i in 0..<tq {
                 (out + b * st.qBatch + h * st.qHead + i * st.qRow).update(repeating: 0, count: d)
             } } }
             return
         }
+        let items = try AttentionItems(shape, st, layout: layout, sequences: sequences)
         let sc = scale ?? 1 / Float(d).squareRoot()
-        let offset = tk - tq
-        Parallel.forEach(count: bN * hN, minChunk: attentionMinChunk(shape)) { units in
-            let scratch: UnsafeMutablePointer<Float>? = probs == nil ? .allocate(capacity: tq * tk) : nil
+        Parallel.forEach(count: items.count * hN, minChunk: attentionMinChunk(shape, items: items.count)) { units in
+            let scratch: UnsafeMutablePointer<Float>? = probs == nil ? .allocate(capacity: items.maxScores) : nil
             defer { scratch?.deallocate() }
             for u in units {
                 let b = u / hN, h = u % hN, g = h / rep
-                let qp = q + b * st.qBatch + h * st.qHead
-                let kp = k + b * st.kvBatch + g * st.kvHead
-                let vp = v + b * st.kvBatch + g * st.kvHead
-                let p = probs.map { $0 + u * tq * tk } ?? scratch!
+                let tq = items.queryLength[b], tk = items.keyLength[b], offset = tk - tq
+                let qp = q + items.qBase[b] + h * st.qHead
+                let kp = k + items.kvBase[b] + g * st.kvHead
+                let vp = v + items.kvBase[b] + g * st.kvHead
+                let p = probs.map { $0 + items.probsBase[b] + h * tq * tk } ?? scratch!
                 BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: sc, a: qp, lda: st.qRow,
                                  b: kp, ldb: st.kvRow, beta: 0, c: p, ldc: tk)
-                let pad = keyPadding.map { $0 + b * tk }
+                let pad = keyPadding.map { $0 + items.padBase[b] }
                 for i in 0..<tq {
                     let row = p + i * tk
                     let visible = causal ? max(0, min(tk, i + offset + 1)) : tk
@@ -119,8 +192,9 @@ extension Kernels {
                     softmaxRow(row, row, visible)
                     if visible < tk { (row + visible).update(repeating: 0, count: tk - visible) }
                 }
+                guard let out else { continue }
                 BLAS.sgemmSerial(transA: false, transB: false, m: tq, n: d, k: tk, alpha: 1, a: p, lda: tk,
-                                 b: vp, ldb: st.kvRow, beta: 0, c: out + b * st.qBatch + h * st.qHead, ldc: st.qRow)
+                                 b: vp, ldb: st.kvRow, beta: 0, c: out + items.qBase[b] + h * st.qHead, ldc: st.qRow)
             }
         }
     }
@@ -129,12 +203,13 @@ extension Kernels {
     ///
     /// dv = Pᵀ dO and dk = dSᵀ q (both summed over the query heads sharing a kv head), dq = dS k,
     /// where dS = scale · P ⊙ (dO vᵀ - rowsum(P ⊙ dO vᵀ)). Masked entries have P = 0 and get no
-    /// gradient. Parallel over (batch, kv head), so the sums over a group run in head order.
-    /// dq, dk, dv are overwritten; dOut and dq have q's layout, dk and dv k's (with `keyLength`
-    /// as their length).
+    /// gradient. Parallel over (batch row or packed sequence, kv head), so the sums over a group
+    /// run in head order. dq, dk, dv are overwritten; dOut and dq have q's layout, dk and dv k's
+    /// (with `keyLength` as their length). `sequences` is the forward pass's.
     public static func attentionBackward(dOut: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                          shape: AttentionShape, scale: Float? = nil, layout: HeadLayout = .bhtd,
+                                         sequences: [Int]? = nil,
                                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                          dv: UnsafeMutablePointer<Float>) throws {
         try shape.validate()
@@ -148,19 +223,22 @@ extension Kernels {
             return
         }
         let st = AttentionStrides(shape, layout: layout, kvCapacity: tk)
+        let items = try AttentionItems(shape, st, layout: layout, sequences: sequences)
         let sc = scale ?? 1 / Float(d).squareRoot()
-        Parallel.forEach(count: bN * hkv, minChunk: max(1, attentionMinChunk(shape) / max(1, rep))) { units in
-            let ds = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
+        let minChunk = max(1, attentionMinChunk(shape, items: items.count) / max(1, rep))
+        Parallel.forEach(count: items.count * hkv, minChunk: minChunk) { units in
+            let ds = UnsafeMutablePointer<Float>.allocate(capacity: items.maxScores)
             defer { ds.deallocate() }
             for u in units {
                 let b = u / hkv, g = u % hkv
-                let kvOff = b * st.kvBatch + g * st.kvHead
+                let tq = items.queryLength[b], tk = items.keyLength[b]
+                let kvOff = items.kvBase[b] + g * st.kvHead
                 let kp = k + kvOff, vp = v + kvOff
                 let dkp = dk + kvOff, dvp = dv + kvOff
                 for r in 0..<rep {
                     let h = g * rep + r
-                    let p = probs + (b * hN + h) * tq * tk
-                    let qOff = b * st.qBatch + h * st.qHead
+                    let p = probs + items.probsBase[b] + h * tq * tk
+                    let qOff = items.qBase[b] + h * st.qHead
                     let dop = dOut + qOff, qp = q + qOff
                     let beta: Float = r == 0 ? 0 : 1
                     BLAS.sgemmSerial(transA: true, transB: false, m: tk, n: d, k: tq, alpha: 1, a: p, lda: tk,

@@ -149,12 +149,20 @@ public final class LlamaModel: Module {
     /// Runs the blocks on `[B, T, D]` embeddings. `positions` has T (or B*T) entries; `keyMask`
     /// (B * (cached + T) entries) marks real tokens. With a cache, new keys are appended to it.
     /// `capture` keeps layer outputs and attention probabilities for decoding-time methods.
+    ///
+    /// `sequences` runs padding-free: x is `[1, N, D]` holding sequences of these lengths end to
+    /// end, `positions` has N entries (each sequence's own), and attention stays within each
+    /// sequence (no key mask, cache or capture then).
     public func hidden(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache? = nil,
-                       capture: LayerCapture? = nil) throws -> Tensor {
+                       capture: LayerCapture? = nil, sequences: [Int]? = nil) throws -> Tensor {
+        if sequences != nil && (keyMask != nil || cache != nil || capture != nil) {
+            throw HalluError("decoder: packed sequences take no key mask, cache or capture")
+        }
         var h = x
         for (i, layer) in layers.items.enumerated() {
             if let capture, capture.hiddenLayers.contains(i) { capture.hidden[i] = try capture.keep(h) }
-            h = try layer(h, positions: positions, keyMask: keyMask, cache: cache, index: i, capture: capture)
+            h = try layer(h, positions: positions, keyMask: keyMask, cache: cache, index: i, capture: capture,
+                          sequences: sequences)
         }
         return try norm(h)
     }
@@ -226,7 +234,7 @@ public final class LlamaDecoderLayer: Module {
     }
 
     func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: KVCache?, index: Int,
-                        capture: LayerCapture? = nil) throws -> Tensor {
+                        capture: LayerCapture? = nil, sequences: [Int]? = nil) throws -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         // In training, the norms' outputs, the gated product and the attention probabilities are
         // rebuilt in backward from what their own steps keep, instead of being kept.
@@ -251,7 +259,8 @@ public final class LlamaDecoderLayer: Module {
             let c = try cache.append(layer: index, keys: k, values: v)
             a = try Tensor.attention(q, c.keys, c.values, layout: .bthd, causal: true, keyMask: keyMask, keyLength: c.length)
         } else {
-            a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask, recomputeProbabilities: rebuild)
+            a = try Tensor.attention(q, k, v, layout: .bthd, causal: true, keyMask: keyMask, recomputeProbabilities: rebuild,
+                                     sequences: sequences)
         }
         let y = try oProj.project(a.reshaped([b, t, heads * headDim]), residual: x)
         let m = try postNorm(y)

@@ -86,7 +86,10 @@ public final class LlavaModel: Module {
 
     /// Splices image features into the token embeddings and right-pads: `[B, T, D]` plus the layout.
     /// With `leftPad` the padding goes first, so that every sample's last token is at T-1 (generation).
-    public func embed(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil, leftPad: Bool = false) throws -> (Tensor, LlavaSequenceLayout) {
+    /// With `packed`, the sequences are laid end to end without padding instead: `[1, N, D]` with N
+    /// the sum of the lengths (the layout still describes the padded batch).
+    public func embed(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil, leftPad: Bool = false,
+                      packed: Bool = false) throws -> (Tensor, LlavaSequenceLayout) {
         let b = inputs.ids.count, d = config.text.hiddenSize, img = config.imageTokenIndex
         let feats = try imageFeatures ?? inputs.pixels.map { try self.imageFeatures($0) }
         let p = feats?.shape[1] ?? 0
@@ -140,15 +143,44 @@ public final class LlavaModel: Module {
         if let feats { parts.append(try feats.reshaped([-1, d])) }
         parts.append(Tensor.zeros([1, d]))
         let table = try Tensor.concat(parts, axis: 0)
-        let x = try table.indexSelect(index).reshaped([b, t, d])
+        let x = packed ? try table.indexSelect(rows.flatMap { $0 }).reshaped([1, -1, d])
+                       : try table.indexSelect(index).reshaped([b, t, d])
         return (x, LlavaSequenceLayout(length: t, lengths: rows.map(\.count), labels: flatLabels, keyMask: mask, imageStart: starts))
     }
 
-    /// Final hidden states `[B, T, D]` for a batch (right padded).
-    public func hidden(_ inputs: LlavaInputs) throws -> (Tensor, LlavaSequenceLayout) {
-        let (x, layout) = try embed(inputs)
-        let h = try languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
-        return (h, layout)
+    /// Whether `hidden` runs a padded batch padding-free: the sequences end to end, every block on
+    /// real tokens only and attention within each sequence. The results are the padded batch's
+    /// (up to float rounding, since products sum in a different order); only the work on padding
+    /// is saved. On by default.
+    public var packsSequences = true
+
+    /// Final hidden states `[B, T, D]` for a batch (right padded; zeros at the padding when the
+    /// batch ran packed, see `packsSequences`). `imageFeatures` replaces the vision forward when given.
+    public func hidden(_ inputs: LlavaInputs, imageFeatures: Tensor? = nil) throws -> (Tensor, LlavaSequenceLayout) {
+        let (x, layout) = try embed(inputs, imageFeatures: imageFeatures, packed: packsSequences)
+        let (b, t, d) = (layout.lengths.count, layout.length, config.text.hiddenSize)
+        let padded = layout.lengths.contains { $0 != t }
+        guard packsSequences, padded, layout.lengths.allSatisfy({ $0 > 0 }) else {
+            let h = try languageModel.hidden(x.reshaped([b, t, d]), positions: Array(0..<t), keyMask: layout.keyMask)
+            return (h, layout)
+        }
+        let positions = layout.lengths.flatMap { 0..<$0 }
+        let h = try languageModel.hidden(x, positions: positions, keyMask: nil, sequences: layout.lengths)
+        return (try Self.unpacked(h, layout), layout)
+    }
+
+    /// The padded `[B, T, D]` batch of packed `[1, N, D]` rows, with zeros at the padding.
+    static func unpacked(_ h: Tensor, _ layout: LlavaSequenceLayout) throws -> Tensor {
+        let (n, d, t) = (h.shape[1], h.shape[2], layout.length)
+        var index: [Int] = [], start = 0
+        index.reserveCapacity(layout.lengths.count * t)
+        for len in layout.lengths {
+            index += start..<(start + len)
+            index += repeatElement(n, count: t - len)
+            start += len
+        }
+        let rows = try Tensor.concat([h.reshaped([n, d]), Tensor.zeros([1, d])], axis: 0)
+        return try rows.indexSelect(index).reshaped([layout.lengths.count, t, d])
     }
 
     /// Logits `[B, T, V]` for every position.

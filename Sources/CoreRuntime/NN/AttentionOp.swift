@@ -22,16 +22,21 @@ extension Tensor {
     /// key/value cache; it must be C when gradients are recorded. `keyMask` has B*keyLength entries.
     /// With `recomputeProbabilities`, the backward pass recomputes the probabilities from q and k
     /// instead of keeping them (`[B, H, Tq, Tk]`, often the largest activation of a block).
+    ///
+    /// `sequences` runs padding-free: q, k, v are `[1, N, H, D]` holding sequences of these lengths
+    /// end to end (summing to N), and each attends only within itself, exactly as if it were a
+    /// batch row of its own with no padding (no `keyMask` then).
     public static func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
                                  keyMask: [Bool]? = nil, scale: Float? = nil, keyLength: Int? = nil,
-                                 recomputeProbabilities: Bool = false) throws -> Tensor {
+                                 recomputeProbabilities: Bool = false, sequences: [Int]? = nil) throws -> Tensor {
         try attentionCore(q, k, v, layout: layout, causal: causal, keyMask: keyMask, scale: scale,
-                          keyLength: keyLength, keepWeights: false, recomputeProbabilities: recomputeProbabilities).output
+                          keyLength: keyLength, keepWeights: false, recomputeProbabilities: recomputeProbabilities,
+                          sequences: sequences).output
     }
 
     static func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layout: Kernels.HeadLayout, causal: Bool,
                               keyMask: [Bool]?, scale: Float?, keyLength: Int?, keepWeights: Bool,
-                              recomputeProbabilities: Bool = false) throws -> (output: Tensor, weights: Tensor?) {
+                              recomputeProbabilities: Bool = false, sequences: [Int]? = nil) throws -> (output: Tensor, weights: Tensor?) {
         guard q.rank == 4, k.rank == 4, v.rank == 4, k.shape == v.shape, q.shape[0] == k.shape[0], q.shape[3] == k.shape[3] else {
             throw HalluError("attention: incompatible shapes q \(q.shape), k \(k.shape), v \(v.shape)")
         }
@@ -52,16 +57,21 @@ extension Tensor {
         if record && tk != capacity {
             throw HalluError("attention: gradients need every key (key length \(tk) of \(capacity))")
         }
+        if sequences != nil && (keyMask != nil || keyLength != nil || keepWeights) {
+            throw HalluError("attention: packed sequences take no key mask, key length or kept weights")
+        }
         let shape = Kernels.AttentionShape(batch: b, heads: h, kvHeads: hkv, queryLength: tq, keyLength: tk, headDim: d)
+        // Packed sequences keep [H, n, n] per sequence, end to end.
+        let probsShape = try sequences.map { [try Kernels.attentionProbabilityCount(shape, sequences: $0)] } ?? [b, h, tq, tk]
         let out = Tensor(uninitializedShape: q.shape)
         let keep = keepWeights || (record && !recomputeProbabilities)
-        let probs = keep ? Tensor(uninitializedShape: [b, h, tq, tk]) : nil
+        let probs = keep ? Tensor(uninitializedShape: probsShape) : nil
         let pad: [UInt8]? = keyMask.map { m in m.map { $0 ? 1 : 0 } }
-        func forward(out: Tensor, probs: Tensor?) throws {
+        func forward(out: Tensor?, probs: Tensor?) throws {
             try withOptionalBytes(pad) { padPtr in
                 try Kernels.attentionForward(q: q.data, k: k.data, v: v.data, shape: shape, scale: scale, causal: causal,
-                                             keyPadding: padPtr, layout: layout, kvCapacity: capacity, out: out.data,
-                                             probs: probs?.data)
+                                             keyPadding: padPtr, layout: layout, kvCapacity: capacity, sequences: sequences,
+                                             out: out?.data, probs: probs?.data)
             }
         }
         try forward(out: out, probs: probs)
@@ -69,14 +79,15 @@ extension Tensor {
         out.gradFn = GradFn("attention", [q, k, v]) { g in
             // Recomputed probabilities are the forward pass's: the same kernel on the same q, k.
             let probs = try probs ?? {
-                let p = Tensor(uninitializedShape: [b, h, tq, tk])
-                try forward(out: Tensor(uninitializedShape: q.shape), probs: p)
+                let p = Tensor(uninitializedShape: probsShape)
+                try forward(out: nil, probs: p)
                 return p
             }()
             let gq = Tensor(uninitializedShape: q.shape), gk = Tensor(uninitializedShape: k.shape)
             let gv = Tensor(uninitializedShape: v.shape)
             try Kernels.attentionBackward(dOut: g.data, probs: probs.data, q: q.data, k: k.data, v: v.data, shape: shape,
-                                          scale: scale, layout: layout, dq: gq.data, dk: gk.data, dv: gv.data)
+                                          scale: scale, layout: layout, sequences: sequences,
+                                          dq: gq.data, dk: gk.data, dv: gv.data)
             return [q.isTracked ? gq : nil, k.isTracked ? gk : nil, v.isTracked ? gv : nil]
         }
         return (out, probs)

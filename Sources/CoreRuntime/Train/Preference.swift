@@ -145,9 +145,9 @@ public enum DPO {
     /// sequence, and the supervised logits with their targets (rows ordered by sequence).
     public static func sequenceForward(_ model: LlavaModel, _ inputs: LlavaInputs, features: Tensor?) throws
         -> (logps: Tensor, logits: Tensor, targets: [Int], sequenceOfRow: [Int]) {
-        let (x, layout) = try model.embed(inputs, imageFeatures: features)
-        // Right padding, so every sequence's positions count from 0 (chosen and rejected agree).
-        let h = try model.languageModel.hidden(x, positions: Array(0..<layout.length), keyMask: layout.keyMask)
+        // Right padding (or none, packed), so every sequence's positions count from 0 (chosen and
+        // rejected agree).
+        let (h, layout) = try model.hidden(inputs, imageFeatures: features)
         let (rows, targets) = LlavaModel.shiftedTargets(layout)
         let d = model.config.text.hiddenSize
         let logits = try model.languageModel.logits(h.reshaped([-1, d]).indexSelect(rows))
