@@ -54,8 +54,8 @@ public enum HACLReadout {
         try imageStates(model: model, features: model.imageFeatures(pixels), eos: eos)
     }
 
-    /// The LLM run on each id sequence alone (text only, right padded): the hidden state at each
-    /// sequence's last token (the appended EOS), `[N, hidden]`. Padding never reaches a real position.
+    /// The LLM run on each id sequence alone (text only): the hidden state at each sequence's last
+    /// token (the appended EOS), `[N, hidden]`. Padding never reaches a real position.
     public static func textStates(model: LlavaModel, ids: [[Int]]) throws -> Tensor {
         guard !ids.isEmpty else { throw HalluError("hacl: no captions to embed") }
         for (i, seq) in ids.enumerated() {
@@ -64,9 +64,9 @@ public enum HACLReadout {
                 throw HalluError("hacl: caption \(i) contains the image token \(model.config.imageTokenIndex); captions are text only")
             }
         }
-        let (x, layout) = try model.embed(LlavaInputs(ids: ids, pixels: nil))
+        // Padding-free when the model packs sequences (`LlavaModel.packsSequences`).
+        let (h, layout) = try model.hidden(LlavaInputs(ids: ids, pixels: nil))
         let d = model.config.text.hiddenSize, t = layout.length
-        let h = try model.languageModel.hidden(x, positions: Array(0..<t), keyMask: layout.keyMask)
         return try h.reshaped([-1, d]).indexSelect(layout.lengths.enumerated().map { $0.offset * t + $0.element - 1 })
     }
 
