@@ -109,3 +109,16 @@ private func close(_ a: [Float], _ b: [Float], _ tol: Float) -> Bool {
     }
     #expect(close(try logps(packed: true), try logps(packed: false), 1e-5))
 }
+
+@Test func batchWithAnEmptySequenceRunsPadded() throws {
+    // Nothing to pack for an empty sequence: the batch runs padded and gives what it gave before.
+    let inputs = LlavaInputs(ids: [[1, 5, 6, 2], []], pixels: nil)
+    func hidden(packed: Bool) throws -> [Float] {
+        let m = LlavaModel(tinyConfig(), seed: 7)
+        m.packsSequences = packed
+        let (h, layout) = try withNoGrad { try m.hidden(inputs) }
+        #expect(h.shape == [2, 4, m.config.text.hiddenSize] && layout.lengths == [4, 0])
+        return h.values
+    }
+    #expect(try hidden(packed: true) == hidden(packed: false))
+}

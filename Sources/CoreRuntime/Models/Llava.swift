@@ -161,7 +161,10 @@ public final class LlavaModel: Module {
         let (b, t, d) = (layout.lengths.count, layout.length, config.text.hiddenSize)
         let padded = layout.lengths.contains { $0 != t }
         guard packsSequences, padded, layout.lengths.allSatisfy({ $0 > 0 }) else {
-            let h = try languageModel.hidden(x.reshaped([b, t, d]), positions: Array(0..<t), keyMask: layout.keyMask)
+            // Packed rows without padding are the padded batch; with an empty sequence (nothing to
+            // attend to), the batch runs padded.
+            let xb = packsSequences && padded ? try Self.unpacked(x, layout) : try x.reshaped([b, t, d])
+            let h = try languageModel.hidden(xb, positions: Array(0..<t), keyMask: layout.keyMask)
             return (h, layout)
         }
         let positions = layout.lengths.flatMap { 0..<$0 }
