@@ -57,7 +57,8 @@ private func runAttention(_ q: [Float], _ k: [Float], _ v: [Float], _ dO: [Float
         try dO.withUnsafeBufferPointer { pd in try r.probs.withUnsafeBufferPointer { pp in
             try r.dq.withUnsafeMutableBufferPointer { a in try r.dk.withUnsafeMutableBufferPointer { b in try r.dv.withUnsafeMutableBufferPointer { c in
                 try Kernels.attentionBackward(dOut: pd.baseAddress!, probs: pp.baseAddress!, q: pq.baseAddress!, k: pk.baseAddress!,
-                                              v: pv.baseAddress!, shape: s, scale: scale, dq: a.baseAddress!, dk: b.baseAddress!,
+                                              v: pv.baseAddress!, shape: s, scale: scale, causal: causal,
+                                              dq: a.baseAddress!, dk: b.baseAddress!,
                                               dv: c.baseAddress!)
             }}}
         }}
@@ -71,6 +72,11 @@ private func runAttention(_ q: [Float], _ k: [Float], _ v: [Float], _ dO: [Float
         Kernels.AttentionShape(batch: 2, heads: 4, kvHeads: 2, queryLength: 5, keyLength: 7, headDim: 8),
         Kernels.AttentionShape(batch: 1, heads: 3, kvHeads: 3, queryLength: 6, keyLength: 6, headDim: 5),
         Kernels.AttentionShape(batch: 2, heads: 2, kvHeads: 1, queryLength: 1, keyLength: 9, headDim: 16),
+        // More query rows than a decoding step: causal products compute only the band the mask
+        // leaves, in 6-row tiles, with queries behind the keys, level with them and ahead of them.
+        Kernels.AttentionShape(batch: 2, heads: 2, kvHeads: 1, queryLength: 13, keyLength: 20, headDim: 7),
+        Kernels.AttentionShape(batch: 1, heads: 2, kvHeads: 2, queryLength: 17, keyLength: 17, headDim: 9),
+        Kernels.AttentionShape(batch: 2, heads: 1, kvHeads: 1, queryLength: 14, keyLength: 11, headDim: 4),
     ]
     for s in shapes {
         let q = rng.floats(s.batch * s.heads * s.queryLength * s.headDim, -2, 2)

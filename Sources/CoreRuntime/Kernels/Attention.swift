@@ -180,8 +180,9 @@ extension Kernels {
                 let kp = k + items.kvBase[b] + g * st.kvHead
                 let vp = v + items.kvBase[b] + g * st.kvHead
                 let p = probs.map { $0 + items.probsBase[b] + h * tq * tk } ?? scratch!
-                BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: sc, a: qp, lda: st.qRow,
-                                 b: kp, ldb: st.kvRow, beta: 0, c: p, ldc: tk)
+                let banded = causal && tq > GEMM.skinnyRows
+                headProduct(band: banded ? .columns(offset: offset) : nil, transA: false, transB: true,
+                            m: tq, n: tk, k: d, alpha: sc, a: qp, lda: st.qRow, b: kp, ldb: st.kvRow, beta: 0, c: p, ldc: tk)
                 let pad = keyPadding.map { $0 + items.padBase[b] }
                 for i in 0..<tq {
                     let row = p + i * tk
@@ -193,8 +194,9 @@ extension Kernels {
                     if visible < tk { (row + visible).update(repeating: 0, count: tk - visible) }
                 }
                 guard let out else { continue }
-                BLAS.sgemmSerial(transA: false, transB: false, m: tq, n: d, k: tk, alpha: 1, a: p, lda: tk,
-                                 b: vp, ldb: st.kvRow, beta: 0, c: out + items.qBase[b] + h * st.qHead, ldc: st.qRow)
+                headProduct(band: banded ? .kUpTo(offset: offset) : nil, transA: false, transB: false,
+                            m: tq, n: d, k: tk, alpha: 1, a: p, lda: tk, b: vp, ldb: st.kvRow,
+                            beta: 0, c: out + items.qBase[b] + h * st.qHead, ldc: st.qRow)
             }
         }
     }
@@ -205,11 +207,13 @@ extension Kernels {
     /// where dS = scale · P ⊙ (dO vᵀ - rowsum(P ⊙ dO vᵀ)). Masked entries have P = 0 and get no
     /// gradient. Parallel over (batch row or packed sequence, kv head), so the sums over a group
     /// run in head order. dq, dk, dv are overwritten; dOut and dq have q's layout, dk and dv k's
-    /// (with `keyLength` as their length). `sequences` is the forward pass's.
+    /// (with `keyLength` as their length). `causal` and `sequences` are the forward pass's; with
+    /// `causal`, the products skip the masked half (the probabilities there must be the forward
+    /// pass's zeros).
     public static func attentionBackward(dOut: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                         shape: AttentionShape, scale: Float? = nil, layout: HeadLayout = .bhtd,
-                                         sequences: [Int]? = nil,
+                                         shape: AttentionShape, scale: Float? = nil, causal: Bool = false,
+                                         layout: HeadLayout = .bhtd, sequences: [Int]? = nil,
                                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                          dv: UnsafeMutablePointer<Float>) throws {
         try shape.validate()
@@ -231,7 +235,8 @@ extension Kernels {
             defer { ds.deallocate() }
             for u in units {
                 let b = u / hkv, g = u % hkv
-                let tq = items.queryLength[b], tk = items.keyLength[b]
+                let tq = items.queryLength[b], tk = items.keyLength[b], offset = tk - tq
+                let banded = causal && tq > GEMM.skinnyRows
                 let kvOff = items.kvBase[b] + g * st.kvHead
                 let kp = k + kvOff, vp = v + kvOff
                 let dkp = dk + kvOff, dvp = dv + kvOff
@@ -241,24 +246,43 @@ extension Kernels {
                     let qOff = items.qBase[b] + h * st.qHead
                     let dop = dOut + qOff, qp = q + qOff
                     let beta: Float = r == 0 ? 0 : 1
-                    BLAS.sgemmSerial(transA: true, transB: false, m: tk, n: d, k: tq, alpha: 1, a: p, lda: tk,
-                                     b: dop, ldb: st.qRow, beta: beta, c: dvp, ldc: st.kvRow)
-                    BLAS.sgemmSerial(transA: false, transB: true, m: tq, n: tk, k: d, alpha: 1, a: dop, lda: st.qRow,
-                                     b: vp, ldb: st.kvRow, beta: 0, c: ds, ldc: tk)
+                    headProduct(band: banded ? .kFrom(offset: offset) : nil, transA: true, transB: false,
+                                m: tk, n: d, k: tq, alpha: 1, a: p, lda: tk, b: dop, ldb: st.qRow, beta: beta, c: dvp, ldc: st.kvRow)
+                    headProduct(band: banded ? .columns(offset: offset) : nil, transA: false, transB: true,
+                                m: tq, n: tk, k: d, alpha: 1, a: dop, lda: st.qRow, b: vp, ldb: st.kvRow, beta: 0, c: ds, ldc: tk)
                     for i in 0..<tq {
+                        // Past a causal row's visible keys P = 0, so dS = 0 (and a banded product left it unwritten).
                         let pr = p + i * tk, dr = ds + i * tk
-                        let dot = V8(repeating: rowDot(pr, dr, tk))
+                        let visible = causal ? max(0, min(tk, i + offset + 1)) : tk
+                        let dot = V8(repeating: rowDot(pr, dr, visible))
                         let s = V8(repeating: sc)
                         var j = 0
-                        while j + 8 <= tk { st8(dr + j, s * ld8(pr + j) * (ld8(dr + j) - dot)); j += 8 }
-                        while j < tk { dr[j] = sc * pr[j] * (dr[j] - dot[0]); j += 1 }
+                        while j + 8 <= visible { st8(dr + j, s * ld8(pr + j) * (ld8(dr + j) - dot)); j += 8 }
+                        while j < visible { dr[j] = sc * pr[j] * (dr[j] - dot[0]); j += 1 }
+                        if visible < tk { (dr + visible).update(repeating: 0, count: tk - visible) }
                     }
-                    BLAS.sgemmSerial(transA: false, transB: false, m: tq, n: d, k: tk, alpha: 1, a: ds, lda: tk,
-                                     b: kp, ldb: st.kvRow, beta: 0, c: dq + qOff, ldc: st.qRow)
-                    BLAS.sgemmSerial(transA: true, transB: false, m: tk, n: d, k: tq, alpha: 1, a: ds, lda: tk,
-                                     b: qp, ldb: st.qRow, beta: beta, c: dkp, ldc: st.kvRow)
+                    headProduct(band: banded ? .kUpTo(offset: offset) : nil, transA: false, transB: false,
+                                m: tq, n: d, k: tk, alpha: 1, a: ds, lda: tk, b: kp, ldb: st.kvRow, beta: 0, c: dq + qOff, ldc: st.qRow)
+                    headProduct(band: banded ? .kFrom(offset: offset) : nil, transA: true, transB: false,
+                                m: tk, n: d, k: tq, alpha: 1, a: ds, lda: tk, b: qp, ldb: st.qRow, beta: beta, c: dkp, ldc: st.kvRow)
                 }
             }
         }
+    }
+
+    /// One (sequence, head) product of attention on this thread. With a band (causal attention
+    /// over more than a few query rows) the built-in kernel computes only what the mask leaves
+    /// (`GEMM.CausalBand`); otherwise the ordinary single-threaded product.
+    @inline(__always)
+    static func headProduct(band: GEMM.CausalBand?, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard let band else {
+            BLAS.sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                             b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        GEMM.serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc, band: band)
     }
 }

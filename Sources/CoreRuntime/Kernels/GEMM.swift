@@ -88,10 +88,28 @@ public enum GEMM {
         }
     }
 
-    /// One thread's share: the whole blocked loop nest.
+    /// The part of a causal attention product that can be nonzero, row by row of C. Query i sees
+    /// keys j <= i + offset; register tiles (6 rows) outside the band are skipped, so a square
+    /// product of a sequence with itself does about half the work.
+    enum CausalBand {
+        /// Scores, C = q kᵀ: row i needs columns j <= i + offset. Tiles right of a tile's last
+        /// needed column are not computed; the rest of a 16-column panel past it may be written,
+        /// and what lies past a row's band is left to the caller.
+        case columns(offset: Int)
+        /// Probabilities times values, C = P v (or dS k): op(A)[i, p] = 0 for p > i + offset, so a
+        /// tile's k loop stops after its last row's band.
+        case kUpTo(offset: Int)
+        /// Transposed probabilities, C = Pᵀ dO (or dSᵀ q): op(A)[j, p] = P[p, j] = 0 for
+        /// p < j - offset, so a tile's k loop starts at its first row's band.
+        case kFrom(offset: Int)
+    }
+
+    /// One thread's share: the whole blocked loop nest. With a `band`, only the tiles and k ranges
+    /// it names are computed; skipping terms whose A entries are zero leaves every computed element
+    /// exactly as the full product would give it.
     static func serial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, band: CausalBand? = nil) {
         let ncMax = min(nc, (n + nr - 1) / nr * nr)
         let kcMax = min(kc, k)
         let mcMax = min(mc, (m + mr - 1) / mr * mr)
@@ -119,7 +137,22 @@ public enum GEMM {
                         var ir = 0
                         while ir < mcur {
                             let rows = min(mr, mcur - ir)
-                            kernel6x16(kc: kcur, a: UnsafePointer(ap + ir * kcur), b: bPanel,
+                            var lo = 0, hi = kcur
+                            if let band {
+                                let first = ic + ir, end = first + rows  // the tile's rows of C
+                                switch band {
+                                case .columns(let offset):
+                                    if jc + jr >= end + offset { ir += mr; continue }
+                                case .kUpTo(let offset): hi = max(0, min(kcur, end + offset - pc))
+                                case .kFrom(let offset): lo = min(kcur, max(0, first - offset - pc))
+                                }
+                                // An empty k range still applies beta in the first k block.
+                                if hi <= lo {
+                                    if pc > 0 { ir += mr; continue }
+                                    lo = 0; hi = 0
+                                }
+                            }
+                            kernel6x16(kc: hi - lo, a: UnsafePointer(ap + ir * kcur + lo * mr), b: bPanel + lo * nr,
                                        c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, rows: rows, cols: cols,
                                        alpha: alpha, beta: betaNow)
                             ir += mr

@@ -86,7 +86,7 @@ extension Tensor {
             let gq = Tensor(uninitializedShape: q.shape), gk = Tensor(uninitializedShape: k.shape)
             let gv = Tensor(uninitializedShape: v.shape)
             try Kernels.attentionBackward(dOut: g.data, probs: probs.data, q: q.data, k: k.data, v: v.data, shape: shape,
-                                          scale: scale, layout: layout, sequences: sequences,
+                                          scale: scale, causal: causal, layout: layout, sequences: sequences,
                                           dq: gq.data, dk: gk.data, dv: gv.data)
             return [q.isTracked ? gq : nil, k.isTracked ? gk : nil, v.isTracked ? gv : nil]
         }
