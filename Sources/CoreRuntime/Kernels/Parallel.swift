@@ -139,8 +139,12 @@ final class WorkerPool: @unchecked Sendable {
     static let maxChunks = 0xffff
 
     /// How long an idle worker polls for the next job before it sleeps (in spin iterations,
-    /// roughly 20-50 microseconds).
-    private let spinLimit = 20_000
+    /// roughly 0.3-0.7 ms, the order of GNU OpenMP's default spin count). A training step runs
+    /// a parallel op every few tens of microseconds but has serial stretches (graph bookkeeping,
+    /// the loss, the optimiser's setup) longer than that; a worker asleep on a condition variable
+    /// takes tens of microseconds to wake in a VM, and the caller meanwhile runs the whole job
+    /// alone. With 20,000 spins, `small` steps took 3-9% longer (`hallu bench model`).
+    private let spinLimit = 300_000
 
     init(threads: Int) {
         threadCount = max(1, threads)
