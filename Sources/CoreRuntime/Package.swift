@@ -32,10 +32,13 @@ let package = Package(
         .executableTarget(name: "interface-fingerprint", path: "BuildTools/InterfaceFingerprint"),
         .plugin(name: "InterfaceFingerprintPlugin", capability: .buildTool(), dependencies: ["interface-fingerprint"],
                 path: "BuildTools/InterfaceFingerprintPlugin"),
+        // The one kernel Swift cannot express: bfloat16 dot products (AVX-512 BF16), chosen at run time.
+        .target(name: "CBF16", path: "CBF16", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
         .target(
             name: "CoreRuntime",
+            dependencies: ["CBF16"],
             path: ".",
-            exclude: ["Package.swift", "BuildTools"],
+            exclude: ["Package.swift", "BuildTools", "CBF16"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
                 .unsafeFlags((targetCPU.map { ["-target-cpu", $0] } ?? []) + ["-Xcc", "-fno-math-errno"]),

@@ -168,6 +168,7 @@ struct EvalCommand: Command {
         Flag(name: "top-p", value: "P", help: "model: nucleus sampling mass", defaultText: "1"),
         Flag(name: "seed", value: "S", help: "model: sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print JSON"),
+        HalfProductsFlag.flag,
     ] + DecodeFlags.flags
 
     var subcommands: [Subcommand] {
@@ -178,10 +179,10 @@ struct EvalCommand: Command {
          Subcommand(name: "shr", usage: "hallu eval shr --responses FILE --facts FILE [--judge gt|chat --judge-url URL --judge-model M --judge-key-env VAR] [--details FILE] [--json]",
                     flags: ["responses", "facts", "judge", "judge-url", "judge-model", "judge-key-env", "caption-key", "image-id-key", "details", "json"],
                     run: { a, _ in try shr(a) }),
-         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--plugin PATH] [--allow-outside] [--allow-nonfinite-weights] [--json]",
+         Subcommand(name: "model", usage: "hallu eval model --model DIR [--adapter DIR] [--data DIR] [--images N] [--max-new-tokens N] [--batch-size N] [--out DIR] [--num-beams K | --temperature T --top-p P --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--plugin PATH] [--allow-outside] [--allow-nonfinite-weights] [--half-products MODE] [--json]",
                     flags: ["model", "adapter", "data", "images", "max-new-tokens", "batch-size", "out", "json",
                             "num-beams", "temperature", "top-p", "seed", "decode", "set", "plugin", "allow-outside",
-                            "allow-nonfinite-weights"], run: { a, _ in try model(a) })]
+                            "allow-nonfinite-weights", "half-products"], run: { a, _ in try model(a) })]
             + pluginCommands.map { e, c in
                 Subcommand(name: e.name, usage: c.usage, flags: c.flags.map(\.name) + ["plugin", "json"], run: { a, _ in
                     let (report, text) = try c.run(EvaluatorArguments(command: e.name, values: a.values.filter { key, _ in c.flags.contains { $0.name == key } }))
@@ -327,6 +328,7 @@ struct EvalCommand: Command {
             settings.temperature = generation.temperature; settings.topP = generation.topP; settings.seed = generation.seed
         }
         let decoder = try DecodeFlags.decoder(args, registry: Self.registry.get())
+        try HalfProductsFlag.apply(args)
         settings.decode = decoder?.method.id
         settings.decodeOptions = decoder?.options
         let dataDir: URL

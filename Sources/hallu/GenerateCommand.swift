@@ -6,7 +6,7 @@ struct GenerateCommand: Command {
     let name = "generate"
     let summary = "describe an image with a checkpoint"
     let usage = "hallu generate --model DIR [--adapter DIR] --image FILE --prompt TEXT [--max-new-tokens N] "
-        + "[--num-beams K] [--length-penalty X] [--temperature T --top-p P --top-k K --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--json]"
+        + "[--num-beams K] [--length-penalty X] [--temperature T --top-p P --top-k K --seed S] [--decode NAME [--set NAME.KEY=VALUE ...]] [--half-products MODE] [--json]"
     let flags = [
         Flag(name: "model", value: "DIR", help: "checkpoint folder (config, weights, tokenizer.json)"),
         Flag(name: "adapter", value: "DIR", help: "LoRA adapter folder to apply"),
@@ -21,6 +21,7 @@ struct GenerateCommand: Command {
         Flag(name: "seed", value: "S", help: "sampling seed", defaultText: "0"),
         Flag(name: "json", value: nil, help: "print {\"prompt_ids\", \"ids\", \"text\"}"),
         Flag(name: "allow-nonfinite-weights", value: nil, help: "load a checkpoint holding NaN or infinite weights (with a warning)"),
+        HalfProductsFlag.flag,
     ] + DecodeFlags.flags
 
     /// Decoding settings from the flags, checked for ranges and for combinations that would be ignored.
@@ -68,6 +69,7 @@ struct GenerateCommand: Command {
         if let adapter { try requireFolder(adapter.path, "--adapter") }
         var cfg = try Self.generationConfig(args)
         let decoder = try DecodeFlags.decoder(args)
+        try HalfProductsFlag.apply(args)
 
         let loadStart = Date()
         let (model, codec, images) = try RunPipeline.loadModel(URL(fileURLWithPath: modelPath), dataDir: nil, adapter: adapter,

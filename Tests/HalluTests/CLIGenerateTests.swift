@@ -84,6 +84,10 @@ private func generate(_ checkpoint: URL, _ extra: [String]) throws -> (ids: [Int
     try fails(base + ["--num-beams", "0"], ["--num-beams", "at least 1"])
     try fails(["--model", checkpoint.path, "--image", image, "--prompt", "<image> and <image>"], ["--prompt", "2 times"])
     try fails(base + ["stray"], ["unexpected argument \"stray\""])
+    try fails(base + ["--half-products", "bf8"], ["--half-products", "widened, bf16-dot", "\"bf8\""])
+    if !Kernels.hasBF16Dot {
+        try fails(base + ["--half-products", "bf16-dot"], ["--half-products bf16-dot", "AVX-512 BF16"])
+    }
     let notAnImage = TestPaths.tempDir("cli-gen").appendingPathComponent("notes.png")
     try AtomicFile.write("not a picture", to: notAnImage)
     try fails(["--model", checkpoint.path, "--image", notAnImage.path, "--prompt", "Hi"], ["notes.png"])

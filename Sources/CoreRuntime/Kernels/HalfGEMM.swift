@@ -62,6 +62,8 @@ enum HalfGEMM {
         }
         if m <= GEMM.skinnyRows {
             skinny(m: m, n: n, k: k, a: a, lda: lda, w: w, format: format, beta: beta, c: c, ldc: ldc)
+        } else if format == .bf16 && Kernels.usesBF16Dot {
+            BF16Dot.linear(m: m, n: n, k: k, a: a, lda: lda, w: w, beta: beta, c: c, ldc: ldc)
         } else {
             panels(m: m, n: n, k: k, a: a, lda: lda, w: w, format: format, beta: beta, c: c, ldc: ldc)
         }

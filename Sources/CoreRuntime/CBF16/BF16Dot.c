@@ -1,0 +1,137 @@
+// Matrix products of bfloat16 operands on the AVX-512 BF16 dot-product instruction (vdpbf16ps),
+// which Swift cannot emit: each 32-bit lane adds a[2q]·b[2q] + a[2q+1]·b[2q+1] to a float32
+// accumulator, twice the multiply-adds of a float32 FMA per instruction. The functions are
+// compiled for AVX-512 BF16 on their own and called only after `hallu_bf16_dot_available()`.
+#include "CBF16.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#define MR 12     // rows of the register tile: 12 x 2 accumulators, two weight vectors, one broadcast
+#define NR 32     // columns of the register tile (two vectors of 16 float32)
+#define KCP 256   // pairs of k per packed block (512 elements)
+#define NC 128    // weight rows (columns of c) per packed block
+
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+int hallu_bf16_dot_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") ? 1 : 0;
+}
+
+long hallu_bf16_gemm_scratch_words(void) { return (long)KCP * NC; }
+
+static inline uint16_t round_one(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+BF16_TARGET
+void hallu_bf16_round_rows(const float *a, long lda, long rows, long k, uint16_t *dst, long ldd) {
+    for (long i = 0; i < rows; i++) {
+        const float *src = a + i * lda;
+        uint16_t *out = dst + i * ldd;
+        long p = 0;
+        for (; p + 32 <= k; p += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + p + 16), _mm512_loadu_ps(src + p));
+            _mm512_storeu_si512((void *)(out + p), (__m512i)v);
+        }
+        for (; p < k; p++) out[p] = round_one(src[p]);
+        if (k & 1) out[k] = 0;
+    }
+}
+
+// Packs weight rows [0, cols) x pairs [q0, q0 + pairs) into panels of NR rows:
+// dst[(panel * pairs + q) * NR + r] = the pair (w[row][2(q0+q)], w[row][2(q0+q)+1]) of row panel*NR + r.
+static void pack_weight(const uint16_t *w, long ldw, long k, long cols, long q0, long pairs, uint32_t *dst) {
+    long panels = (cols + NR - 1) / NR;
+    for (long pn = 0; pn < panels; pn++) {
+        uint32_t *panel = dst + pn * pairs * NR;
+        for (long r = 0; r < NR; r++) {
+            long j = pn * NR + r;
+            if (j >= cols) {
+                for (long q = 0; q < pairs; q++) panel[q * NR + r] = 0;
+                continue;
+            }
+            const uint16_t *row = w + j * ldw;
+            for (long q = 0; q < pairs; q++) {
+                long e = 2 * (q0 + q);
+                uint32_t lo = row[e], hi = e + 1 < k ? row[e + 1] : 0;
+                panel[q * NR + r] = lo | hi << 16;
+            }
+        }
+    }
+}
+
+static inline __mmask16 column_mask(long cols) {
+    return cols >= 16 ? (__mmask16)0xffff : cols <= 0 ? (__mmask16)0 : (__mmask16)((1u << cols) - 1);
+}
+
+// c[0..rows, 0..cols] (+)= a[0..MR] · panel over `pairs` pairs; `first` applies beta, later blocks add.
+BF16_TARGET
+static void kernel(long pairs, const uint16_t *a, long lda, const uint32_t *b, float *c, long ldc,
+                   long rows, long cols, float beta, int first) {
+    __m512 acc[MR][2];
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (long q = 0; q < pairs; q++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + q * NR));
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + q * NR + 16));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR; r++) {
+            uint32_t pair;
+            memcpy(&pair, a + r * lda + 2 * q, 4);
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)pair);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+        }
+    }
+    __mmask16 m0 = column_mask(cols), m1 = column_mask(cols - 16);
+    __m512 vb = _mm512_set1_ps(beta);
+    for (int r = 0; r < MR && r < rows; r++) {
+        float *row = c + r * ldc;
+        __m512 o0 = acc[r][0], o1 = acc[r][1];
+        if (!first || beta != 0) {
+            __m512 c0 = _mm512_maskz_loadu_ps(m0, row), c1 = _mm512_maskz_loadu_ps(m1, row + 16);
+            if (first && beta != 1) { c0 = _mm512_mul_ps(c0, vb); c1 = _mm512_mul_ps(c1, vb); }
+            o0 = _mm512_add_ps(c0, o0); o1 = _mm512_add_ps(c1, o1);
+        }
+        _mm512_mask_storeu_ps(row, m0, o0);
+        _mm512_mask_storeu_ps(row + 16, m1, o1);
+    }
+}
+
+BF16_TARGET
+void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc, uint32_t *scratch) {
+    long pairsAll = (k + 1) / 2;
+    for (long j0 = 0; j0 < n; j0 += NC) {
+        long cols = n - j0 < NC ? n - j0 : NC;
+        for (long q0 = 0; q0 < pairsAll; q0 += KCP) {
+            long pairs = pairsAll - q0 < KCP ? pairsAll - q0 : KCP;
+            pack_weight(w + j0 * ldw, ldw, k, cols, q0, pairs, scratch);
+            for (long i0 = 0; i0 < m; i0 += MR) {
+                long rows = m - i0 < MR ? m - i0 : MR;
+                for (long pn = 0; pn * NR < cols; pn++) {
+                    long pc = cols - pn * NR < NR ? cols - pn * NR : NR;
+                    kernel(pairs, a + i0 * lda + 2 * q0, lda, scratch + pn * pairs * NR,
+                           c + i0 * ldc + j0 + pn * NR, ldc, rows, pc, beta, q0 == 0);
+                }
+            }
+        }
+    }
+}
+
+#else  // no AVX-512 BF16 on this architecture: callers see it unavailable and widen instead
+
+int hallu_bf16_dot_available(void) { return 0; }
+long hallu_bf16_gemm_scratch_words(void) { return 0; }
+void hallu_bf16_round_rows(const float *a, long lda, long rows, long k, uint16_t *dst, long ldd) {}
+void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc, uint32_t *scratch) {}
+
+#endif

@@ -1,0 +1,24 @@
+#ifndef HALLU_CBF16_H
+#define HALLU_CBF16_H
+
+#include <stdint.h>
+
+/// 1 when the CPU has the AVX-512 bfloat16 dot product (vdpbf16ps), else 0.
+int hallu_bf16_dot_available(void);
+
+/// Rounds `rows` rows of `k` float32 values (row stride `lda`) to bfloat16, nearest even, into
+/// `dst` (row stride `ldd` >= k rounded up to even); an odd k gets a zero after each row.
+/// Needs `hallu_bf16_dot_available()`.
+void hallu_bf16_round_rows(const float *a, long lda, long rows, long k, uint16_t *dst, long ldd);
+
+/// Words of scratch `hallu_bf16_gemm` needs (one packed block of the weight).
+long hallu_bf16_gemm_scratch_words(void);
+
+/// c = a · wᵀ + beta · c for a [m, k] in bfloat16 (row stride lda, rows padded with zeros to a
+/// multiple of 12, an odd k padded with a zero column) and w [n, k] in bfloat16 (row stride ldw),
+/// accumulated in float32 with vdpbf16ps. Single-threaded; `scratch` holds
+/// `hallu_bf16_gemm_scratch_words()` 32-bit words. Needs `hallu_bf16_dot_available()`.
+void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc, uint32_t *scratch);
+
+#endif

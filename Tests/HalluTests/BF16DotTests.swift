@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import CoreRuntime
+import HalluTestSupport
+
+/// bfloat16 of x, nearest even (the rounding the dot-product path applies to activations).
+private func roundedBF16(_ x: Float) -> Float {
+    var u = x.bitPattern
+    u &+= 0x7fff &+ ((u >> 16) & 1)
+    return Float(bitPattern: u & 0xffff_0000)
+}
+
+private func bf16Bits(_ xs: [Float]) -> [UInt16] { xs.map { UInt16(roundedBF16($0).bitPattern >> 16) } }
+
+/// The products on the bfloat16 dot product (AVX-512 BF16) against a double-precision sum of the
+/// rounded activations times the weights; sizes off the kernel's 12-row tile, 32-column panel,
+/// 128-row weight block and 512-element k block, an odd k, beta 0 and 1. Skipped where the CPU
+/// has no such instruction (products there stay widened).
+@Test(.enabled(if: Kernels.hasBF16Dot), arguments: [(13, 37, 31), (29, 300, 1027), (100, 129, 512)])
+func bf16DotProductsMatchTheRoundedActivationsProduct(m: Int, n: Int, k: Int) throws {
+    var rng = KT.Random(UInt64(m * 1000 + k))
+    let a = rng.floats(m * k, -2, 2), w = bf16Bits(rng.floats(n * k, -1, 1)), c0 = rng.floats(m * n)
+    for beta: Float in [0, 1] {
+        var c = c0
+        a.withUnsafeBufferPointer { pa in w.withUnsafeBufferPointer { pw in c.withUnsafeMutableBufferPointer { pc in
+            BF16Dot.linear(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, w: pw.baseAddress!, beta: beta, c: pc.baseAddress!, ldc: n)
+        }}}
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0, mag = 0.0
+                for p in 0..<k {
+                    let x = Double(roundedBF16(a[i * k + p])), y = Double(Float(bitPattern: UInt32(w[j * k + p]) << 16))
+                    s += x * y; mag += abs(x * y)
+                }
+                let want = s + Double(beta) * Double(c0[i * n + j])
+                worst = max(worst, abs(Double(c[i * n + j]) - want) / max(mag, 1))
+            }
+        }
+        #expect(worst < 1e-6, "m \(m) n \(n) k \(k) beta \(beta): \(worst)")
+    }
+    // The same bytes on one thread as on all of them.
+    func run() -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        a.withUnsafeBufferPointer { pa in w.withUnsafeBufferPointer { pw in c.withUnsafeMutableBufferPointer { pc in
+            BF16Dot.linear(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, w: pw.baseAddress!, beta: 0, c: pc.baseAddress!, ldc: n)
+        }}}
+        return c
+    }
+    let all = run(), one = Parallel.withThreadLimit(1) { run() }
+    #expect(all == one)
+}
+
+/// The kernel's rounding of activations is nearest even, ties included, as the scalar rule.
+@Test(.enabled(if: Kernels.hasBF16Dot))
+func bf16DotRoundsActivationsToNearestEven() {
+    // 1 + 2^-8 lies halfway between two bfloat16 values: it rounds to the even one (1); 1 + 3·2^-8 rounds up.
+    var xs: [Float] = [1 + 1 / 256, 1 + 3 / 256, -1 - 1 / 256, 0, -0.0, .infinity, -.infinity, 3.14159, 65504, 1e-30]
+    var rng = KT.Random(5)
+    xs += rng.floats(61, -100, 100)
+    for k in [xs.count, 33] {
+        var out = [UInt16](repeating: 0xffff, count: (k + 1) / 2 * 2)
+        xs.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { po in
+            BF16Dot.roundRow(px.baseAddress!, k: k, into: po.baseAddress!)
+        }}
+        #expect(Array(out.prefix(k)) == bf16Bits(Array(xs.prefix(k))), "k \(k)")
+        if k % 2 == 1 { #expect(out[k] == 0) }
+    }
+}
