@@ -329,6 +329,7 @@ struct EvalCommand: Command {
         }
         let decoder = try DecodeFlags.decoder(args, registry: Self.registry.get())
         try HalfProductsFlag.apply(args)
+        if Kernels.halfProducts != .widened { settings.halfProducts = Kernels.halfProducts.rawValue }
         settings.decode = decoder?.method.id
         settings.decodeOptions = decoder?.options
         let dataDir: URL

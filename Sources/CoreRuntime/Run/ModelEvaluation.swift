@@ -19,10 +19,13 @@ public struct EvalSettings: Codable, Equatable {
     public var temperature: Float? = nil
     public var topP: Float? = nil
     public var seed: UInt64? = nil
+    /// Products with bfloat16 weights (`HalfProducts` raw value; nil: widened, the default).
+    public var halfProducts: String? = nil
     public init() {}
     enum CodingKeys: String, CodingKey {
         case images, maxNewTokens = "max_new_tokens", popeMaxNewTokens = "pope_max_new_tokens", batchSize = "batch_size"
         case decode, decodeOptions = "decode_options", numBeams = "num_beams", temperature, topP = "top_p", seed
+        case halfProducts = "half_products"
     }
 
     /// The generation settings these select (lengths are set per task).
