@@ -15,6 +15,8 @@ struct BenchCommand: Command {
                  Flag(name: "new-tokens", value: "N", help: "with --checkpoint: tokens decoded per measurement", defaultText: "16"),
                  Flag(name: "iterations", value: "N", help: "timed repetitions (median): with --checkpoint (default 2), of every model case, or decode's paired rounds (default 15)"),
                  Flag(name: "no-decode", value: nil, help: "with --checkpoint: prefill only"),
+                 Flag(name: "half-products", value: "MODE", help: "with --checkpoint: products with bfloat16 weights, widened or bf16-dot",
+                      defaultText: "widened, and bf16-dot as well where the CPU has it"),
                  Flag(name: "cases", value: "LIST", help: "model: only these cases, comma-separated (\(Bench.modelCases.joined(separator: ", ")))"),
                  Flag(name: "no-reference", value: nil, help: "model: measure hallu alone (no PyTorch)"),
                  Flag(name: "plugin", value: "PATH", help: "decode: also load this plugin library (repeatable)", defaultText: "plugins beside hallu")]
@@ -28,12 +30,14 @@ struct BenchCommand: Command {
         if let dir = args.string("checkpoint") {
             guard suite == "real" else { throw HalluError("bench: --checkpoint applies to the real suite") }
             try requireFolder(dir, "--checkpoint")
+            try HalfProductsFlag.apply(args)
             let data = try Bench.measureCheckpoint(URL(fileURLWithPath: dir), newTokens: try args.int("new-tokens", atLeast: 1) ?? 16,
                                                    iterations: try args.int("iterations", atLeast: 1) ?? 2,
                                                    decode: !args.flag("no-decode"), log: { eprint($0) })
             print(String(decoding: data, as: UTF8.self))
             return 0
         }
+        if args.string("half-products") != nil { throw HalluError("bench: --half-products applies with --checkpoint") }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let cases = args.string("cases").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let results = try Bench.run(suite: suite, quick: args.flag("quick"), executable: exe, cases: cases,

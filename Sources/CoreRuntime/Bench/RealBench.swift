@@ -203,7 +203,8 @@ enum RealBench {
     }
 
     /// `hallu bench 7b`: writes (once) and loads a llava-1.5-7b-shaped bfloat16 checkpoint and
-    /// answers one POPE question (prefill and 8 new tokens), in a child process.
+    /// answers one POPE question (prefill and the first token), in a child process; where the CPU
+    /// has the bfloat16 dot product, a second child answers it with `--half-products bf16-dot`.
     static func run7B(executable: String, quick: Bool, log: (String) -> Void) throws -> [BenchResult] {
         let (torch, why) = TorchReference.locate(threads: Parallel.threads)
         guard let torch else {
@@ -219,13 +220,27 @@ enum RealBench {
         let hPeak = (h["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0
         log(String(format: "7b bench: load %.1f s, prefill of %d positions %.1f s, whole child %.1f s, peak RSS %.0f MB",
                    num(h["load_seconds"]), (h["prefill_positions"] as? NSNumber)?.intValue ?? 0, num(h["prefill_seconds"]), seconds, hPeak))
-        return [
+        var rows = [
             BenchResult(name: "one POPE question end to end (\(llava7B.label), bf16: load + image + prompt + first token)", unit: "s",
                         hallu: seconds, peakRssMB: hPeak),
             BenchResult(name: "load from page cache (\(llava7B.label), bf16)", unit: "s", hallu: num(h["load_seconds"]), peakRssMB: hPeak),
             BenchResult(name: "prefill bf16 (\(llava7B.label), one POPE question)", unit: "tokens/s",
                         hallu: Double((h["prefill_positions"] as? NSNumber)?.intValue ?? 0) / max(num(h["prefill_seconds"]), 1e-9), peakRssMB: hPeak),
         ]
+        // The same question once more on the bfloat16 dot product, where the CPU has it.
+        if Kernels.hasBF16Dot {
+            let dotArgs = args + ["--half-products", HalfProducts.bf16Dot.rawValue]
+            log("7b bench: hallu \(dotArgs.joined(separator: " "))")
+            let d = try child(executable, dotArgs)
+            let dPeak = (d["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0
+            log(String(format: "7b bench: prefill of %d positions with bf16 dot products %.1f s, first token %d (default products: %d)",
+                       (d["prefill_positions"] as? NSNumber)?.intValue ?? 0, num(d["prefill_seconds"]),
+                       (d["first_token"] as? NSNumber)?.intValue ?? -1, (h["first_token"] as? NSNumber)?.intValue ?? -1))
+            rows.append(BenchResult(name: "prefill bf16, bf16 dot products (\(llava7B.label), one POPE question)", unit: "tokens/s",
+                                    hallu: Double((d["prefill_positions"] as? NSNumber)?.intValue ?? 0) / max(num(d["prefill_seconds"]), 1e-9),
+                                    peakRssMB: dPeak))
+        }
+        return rows
     }
 
     static func num(_ v: Any?) -> Double { (v as? NSNumber)?.doubleValue ?? .nan }
