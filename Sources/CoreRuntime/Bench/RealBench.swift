@@ -177,7 +177,7 @@ enum RealBench {
                                            unit: "tokens/s", hallu: Double(positions) / dp, reference: Double(positions) / t.prefillSeconds,
                                            referenceName: ref, peakRssMB: hPeak, mfu: flops / dp / peak))
                 log(String(format: "prefill %@ with bf16 dot products: hallu %.2f s (mfu %.1f%%); first token %d vs %d", short, dp,
-                           100 * flops / dp / peak, (h["first_token_bf16dot"] as? NSNumber)?.intValue ?? -1, t.firstToken))
+                           100 * flops / dp / peak, int(h["first_token_bf16dot"]), t.firstToken))
             }
             for batch in [1, 8] {
                 let key = "decode_b\(batch)_tokens_per_second"
@@ -219,31 +219,34 @@ enum RealBench {
         let seconds = KernelBench.now() - start
         let hPeak = (h["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0
         log(String(format: "7b bench: load %.1f s, prefill of %d positions %.1f s, whole child %.1f s, peak RSS %.0f MB",
-                   num(h["load_seconds"]), (h["prefill_positions"] as? NSNumber)?.intValue ?? 0, num(h["prefill_seconds"]), seconds, hPeak))
+                   num(h["load_seconds"]), int(h["prefill_positions"]), num(h["prefill_seconds"]), seconds, hPeak))
         var rows = [
             BenchResult(name: "one POPE question end to end (\(llava7B.label), bf16: load + image + prompt + first token)", unit: "s",
                         hallu: seconds, peakRssMB: hPeak),
             BenchResult(name: "load from page cache (\(llava7B.label), bf16)", unit: "s", hallu: num(h["load_seconds"]), peakRssMB: hPeak),
             BenchResult(name: "prefill bf16 (\(llava7B.label), one POPE question)", unit: "tokens/s",
-                        hallu: Double((h["prefill_positions"] as? NSNumber)?.intValue ?? 0) / max(num(h["prefill_seconds"]), 1e-9), peakRssMB: hPeak),
+                        hallu: prefillRate(h), peakRssMB: hPeak),
         ]
         // The same question once more on the bfloat16 dot product, where the CPU has it.
         if Kernels.hasBF16Dot {
             let dotArgs = args + ["--half-products", HalfProducts.bf16Dot.rawValue]
             log("7b bench: hallu \(dotArgs.joined(separator: " "))")
             let d = try child(executable, dotArgs)
-            let dPeak = (d["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0
             log(String(format: "7b bench: prefill of %d positions with bf16 dot products %.1f s, first token %d (default products: %d)",
-                       (d["prefill_positions"] as? NSNumber)?.intValue ?? 0, num(d["prefill_seconds"]),
-                       (d["first_token"] as? NSNumber)?.intValue ?? -1, (h["first_token"] as? NSNumber)?.intValue ?? -1))
+                       int(d["prefill_positions"]), num(d["prefill_seconds"]), int(d["first_token"]), int(h["first_token"])))
             rows.append(BenchResult(name: "prefill bf16, bf16 dot products (\(llava7B.label), one POPE question)", unit: "tokens/s",
-                                    hallu: Double((d["prefill_positions"] as? NSNumber)?.intValue ?? 0) / max(num(d["prefill_seconds"]), 1e-9),
-                                    peakRssMB: dPeak))
+                                    hallu: prefillRate(d), peakRssMB: (d["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0))
         }
         return rows
     }
 
     static func num(_ v: Any?) -> Double { (v as? NSNumber)?.doubleValue ?? .nan }
+    static func int(_ v: Any?) -> Int { (v as? NSNumber)?.intValue ?? -1 }
+
+    /// Positions per second of a child's prefill.
+    static func prefillRate(_ child: [String: Any]) -> Double {
+        Double(max(0, int(child["prefill_positions"]))) / max(num(child["prefill_seconds"]), 1e-9)
+    }
 
     /// Runs `hallu` with `args` and returns the JSON object it prints last.
     static func child(_ executable: String, _ args: [String]) throws -> [String: Any] {

@@ -186,7 +186,7 @@ extension Kernels {
                 let pad = keyPadding.map { $0 + items.padBase[b] }
                 for i in 0..<tq {
                     let row = p + i * tk
-                    let visible = causal ? max(0, min(tk, i + offset + 1)) : tk
+                    let visible = visibleKeys(row: i, causal: causal, offset: offset, keyLength: tk)
                     if let pad {
                         for j in 0..<visible where pad[j] == 0 { row[j] = -.infinity }
                     }
@@ -253,7 +253,7 @@ extension Kernels {
                     for i in 0..<tq {
                         // Past a causal row's visible keys P = 0, so dS = 0 (and a banded product left it unwritten).
                         let pr = p + i * tk, dr = ds + i * tk
-                        let visible = causal ? max(0, min(tk, i + offset + 1)) : tk
+                        let visible = visibleKeys(row: i, causal: causal, offset: offset, keyLength: tk)
                         let dot = V8(repeating: rowDot(pr, dr, visible))
                         let s = V8(repeating: sc)
                         var j = 0
@@ -268,6 +268,12 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// Keys query `row` sees: with `causal`, keys 0...row + offset (offset = keys - queries).
+    @inline(__always)
+    static func visibleKeys(row: Int, causal: Bool, offset: Int, keyLength: Int) -> Int {
+        causal ? max(0, min(keyLength, row + offset + 1)) : keyLength
     }
 
     /// One (sequence, head) product of attention on this thread. With a band (causal attention

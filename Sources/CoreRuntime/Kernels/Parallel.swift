@@ -143,7 +143,7 @@ final class WorkerPool: @unchecked Sendable {
     /// a parallel op every few tens of microseconds but has serial stretches (graph bookkeeping,
     /// the loss, the optimiser's setup) longer than that; a worker asleep on a condition variable
     /// takes tens of microseconds to wake in a VM, and the caller meanwhile runs the whole job
-    /// alone. With 20,000 spins, `small` steps took 3-9% longer (`hallu bench model`).
+    /// alone (docs/PERFORMANCE.md has the measurements).
     private let spinLimit = 300_000
 
     init(threads: Int) {
