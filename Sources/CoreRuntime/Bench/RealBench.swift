@@ -17,6 +17,8 @@ import Foundation
 /// positions per second, with its model FLOP utilisation against the sgemm peak measured in the
 /// same run; greedy decoding after 64-token text prompts at batch 1 and 8 in generated tokens per
 /// second (the time of N+1 new tokens minus that of 1, so the prompt's prefill is not counted).
+/// Where the CPU has the bfloat16 dot product, the bfloat16 checkpoint's prefill and decoding are
+/// measured a second time with `--half-products bf16-dot`.
 enum RealBench {
     /// A checkpoint shape `bench/make_checkpoint.py` knows.
     struct Layout {
@@ -77,8 +79,21 @@ enum RealBench {
         log(String(format: "hallu: prefill of %d positions %.2f s", positions, prefill))
         var out: [String: Any] = ["load_seconds": load, "prefill_seconds": prefill, "prefill_positions": positions,
                                   "first_token": answer.first ?? -1, "weight_bytes": model.parameterBytes]
-        // The same prefill once more on the bfloat16 dot product, where the CPU has it (the real
-        // suite; `bench 7b`, which runs without decoding, times one question as answered by default).
+        func measureDecoding(_ suffix: String) throws {
+            for batch in [1, 8] {
+                let p = textPrompts(batch: batch)
+                let (one, _) = try timed(p, tokens: 1)
+                let (all, ids) = try timed(p, tokens: newTokens + 1)
+                let rate = Double(batch * newTokens) / max(all - one, 1e-9)
+                log(String(format: "hallu: decode batch %d%@: %.2f tokens/s", batch, suffix.isEmpty ? "" : " with bf16 dot products", rate))
+                out["decode_b\(batch)\(suffix)_tokens_per_second"] = rate
+                if batch == 1 { out["decode\(suffix)_ids"] = ids }
+            }
+        }
+        if decode { try measureDecoding("") }
+        // The same question and decoding once more on the bfloat16 dot product, where the CPU has
+        // it (the real suite; `bench 7b`, which runs without decoding, times one question as
+        // answered by default).
         if decode && Kernels.hasBF16Dot && Kernels.halfProducts == .widened
             && model.namedParameters().contains(where: { $0.1.storage.format == .bf16 }) {
             Kernels.halfProducts = .bf16Dot
@@ -87,17 +102,7 @@ enum RealBench {
             log(String(format: "hallu: prefill of %d positions with bf16 dot products %.2f s", positions, dot))
             out["prefill_bf16dot_seconds"] = dot
             out["first_token_bf16dot"] = dotAnswer.first ?? -1
-        }
-        if decode {
-            for batch in [1, 8] {
-                let p = textPrompts(batch: batch)
-                let (one, _) = try timed(p, tokens: 1)
-                let (all, ids) = try timed(p, tokens: newTokens + 1)
-                let rate = Double(batch * newTokens) / max(all - one, 1e-9)
-                log(String(format: "hallu: decode batch %d: %.2f tokens/s", batch, rate))
-                out["decode_b\(batch)_tokens_per_second"] = rate
-                if batch == 1 { out["decode_ids"] = ids }
-            }
+            try measureDecoding("_bf16dot")
         }
         out["peak_rss_mb"] = BenchResult.currentPeakRSSMB()
         return out
@@ -184,12 +189,21 @@ enum RealBench {
                 results.append(BenchResult(name: "decode \(short) (\(tinyLLaVA.label), batch \(batch), \(newTokens) new tokens)", unit: "tokens/s",
                                            hallu: num(h[key]), reference: t.decode[batch], referenceName: ref, peakRssMB: hPeak))
             }
-            if let mine = h["decode_ids"] as? [Int] {
+            if h["decode_b1_bf16dot_tokens_per_second"] != nil {
+                for batch in [1, 8] {
+                    let key = "decode_b\(batch)_bf16dot_tokens_per_second"
+                    results.append(BenchResult(name: "decode \(short), bf16 dot products (\(tinyLLaVA.label), batch \(batch), \(newTokens) new tokens)",
+                                               unit: "tokens/s", hallu: num(h[key]), reference: t.decode[batch], referenceName: ref,
+                                               peakRssMB: hPeak))
+                }
+            }
+            for (suffix, label) in [("", ""), ("_bf16dot", " with bf16 dot products")] {
+                guard let mine = h["decode\(suffix)_ids"] as? [Int] else { continue }
                 // Where the two sequences part, if they do: BF16 arithmetic and float32 accumulation
                 // of BF16 weights round differently, so a late divergence is expected there.
                 let agree = zip(mine, t.decodeIds).prefix { $0 == $1 }.count
                 let verdict = mine == t.decodeIds ? "match" : "differ from token \(agree + 1) of \(max(mine.count, t.decodeIds.count)) on, against"
-                log("decode \(short): greedy ids at batch 1 \(verdict) transformers' (\(mine) vs \(t.decodeIds))")
+                log("decode \(short)\(label): greedy ids at batch 1 \(verdict) transformers' (\(mine) vs \(t.decodeIds))")
             }
             // The F32 reference decodes against hallu's BF16 too (the cross-precision ratio).
             if dtype == "bfloat16", let f32 = results.first(where: { $0.name.hasPrefix("decode f32") && $0.name.contains("batch 1,") }),

@@ -126,6 +126,58 @@ void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const 
     }
 }
 
+// The decoding-step tile: SR rows of a against SC weight rows, each dot product in one 16-lane
+// accumulator over 32 elements of k per step. The weight is read in place, once per SR rows.
+#define SR 4
+#define SC 4
+
+static inline __mmask32 tail_mask(long left) {
+    return left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1ull << left) - 1);
+}
+
+// rows x SC dot products (rows <= SR, a constant once inlined) of a's rows with SC weight rows.
+BF16_TARGET __attribute__((always_inline))
+static inline void gemv_tile(const int rows, long k, const uint16_t *a, long lda, const uint16_t *const *wr,
+                             long cols, float beta, float *c, long ldc) {
+    __m512 acc[SR][SC];
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < SC; q++) acc[r][q] = _mm512_setzero_ps();
+    for (long p = 0; p < k; p += 32) {
+        __mmask32 mask = tail_mask(k - p);
+        __m512bh wv[SC];
+        for (int q = 0; q < SC; q++) wv[q] = (__m512bh)_mm512_maskz_loadu_epi16(mask, wr[q] + p);
+        for (int r = 0; r < rows; r++) {
+            __m512bh x = (__m512bh)_mm512_maskz_loadu_epi16(mask, a + r * lda + p);
+            for (int q = 0; q < SC; q++) acc[r][q] = _mm512_dpbf16_ps(acc[r][q], x, wv[q]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        for (long q = 0; q < cols; q++) {
+            float s = _mm512_reduce_add_ps(acc[r][q]);
+            float *out = c + r * ldc + q;
+            *out = beta == 0 ? s : beta == 1 ? *out + s : beta * *out + s;
+        }
+    }
+}
+
+BF16_TARGET
+void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc) {
+    for (long j0 = 0; j0 < n; j0 += SC) {
+        long cols = n - j0 < SC ? n - j0 : SC;
+        const uint16_t *wr[SC];
+        for (int q = 0; q < SC; q++) wr[q] = w + (j0 + (q < cols ? q : 0)) * ldw;
+        long i0 = 0;
+        for (; i0 + SR <= m; i0 += SR) gemv_tile(SR, k, a + i0 * lda, lda, wr, cols, beta, c + i0 * ldc + j0, ldc);
+        switch (m - i0) {
+        case 3: gemv_tile(3, k, a + i0 * lda, lda, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        case 2: gemv_tile(2, k, a + i0 * lda, lda, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        case 1: gemv_tile(1, k, a + i0 * lda, lda, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        default: break;
+        }
+    }
+}
+
 #else  // no AVX-512 BF16 on this architecture: callers see it unavailable and widen instead
 
 int hallu_bf16_dot_available(void) { return 0; }
@@ -133,5 +185,7 @@ long hallu_bf16_gemm_scratch_words(void) { return 0; }
 void hallu_bf16_round_rows(const float *a, long lda, long rows, long k, uint16_t *dst, long ldd) {}
 void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
                      float beta, float *c, long ldc, uint32_t *scratch) {}
+void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc) {}
 
 #endif

@@ -10,9 +10,8 @@ public enum HalfProducts: String, Sendable, CaseIterable {
     case widened
     /// The activations are rounded to bfloat16 and multiplied with the CPU's bfloat16 dot product
     /// (AVX-512 BF16), accumulating in float32, as a bfloat16 model computes in transformers: twice
-    /// the multiply-adds per instruction for products of more than a few rows. Needs
-    /// `Kernels.hasBF16Dot`; elsewhere products stay `widened`. Decoding steps (at most 8 rows)
-    /// read their weights once either way and are unchanged.
+    /// the multiply-adds per instruction, in prefill and decoding steps alike. Needs
+    /// `Kernels.hasBF16Dot`; elsewhere products stay `widened`.
     case bf16Dot = "bf16-dot"
 }
 
@@ -28,13 +27,34 @@ extension Kernels {
     /// Whether this CPU has the bfloat16 dot product `.bf16Dot` needs (AVX-512 BF16).
     public static let hasBF16Dot: Bool = hallu_bf16_dot_available() != 0
 
-    /// Whether products with bfloat16 weights run on the dot product now.
-    static var usesBF16Dot: Bool { hasBF16Dot && bf16DotOn.load(ordering: .relaxed) }
+    /// Whether products with bfloat16 weights called from this thread run on the dot product now.
+    static var usesBF16Dot: Bool {
+        guard hasBF16Dot else { return false }
+        if let raw = pthread_getspecific(modeKey) { return Int(bitPattern: raw) == 2 }
+        return bf16DotOn.load(ordering: .relaxed)
+    }
+
+    /// Runs `body` with products called from this thread in `mode`, whatever the process's mode
+    /// (other threads are unaffected): lets one test run a model both ways beside others.
+    static func withHalfProducts<R>(_ mode: HalfProducts, _ body: () throws -> R) rethrows -> R {
+        let old = pthread_getspecific(modeKey)
+        pthread_setspecific(modeKey, UnsafeRawPointer(bitPattern: mode == .bf16Dot ? 2 : 1))
+        defer { pthread_setspecific(modeKey, old) }
+        return try body()
+    }
+
+    private static let modeKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
 }
 
 /// `c = bf16(a) · wᵀ + beta · c` on the bfloat16 dot product (Sources/CoreRuntime/CBF16): the
 /// activations are rounded to bfloat16 once (rows padded with zeros to the kernel's 12-row
-/// tile), then threads take blocks of 128 weight rows. Blocks and the k loop are fixed by the
+/// tile), then threads take blocks of 128 weight rows. A decoding step (at most
+/// `GEMM.skinnyRows` rows) skips the packing: each output is one dot product over the weight as
+/// stored. Blocks and the k loop are fixed by the
 /// shape, so every element of `c` is computed the same way on any thread count.
 enum BF16Dot {
     static let tileRows = 12
@@ -42,6 +62,10 @@ enum BF16Dot {
 
     static func linear(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>,
                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m <= GEMM.skinnyRows {
+            decodingStep(m: m, n: n, k: k, a: a, lda: lda, w: w, beta: beta, c: c, ldc: ldc)
+            return
+        }
         let rows = (m + tileRows - 1) / tileRows * tileRows, ldr = (k + 1) / 2 * 2
         let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * ldr)
         defer { rounded.deallocate() }
@@ -62,6 +86,19 @@ enum BF16Dot {
             defer { scratch.deallocate() }
             let j0 = mine.lowerBound * blockColumns, j1 = min(n, mine.upperBound * blockColumns)
             hallu_bf16_gemm(m, j1 - j0, k, rounded, ldr, w + j0 * k, k, beta, c + j0, ldc, scratch)
+        }
+    }
+
+    /// The few rows of a decoding step: rounded once, then each output is one dot product over
+    /// the weight read in place (columns split across threads as `GEMM.skinny` splits them).
+    private static func decodingStep(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>,
+                                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let ldr = (k + 1) / 2 * 2
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: m * ldr)
+        defer { rounded.deallocate() }
+        hallu_bf16_round_rows(a, lda, m, k, rounded, ldr)
+        GEMM.skinnyColumns(m: m, n: n, k: k) { cols in
+            hallu_bf16_gemv(m, cols.count, k, rounded, ldr, w + cols.lowerBound * k, k, beta, c + cols.lowerBound, ldc)
         }
     }
 

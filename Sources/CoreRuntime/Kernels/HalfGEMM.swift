@@ -60,10 +60,10 @@ enum HalfGEMM {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        if m <= GEMM.skinnyRows {
-            skinny(m: m, n: n, k: k, a: a, lda: lda, w: w, format: format, beta: beta, c: c, ldc: ldc)
-        } else if format == .bf16 && Kernels.usesBF16Dot {
+        if format == .bf16 && Kernels.usesBF16Dot {
             BF16Dot.linear(m: m, n: n, k: k, a: a, lda: lda, w: w, beta: beta, c: c, ldc: ldc)
+        } else if m <= GEMM.skinnyRows {
+            skinny(m: m, n: n, k: k, a: a, lda: lda, w: w, format: format, beta: beta, c: c, ldc: ldc)
         } else {
             panels(m: m, n: n, k: k, a: a, lda: lda, w: w, format: format, beta: beta, c: c, ldc: ldc)
         }

@@ -21,4 +21,10 @@ long hallu_bf16_gemm_scratch_words(void);
 void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
                      float beta, float *c, long ldc, uint32_t *scratch);
 
+/// c = a · wᵀ + beta · c for the few rows of a decoding step: a [m, k] and w [n, k] in bfloat16
+/// (row strides lda, ldw), each element one dot product accumulated in float32 with vdpbf16ps,
+/// the weight read in place. Single-threaded; any m, n, k. Needs `hallu_bf16_dot_available()`.
+void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
+                     float beta, float *c, long ldc);
+
 #endif
