@@ -46,23 +46,66 @@ void hallu_bf16_round_rows(const float *a, long lda, long rows, long k, uint16_t
     }
 }
 
+// Writes the 16x16 block of 32-bit words rows[0..16) x [0, 16) transposed: word c of every row
+// to dst[c * NR + 0..16).
+BF16_TARGET
+static inline void transpose16(const __m512i r[16], uint32_t *dst) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4i + j], 128-bit lane L: word 4L + j of rows 4i..4i+3.
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        __m512i x = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), y = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+        __m512i x2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), y2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+        _mm512_storeu_si512((void *)(dst + j * NR), _mm512_shuffle_i32x4(x, x2, 0x88));
+        _mm512_storeu_si512((void *)(dst + (4 + j) * NR), _mm512_shuffle_i32x4(y, y2, 0x88));
+        _mm512_storeu_si512((void *)(dst + (8 + j) * NR), _mm512_shuffle_i32x4(x, x2, 0xdd));
+        _mm512_storeu_si512((void *)(dst + (12 + j) * NR), _mm512_shuffle_i32x4(y, y2, 0xdd));
+    }
+}
+
 // Packs weight rows [0, cols) x pairs [q0, q0 + pairs) into panels of NR rows:
 // dst[(panel * pairs + q) * NR + r] = the pair (w[row][2(q0+q)], w[row][2(q0+q)+1]) of row panel*NR + r.
+// Whole panels are transposed 16 rows by 16 pairs at a time; the rest (a short last panel, the
+// last pairs, the zero after an odd k) one word at a time.
+BF16_TARGET
 static void pack_weight(const uint16_t *w, long ldw, long k, long cols, long q0, long pairs, uint32_t *dst) {
     long panels = (cols + NR - 1) / NR;
+    long fullPairs = (k - 2 * q0) / 2;  // pairs whose both elements lie inside k
+    if (fullPairs > pairs) fullPairs = pairs;
+    long blocked = fullPairs / 16 * 16;
     for (long pn = 0; pn < panels; pn++) {
         uint32_t *panel = dst + pn * pairs * NR;
+        long q = 0;
+        if ((pn + 1) * NR <= cols) {
+            for (; q < blocked; q += 16) {
+                for (int h = 0; h < NR / 16; h++) {
+                    __m512i r[16];
+                    for (int i = 0; i < 16; i++)
+                        r[i] = _mm512_loadu_si512((const void *)(w + (pn * NR + h * 16 + i) * ldw + 2 * (q0 + q)));
+                    transpose16(r, panel + q * NR + h * 16);
+                }
+            }
+        }
         for (long r = 0; r < NR; r++) {
             long j = pn * NR + r;
             if (j >= cols) {
-                for (long q = 0; q < pairs; q++) panel[q * NR + r] = 0;
+                for (long qq = q; qq < pairs; qq++) panel[qq * NR + r] = 0;
                 continue;
             }
             const uint16_t *row = w + j * ldw;
-            for (long q = 0; q < pairs; q++) {
-                long e = 2 * (q0 + q);
+            for (long qq = q; qq < pairs; qq++) {
+                long e = 2 * (q0 + qq);
                 uint32_t lo = row[e], hi = e + 1 < k ? row[e + 1] : 0;
-                panel[q * NR + r] = lo | hi << 16;
+                panel[qq * NR + r] = lo | hi << 16;
             }
         }
     }
