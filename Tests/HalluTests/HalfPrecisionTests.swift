@@ -116,6 +116,39 @@ func halfWeightsGreedyIdsMatchTransformers(_ name: String) throws {
     }
 }
 
+/// Decoding-step products with a bfloat16 weight take the AVX-512 kernel where the CPU has it and
+/// the portable one elsewhere: both agree with the float32 product of the widened weight, on
+/// sizes off the 4x4 tile and the 32-element step, and give the same bytes on any thread count.
+@Test func bf16DecodingProductsAgreeOnBothKernels() throws {
+    var rng = SeededRNG(seed: 9)
+    for (m, n, k) in [(1, 5, 31), (4, 37, 64), (7, 70, 1027), (8, 129, 2048)] {
+        let a = Tensor.uniform([m, k], low: -1, high: 1, rng: &rng)
+        let bits = (0..<(n * k)).map { _ in HalfPrecision.bfloat16(from: rng.nextFloat() * 2 - 1) }
+        let widened = Tensor(uninitializedShape: [n, k])
+        bits.withUnsafeBufferPointer { HalfPrecisionKernels.widen($0.baseAddress!, format: .bf16, count: n * k, into: widened.data) }
+        let c0 = Tensor.uniform([m, n], low: -1, high: 1, rng: &rng)
+        for beta: Float in [0, 1] {
+            let ref = c0.copy()
+            BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.data, lda: k, b: widened.data, ldb: k,
+                       beta: beta, c: ref.data, ldc: n)
+            for avx512 in Kernels.hasAVX512 ? [false, true] : [false] {
+                func run() -> [Float] {
+                    let c = c0.copy()
+                    bits.withUnsafeBufferPointer {
+                        HalfGEMM.skinny(m: m, n: n, k: k, a: a.data, lda: k, w: $0.baseAddress!, format: .bf16, beta: beta,
+                                        c: c.data, ldc: n, avx512: avx512)
+                    }
+                    return c.values
+                }
+                let all = run()
+                let diff = zip(all, ref.values).map { abs($0 - $1) }.max() ?? 0
+                #expect(diff <= 1e-4 * Float(k).squareRoot(), "avx512 \(avx512) \(m)x\(n)x\(k) beta \(beta): \(diff)")
+                #expect(Parallel.withThreadLimit(1) { run() } == all, "avx512 \(avx512) \(m)x\(n)x\(k): thread count")
+            }
+        }
+    }
+}
+
 @Test func mappedFloatWeightsAreCopyOnWrite() throws {
     // A float32 checkpoint is used in place from its memory mapping; updating a weight (as an
     // optimiser does) changes this process's copy only, never the file.

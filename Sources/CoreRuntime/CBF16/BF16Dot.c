@@ -2,6 +2,8 @@
 // which Swift cannot emit: each 32-bit lane adds a[2q]·b[2q] + a[2q+1]·b[2q+1] to a float32
 // accumulator, twice the multiply-adds of a float32 FMA per instruction. The functions are
 // compiled for AVX-512 BF16 on their own and called only after `hallu_bf16_dot_available()`.
+// Last, widened bfloat16 decoding products on plain AVX-512 (`hallu_avx512_available()`): Swift
+// code targets AVX2 and its 16 registers.
 #include "CBF16.h"
 
 #if defined(__x86_64__)
@@ -221,6 +223,86 @@ void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const 
     }
 }
 
+// ---- Widened bfloat16 products for decoding steps on AVX-512 (no dot product needed) ----
+//
+// The float32 products of the stored weights, as the portable Swift kernel computes them, with
+// AVX-512's 32 registers: a 4x4 tile of sums over 32 elements of k per step, each weight word
+// holding an even element (its low half, shifted up) and an odd one (its high half, masked).
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+int hallu_avx512_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 0;
+}
+
+void hallu_split_even_odd(const float *a, long lda, long rows, long k, float *dst) {
+    long k32 = k / 32 * 32;
+    for (long i = 0; i < rows; i++) {
+        const float *src = a + i * lda;
+        float *out = dst + i * k32;
+        for (long p = 0; p < k32; p += 32)
+            for (int q = 0; q < 16; q++) { out[p + q] = src[p + 2 * q]; out[p + 16 + q] = src[p + 2 * q + 1]; }
+    }
+}
+
+static inline float widen_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+AVX512_TARGET __attribute__((always_inline))
+static inline void widened_tile(const int rows, long k, const float *a, long lda, const float *x, long ldx,
+                                const uint16_t *const *wr, long cols, float beta, float *c, long ldc) {
+    const __m512i high = _mm512_set1_epi32((int)0xffff0000u);
+    long k32 = k / 32 * 32;
+    __m512 acc[SR][SC];
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < SC; q++) acc[r][q] = _mm512_setzero_ps();
+    for (long p = 0; p < k32; p += 32) {
+        __m512 we[SC], wo[SC];
+        for (int q = 0; q < SC; q++) {
+            __m512i u = _mm512_loadu_si512((const void *)(wr[q] + p));
+            we[q] = _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+            wo[q] = _mm512_castsi512_ps(_mm512_and_si512(u, high));
+        }
+        for (int r = 0; r < rows; r++) {
+            __m512 xe = _mm512_loadu_ps(x + r * ldx + p), xo = _mm512_loadu_ps(x + r * ldx + p + 16);
+            for (int q = 0; q < SC; q++) acc[r][q] = _mm512_fmadd_ps(xo, wo[q], _mm512_fmadd_ps(xe, we[q], acc[r][q]));
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        for (long q = 0; q < cols; q++) {
+            float s = _mm512_reduce_add_ps(acc[r][q]);
+            for (long p = k32; p < k; p++) s += a[r * lda + p] * widen_bf16(wr[q][p]);
+            float *out = c + r * ldc + q;
+            *out = beta == 0 ? s : beta == 1 ? *out + s : beta * *out + s;
+        }
+    }
+}
+
+AVX512_TARGET
+void hallu_bf16_widened_gemv(long m, long n, long k, const float *a, long lda, const float *x, const uint16_t *w, long ldw,
+                             float beta, float *c, long ldc) {
+    long ldx = k / 32 * 32;
+    for (long j0 = 0; j0 < n; j0 += SC) {
+        long cols = n - j0 < SC ? n - j0 : SC;
+        const uint16_t *wr[SC];
+        for (int q = 0; q < SC; q++) wr[q] = w + (j0 + (q < cols ? q : 0)) * ldw;
+        long i0 = 0;
+        for (; i0 + SR <= m; i0 += SR)
+            widened_tile(SR, k, a + i0 * lda, lda, x + i0 * ldx, ldx, wr, cols, beta, c + i0 * ldc + j0, ldc);
+        switch (m - i0) {
+        case 3: widened_tile(3, k, a + i0 * lda, lda, x + i0 * ldx, ldx, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        case 2: widened_tile(2, k, a + i0 * lda, lda, x + i0 * ldx, ldx, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        case 1: widened_tile(1, k, a + i0 * lda, lda, x + i0 * ldx, ldx, wr, cols, beta, c + i0 * ldc + j0, ldc); break;
+        default: break;
+        }
+    }
+}
+
 #else  // no AVX-512 BF16 on this architecture: callers see it unavailable and widen instead
 
 int hallu_bf16_dot_available(void) { return 0; }
@@ -230,5 +312,9 @@ void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const 
                      float beta, float *c, long ldc, uint32_t *scratch) {}
 void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
                      float beta, float *c, long ldc) {}
+int hallu_avx512_available(void) { return 0; }
+void hallu_split_even_odd(const float *a, long lda, long rows, long k, float *dst) {}
+void hallu_bf16_widened_gemv(long m, long n, long k, const float *a, long lda, const float *x, const uint16_t *w, long ldw,
+                             float beta, float *c, long ldc) {}
 
 #endif

@@ -27,6 +27,9 @@ extension Kernels {
     /// Whether this CPU has the bfloat16 dot product `.bf16Dot` needs (AVX-512 BF16).
     public static let hasBF16Dot: Bool = hallu_bf16_dot_available() != 0
 
+    /// Whether this CPU has AVX-512 (F, BW), on which widened bfloat16 decoding steps run in C.
+    static let hasAVX512: Bool = hallu_avx512_available() != 0
+
     /// Whether products with bfloat16 weights called from this thread run on the dot product now.
     static var usesBF16Dot: Bool {
         guard hasBF16Dot else { return false }

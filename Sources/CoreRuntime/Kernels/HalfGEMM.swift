@@ -1,4 +1,5 @@
 import Foundation
+internal import CBF16
 
 /// Conversions of 16-bit weights (bfloat16, IEEE binary16) to float32, eight lanes at a time.
 enum HalfPrecisionKernels {
@@ -88,10 +89,20 @@ enum HalfGEMM {
         }
     }
 
-    /// Columns split across threads as `GEMM.skinny` splits them.
-    private static func skinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>,
-                               format: StorageFormat, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if format == .bf16 {
+    /// Columns split across threads as `GEMM.skinny` splits them. A bfloat16 weight on a CPU with
+    /// AVX-512 (`avx512`) runs the C kernel of the same widening with 32 registers (a 4x4 tile of
+    /// independent sums); elsewhere, and for binary16, the portable kernels below.
+    static func skinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<UInt16>,
+                       format: StorageFormat, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                       avx512: Bool = Kernels.hasAVX512) {
+        if format == .bf16 && avx512 {
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m * (k / 32 * 32)))
+            defer { x.deallocate() }
+            hallu_split_even_odd(a, lda, m, k, x)
+            GEMM.skinnyColumns(m: m, n: n, k: k) { cols in
+                hallu_bf16_widened_gemv(m, cols.count, k, a, lda, x, w + cols.lowerBound * k, k, beta, c + cols.lowerBound, ldc)
+            }
+        } else if format == .bf16 {
             let pairs = PairedRows(m: m, k: k, a: a, lda: lda)
             defer { pairs.deallocate() }
             GEMM.skinnyColumns(m: m, n: n, k: k) { cols in

@@ -27,4 +27,19 @@ void hallu_bf16_gemm(long m, long n, long k, const uint16_t *a, long lda, const 
 void hallu_bf16_gemv(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *w, long ldw,
                      float beta, float *c, long ldc);
 
+/// 1 when the CPU has AVX-512 (F and BW), which `hallu_bf16_widened_gemv` needs, else 0.
+int hallu_avx512_available(void);
+
+/// Copies `rows` rows of `a` (row stride lda) into `dst` (row stride k rounded down to 32), each
+/// block of 32 values as its 16 even then its 16 odd ones: the order `hallu_bf16_widened_gemv`
+/// reads them in.
+void hallu_split_even_odd(const float *a, long lda, long rows, long k, float *dst);
+
+/// c = a · widen(w)ᵀ + beta · c for the few rows of a decoding step: a [m, k] float32 (row stride
+/// lda; `x` the same rows from `hallu_split_even_odd`), w [n, k] bfloat16 (row stride ldw), the
+/// weight widened exactly in registers and read in place, float32 accumulation. Single-threaded.
+/// Needs `hallu_avx512_available()`.
+void hallu_bf16_widened_gemv(long m, long n, long k, const float *a, long lda, const float *x, const uint16_t *w, long ldw,
+                             float beta, float *c, long ldc);
+
 #endif
