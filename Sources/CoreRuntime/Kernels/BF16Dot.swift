@@ -6,7 +6,8 @@ internal import CBF16
 /// `generate`: `--half-products`).
 public enum HalfProducts: String, Sendable, CaseIterable {
     /// The weights are widened to float32 and multiplied with float32 activations: the float32
-    /// results of the stored weights, the same on every CPU.
+    /// results of the stored weights on every CPU (up to float32 rounding: the order of the sums
+    /// follows each CPU's kernels).
     case widened
     /// The activations are rounded to bfloat16 and multiplied with the CPU's bfloat16 dot product
     /// (AVX-512 BF16), accumulating in float32, as a bfloat16 model computes in transformers: twice
@@ -33,24 +34,17 @@ extension Kernels {
     /// Whether products with bfloat16 weights called from this thread run on the dot product now.
     static var usesBF16Dot: Bool {
         guard hasBF16Dot else { return false }
-        if let raw = pthread_getspecific(modeKey) { return Int(bitPattern: raw) == 2 }
+        if let mode = threadMode.value { return mode == 2 }
         return bf16DotOn.load(ordering: .relaxed)
     }
 
     /// Runs `body` with products called from this thread in `mode`, whatever the process's mode
     /// (other threads are unaffected): lets one test run a model both ways beside others.
     static func withHalfProducts<R>(_ mode: HalfProducts, _ body: () throws -> R) rethrows -> R {
-        let old = pthread_getspecific(modeKey)
-        pthread_setspecific(modeKey, UnsafeRawPointer(bitPattern: mode == .bf16Dot ? 2 : 1))
-        defer { pthread_setspecific(modeKey, old) }
-        return try body()
+        try threadMode.with(mode == .bf16Dot ? 2 : 1, body)
     }
 
-    private static let modeKey: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k, nil)
-        return k
-    }()
+    private static let threadMode = ThreadSetting()
 }
 
 /// `c = bf16(a) · wᵀ + beta · c` on the bfloat16 dot product (Sources/CoreRuntime/CBF16): the

@@ -50,25 +50,18 @@ public enum Parallel {
     /// `threads`, or less inside `withThreadLimit` on this thread.
     static var effectiveThreads: Int {
         let t = threads
-        guard let raw = pthread_getspecific(limitKey) else { return t }
-        return min(t, Int(bitPattern: raw))
+        guard let limit = threadLimit.value else { return t }
+        return min(t, limit)
     }
 
     /// Runs `body` with kernels called from this thread using at most `limit` threads (other
     /// threads are unaffected). Chunking follows the limit, so results are those of
     /// `threads == limit`.
     public static func withThreadLimit<R>(_ limit: Int, _ body: () throws -> R) rethrows -> R {
-        let old = pthread_getspecific(limitKey)
-        pthread_setspecific(limitKey, UnsafeRawPointer(bitPattern: max(1, limit)))
-        defer { pthread_setspecific(limitKey, old) }
-        return try body()
+        try threadLimit.with(max(1, limit), body)
     }
 
-    private static let limitKey: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k, nil)
-        return k
-    }()
+    private static let threadLimit = ThreadSetting()
 
     /// The `index`-th of `chunks` nearly equal, contiguous pieces of `0..<count`.
     @inline(__always)
@@ -246,5 +239,28 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         for t in threads { pthread_join(t, nil) }
         threads.removeAll()
+    }
+}
+
+/// A positive integer set for the calling thread only, inside `with` (a pthread key): how a
+/// process-wide setting is overridden for one thread, e.g. by a test that runs beside others.
+struct ThreadSetting: @unchecked Sendable {
+    private let key: pthread_key_t
+
+    init() {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        key = k
+    }
+
+    /// The value set on this thread, or nil outside `with`.
+    var value: Int? { pthread_getspecific(key).map { Int(bitPattern: $0) } }
+
+    /// Runs `body` with the value `v` (at least 1) on this thread, then restores the previous one.
+    func with<R>(_ v: Int, _ body: () throws -> R) rethrows -> R {
+        let old = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: max(1, v)))
+        defer { pthread_setspecific(key, old) }
+        return try body()
     }
 }
