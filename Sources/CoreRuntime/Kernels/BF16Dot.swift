@@ -51,8 +51,8 @@ extension Kernels {
 /// activations are rounded to bfloat16 once (rows padded with zeros to the kernel's 12-row
 /// tile), then threads take blocks of 128 weight rows. A decoding step (at most
 /// `GEMM.skinnyRows` rows) skips the packing: each output is one dot product over the weight as
-/// stored. Blocks and the k loop are fixed by the
-/// shape, so every element of `c` is computed the same way on any thread count.
+/// stored. Blocks and the k loop are fixed by the shape, so every element of `c` is computed the
+/// same way on any thread count.
 enum BF16Dot {
     static let tileRows = 12
     static let blockColumns = 128
