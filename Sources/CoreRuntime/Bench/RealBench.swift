@@ -75,34 +75,33 @@ enum RealBench {
         }
         let q = question(model.config)
         let positions = q.ids[0].count - 1 + model.imageTokens
-        let (prefill, answer) = try timed(q, tokens: 1)
-        log(String(format: "hallu: prefill of %d positions %.2f s", positions, prefill))
-        var out: [String: Any] = ["load_seconds": load, "prefill_seconds": prefill, "prefill_positions": positions,
-                                  "first_token": answer.first ?? -1, "weight_bytes": model.parameterBytes]
-        func measureDecoding(_ suffix: String) throws {
+        var out: [String: Any] = ["load_seconds": load, "prefill_positions": positions, "weight_bytes": model.parameterBytes]
+        // The question, then (with `decoding`) greedy decoding at batch 1 and 8, under keys ending in `suffix`.
+        func measure(_ suffix: String, decoding: Bool) throws {
+            let mode = suffix.isEmpty ? "" : " with bf16 dot products"
+            let (prefill, answer) = try timed(q, tokens: 1)
+            log(String(format: "hallu: prefill of %d positions%@ %.2f s", positions, mode, prefill))
+            out["prefill\(suffix)_seconds"] = prefill
+            out["first_token\(suffix)"] = answer.first ?? -1
+            guard decoding else { return }
             for batch in [1, 8] {
                 let p = textPrompts(batch: batch)
                 let (one, _) = try timed(p, tokens: 1)
                 let (all, ids) = try timed(p, tokens: newTokens + 1)
                 let rate = Double(batch * newTokens) / max(all - one, 1e-9)
-                log(String(format: "hallu: decode batch %d%@: %.2f tokens/s", batch, suffix.isEmpty ? "" : " with bf16 dot products", rate))
+                log(String(format: "hallu: decode batch %d%@: %.2f tokens/s", batch, mode, rate))
                 out["decode_b\(batch)\(suffix)_tokens_per_second"] = rate
                 if batch == 1 { out["decode\(suffix)_ids"] = ids }
             }
         }
-        if decode { try measureDecoding("") }
-        // The same question and decoding once more on the bfloat16 dot product, where the CPU has
-        // it (the real suite; `bench 7b`, which runs without decoding, times one question as
-        // answered by default).
+        try measure("", decoding: decode)
+        // Once more on the bfloat16 dot product, where the CPU has it (the real suite; `bench 7b`,
+        // which runs without decoding, times one question as answered by default).
         if decode && Kernels.hasBF16Dot && Kernels.halfProducts == .widened
             && model.namedParameters().contains(where: { $0.1.storage.format == .bf16 }) {
             Kernels.halfProducts = .bf16Dot
             defer { Kernels.halfProducts = .widened }
-            let (dot, dotAnswer) = try timed(q, tokens: 1)
-            log(String(format: "hallu: prefill of %d positions with bf16 dot products %.2f s", positions, dot))
-            out["prefill_bf16dot_seconds"] = dot
-            out["first_token_bf16dot"] = dotAnswer.first ?? -1
-            try measureDecoding("_bf16dot")
+            try measure(Self.dotSuffix, decoding: true)
         }
         out["peak_rss_mb"] = BenchResult.currentPeakRSSMB()
         return out
@@ -168,36 +167,26 @@ enum RealBench {
             let positions = (h["prefill_positions"] as? NSNumber)?.intValue ?? 0
             let flops = ModelFLOPs.vision(config, images: 1) + ModelFLOPs.decoder(config.text, lengths: [positions])
                 + ModelFLOPs.head(config.text, rows: 1)
-            let hp = num(h["prefill_seconds"])
-            results.append(BenchResult(name: "prefill \(short) (\(tinyLLaVA.label), one POPE question, \(positions) positions)", unit: "tokens/s",
-                                       hallu: Double(positions) / hp, reference: Double(positions) / t.prefillSeconds,
-                                       referenceName: ref, peakRssMB: hPeak, mfu: flops / hp / peak))
-            log(String(format: "prefill %@: hallu %.2f s (mfu %.1f%%), transformers %.2f s (mfu %.1f%%); first token %d vs %d", short, hp,
-                       100 * flops / hp / peak, t.prefillSeconds, 100 * flops / t.prefillSeconds / peak,
-                       (h["first_token"] as? NSNumber)?.intValue ?? -1, t.firstToken))
-            if h["prefill_bf16dot_seconds"] != nil {
-                // MFU stays against the float32 sgemm peak, so it can pass 100% here (as transformers' can).
-                let dp = num(h["prefill_bf16dot_seconds"])
-                results.append(BenchResult(name: "prefill \(short), bf16 dot products (\(tinyLLaVA.label), one POPE question, \(positions) positions)",
-                                           unit: "tokens/s", hallu: Double(positions) / dp, reference: Double(positions) / t.prefillSeconds,
-                                           referenceName: ref, peakRssMB: hPeak, mfu: flops / dp / peak))
-                log(String(format: "prefill %@ with bf16 dot products: hallu %.2f s (mfu %.1f%%); first token %d vs %d", short, dp,
-                           100 * flops / dp / peak, int(h["first_token_bf16dot"]), t.firstToken))
+            // Each products mode the child measured: the default, then bf16 dot products.
+            let modes = [("", ""), (Self.dotSuffix, ", bf16 dot products")].filter { h["prefill\($0.0)_seconds"] != nil }
+            for (suffix, label) in modes {
+                // MFU stays against the float32 sgemm peak, so with bf16 dot products it can pass 100% (as transformers' can).
+                let hp = num(h["prefill\(suffix)_seconds"])
+                results.append(BenchResult(name: "prefill \(short)\(label) (\(tinyLLaVA.label), one POPE question, \(positions) positions)",
+                                           unit: "tokens/s", hallu: Double(positions) / hp, reference: Double(positions) / t.prefillSeconds,
+                                           referenceName: ref, peakRssMB: hPeak, mfu: flops / hp / peak))
+                log(String(format: "prefill %@%@: hallu %.2f s (mfu %.1f%%), transformers %.2f s (mfu %.1f%%); first token %d vs %d",
+                           short, label, hp, 100 * flops / hp / peak, t.prefillSeconds, 100 * flops / t.prefillSeconds / peak,
+                           int(h["first_token\(suffix)"]), t.firstToken))
             }
-            for batch in [1, 8] {
-                let key = "decode_b\(batch)_tokens_per_second"
-                results.append(BenchResult(name: "decode \(short) (\(tinyLLaVA.label), batch \(batch), \(newTokens) new tokens)", unit: "tokens/s",
-                                           hallu: num(h[key]), reference: t.decode[batch], referenceName: ref, peakRssMB: hPeak))
-            }
-            if h["decode_b1_bf16dot_tokens_per_second"] != nil {
+            for (suffix, label) in modes {
                 for batch in [1, 8] {
-                    let key = "decode_b\(batch)_bf16dot_tokens_per_second"
-                    results.append(BenchResult(name: "decode \(short), bf16 dot products (\(tinyLLaVA.label), batch \(batch), \(newTokens) new tokens)",
-                                               unit: "tokens/s", hallu: num(h[key]), reference: t.decode[batch], referenceName: ref,
-                                               peakRssMB: hPeak))
+                    results.append(BenchResult(name: "decode \(short)\(label) (\(tinyLLaVA.label), batch \(batch), \(newTokens) new tokens)",
+                                               unit: "tokens/s", hallu: num(h["decode_b\(batch)\(suffix)_tokens_per_second"]),
+                                               reference: t.decode[batch], referenceName: ref, peakRssMB: hPeak))
                 }
             }
-            for (suffix, label) in [("", ""), ("_bf16dot", " with bf16 dot products")] {
+            for (suffix, label) in modes {
                 guard let mine = h["decode\(suffix)_ids"] as? [Int] else { continue }
                 // Where the two sequences part, if they do: BF16 arithmetic and float32 accumulation
                 // of BF16 weights round differently, so a late divergence is expected there.
@@ -253,6 +242,9 @@ enum RealBench {
         }
         return rows
     }
+
+    /// What the child appends to the keys of its figures with bf16 dot products.
+    static let dotSuffix = "_bf16dot"
 
     static func num(_ v: Any?) -> Double { (v as? NSNumber)?.doubleValue ?? .nan }
     static func int(_ v: Any?) -> Int { (v as? NSNumber)?.intValue ?? -1 }

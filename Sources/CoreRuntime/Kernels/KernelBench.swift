@@ -189,9 +189,8 @@ public enum KernelBench {
     }
 
     /// Decoding-step products with a bfloat16 weight (`HalfGEMM.linear` with 1 and 8 rows, in each
-    /// `HalfProducts` mode the CPU has): a
-    /// 64 MB weight (16,384 x 2,048, TinyLlama's hidden size), more than the caches hold, as a
-    /// decoding step streams every layer's weights.
+    /// `HalfProducts` mode the CPU has): a 64 MB weight (16,384 x 2,048, TinyLlama's hidden size),
+    /// more than the caches hold, as a decoding step streams every layer's weights.
     static func halfDecode(minTime: Double) -> [BenchResult] {
         let (n, k) = (16_384, 2048)
         let w = UnsafeMutablePointer<UInt16>.allocate(capacity: n * k)
@@ -201,15 +200,14 @@ public enum KernelBench {
             w[i] = UInt16(truncatingIfNeeded: f.bitPattern >> 16)
         }
         var out: [BenchResult] = []
-        let mode = Kernels.halfProducts
-        defer { Kernels.halfProducts = mode }
         for products in Kernels.hasBF16Dot ? [HalfProducts.widened, .bf16Dot] : [.widened] {
-            Kernels.halfProducts = products
             for m in [1, 8] {
                 let a = randomBuffer(m * k, seed: 14), c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
                 defer { a.deallocate(); c.deallocate() }
-                let t = seconds(minTime: minTime) {
-                    HalfGEMM.linear(m: m, n: n, k: k, a: a, lda: k, w: w, format: .bf16, beta: 0, c: c, ldc: n)
+                let t = Kernels.withHalfProducts(products) {
+                    seconds(minTime: minTime) {
+                        HalfGEMM.linear(m: m, n: n, k: k, a: a, lda: k, w: w, format: .bf16, beta: 0, c: c, ldc: n)
+                    }
                 }
                 out.append(BenchResult(name: "bf16-weight product \(m)x\(n)x\(k), \(products.rawValue) (decoding step)",
                                        unit: "GFLOP/s", hallu: 2 * Double(m * n * k) / t / 1e9))
